@@ -1,0 +1,241 @@
+package broker
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// conn is one client connection: a reader goroutine (serve) that decodes and
+// dispatches packets, and a writer goroutine that drains the outbound queue.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	remote string
+	out    *outbound
+	reader *packets.Reader
+
+	// Set during CONNECT, then read-only.
+	version   byte
+	clientID  string
+	keepAlive time.Duration
+	session   *session
+
+	// Owned by the reader goroutine.
+	will    *packets.Will
+	publish packets.Publish // reused for every PUBLISH decoded
+	route   router          // reused for every message routed
+
+	kickOnce   sync.Once
+	kickReason error         // set once by kick, before nc is closed
+	kicked     chan struct{} // closed by kick
+	writerDone chan struct{} // closed when the writer goroutine returns
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		s:      s,
+		nc:     nc,
+		remote: nc.RemoteAddr().String(),
+		out:    newOutbound(),
+		kicked: make(chan struct{}),
+	}
+}
+
+// serve runs the connection to its end on the calling goroutine. A panic
+// while handling input costs this connection only.
+func (c *conn) serve() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("panic serving connection; please report this bug",
+				"remote", c.remote, "client", c.clientID, "panic", r, "stack", string(debug.Stack()))
+			c.nc.Close()
+		}
+	}()
+	if err := c.handshake(); err != nil {
+		c.s.log.Info("connection refused", "remote", c.remote, "client", c.clientID, "reason", err)
+		c.nc.Close()
+		return
+	}
+	err := c.readLoop()
+	c.end(err)
+}
+
+// kick asks the connection to close for reason: used by takeover and
+// shutdown. It returns at once.
+func (c *conn) kick(reason error) {
+	c.kickOnce.Do(func() {
+		c.kickReason = reason
+		close(c.kicked)
+		// Wake a blocked read; the reader then sees kickReason.
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	})
+}
+
+// readLoop reads and dispatches packets until an error ends the connection.
+func (c *conn) readLoop() error {
+	for {
+		if c.keepAlive > 0 {
+			// [MQTT-3.1.2-24] one and a half times the keep alive.
+			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+		}
+		h, body, err := c.reader.ReadFrame()
+		if err != nil {
+			return c.readError(err)
+		}
+		c.s.counters.messagesReceived.Add(1)
+		c.s.counters.bytesReceived.Add(int64(1 + packets.VarintSize(h.Remaining) + h.Remaining))
+		if err := c.dispatch(h, body); err != nil {
+			return err
+		}
+	}
+}
+
+// readError turns a failed read into the reason the connection ends.
+func (c *conn) readError(err error) error {
+	select {
+	case <-c.kicked:
+		return c.kickReason
+	default:
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errKeepAlive
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return &closeReason{msg: "connection closed by client", code: packets.UnspecifiedError, will: true}
+	}
+	var pe *packets.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &closeReason{msg: "read error: " + err.Error(), code: packets.UnspecifiedError, will: true}
+}
+
+// dispatch handles one packet received after CONNECT.
+func (c *conn) dispatch(h packets.FixedHeader, body []byte) error {
+	switch h.Type {
+	case packets.TypePublish:
+		return c.handlePublish(h.Flags, body)
+	case packets.TypePuback, packets.TypePubrec, packets.TypePubrel, packets.TypePubcomp:
+		return c.handleAck(h, body)
+	case packets.TypeSubscribe:
+		return c.handleSubscribe(h.Flags, body)
+	case packets.TypeUnsubscribe:
+		return c.handleUnsubscribe(h.Flags, body)
+	case packets.TypePingreq:
+		if _, err := packets.Decode(h, body, c.version); err != nil {
+			return err
+		}
+		c.out.push(outItem{packet: &packets.Pingresp{}})
+		return nil
+	case packets.TypeDisconnect:
+		return c.handleDisconnect(h, body)
+	case packets.TypeConnect:
+		return errSecondConnect
+	case packets.TypeAuth:
+		if c.version == packets.V5 {
+			return &closeReason{msg: "AUTH without an authentication method", code: packets.ProtocolError, will: true}
+		}
+		return errServerPacket
+	default:
+		return errServerPacket
+	}
+}
+
+func (c *conn) handleDisconnect(h packets.FixedHeader, body []byte) error {
+	var d packets.Disconnect
+	if err := d.Decode(h.Flags, body, c.version); err != nil {
+		return err
+	}
+	if d.ReasonCode == packets.DisconnectWithWill {
+		return errDisconnectWithWill
+	}
+	return errNormalDisconnect
+}
+
+// startWriter starts the goroutine that writes the outbound queue.
+func (c *conn) startWriter() {
+	c.writerDone = make(chan struct{})
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		defer close(c.writerDone)
+		c.writeLoop()
+	}()
+}
+
+// writeLoop drains the outbound queue, one flush per batch, until the queue
+// is closed and empty or a write fails.
+func (c *conn) writeLoop() {
+	w := bufio.NewWriterSize(c.nc, 4096)
+	var items []outItem
+	var scratch []byte
+	for {
+		<-c.out.wake
+		for {
+			items = c.out.take(items)
+			if len(items) == 0 {
+				break
+			}
+			var sent, publishes int64
+			for i := range items {
+				var n int
+				var err error
+				scratch, n, err = writeItem(w, &items[i], c.version, scratch)
+				if err != nil {
+					c.nc.Close()
+					return
+				}
+				sent += int64(n)
+				if items[i].msg != nil {
+					publishes++
+				}
+			}
+			if err := w.Flush(); err != nil {
+				c.nc.Close()
+				return
+			}
+			c.s.counters.messagesSent.Add(int64(len(items)))
+			c.s.counters.publishSent.Add(publishes)
+			c.s.counters.bytesSent.Add(sent)
+		}
+		if c.out.isClosed() {
+			return
+		}
+	}
+}
+
+// end tears the connection down after its read loop returned err: it sends
+// an MQTT 5 DISCONNECT where one is due, publishes the will unless the
+// client disconnected normally, and detaches or ends the session.
+func (c *conn) end(err error) {
+	code, publishWill := protocolReason(err)
+	if c.version == packets.V5 && code.IsError() {
+		c.out.push(outItem{packet: &packets.Disconnect{ReasonCode: code}})
+	}
+	c.out.close()
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	select {
+	case <-c.writerDone:
+	case <-time.After(2 * time.Second):
+	}
+	c.nc.Close()
+
+	c.s.counters.clientsConnected.Add(-1)
+	if publishWill && c.will != nil {
+		c.publishWill()
+	}
+	c.will = nil
+	if c.session.detach(c) {
+		c.s.endSession(c.session)
+	}
+	c.s.log.Info(fmt.Sprintf("Client %s disconnected: %v.", c.clientID, err), "remote", c.remote)
+}

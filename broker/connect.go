@@ -1,0 +1,285 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"github.com/midge-mqtt/midge/packets"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// readBufferSize is the initial read buffer of a connection.
+const readBufferSize = 512
+
+// firstByte is the only first byte a connection may start with: CONNECT
+// with its reserved flags clear [MQTT-3.1.0-1], [MQTT-2.2.2-2].
+const firstByte = byte(packets.TypeConnect) << 4
+
+// handshake reads CONNECT, authenticates the client, attaches its session
+// and queues CONNACK. An error means the connection is to be closed; any
+// CONNACK refusal has already been written.
+func (c *conn) handshake() error {
+	deadline := time.Now().Add(c.s.opts.ConnectTimeout)
+	c.nc.SetReadDeadline(deadline)
+
+	// Look at the first byte before reserving anything: a connection that
+	// does not start with CONNECT is closed at once (CVE-2023-0809).
+	var first [1]byte
+	if _, err := io.ReadFull(c.nc, first[:]); err != nil {
+		return fmt.Errorf("reading CONNECT: %w", err)
+	}
+	if first[0] != firstByte {
+		return fmt.Errorf("first packet is not CONNECT (byte 0x%02X) [MQTT-3.1.0-1]", first[0])
+	}
+	c.reader = packets.NewReader(&prefixReader{first: first[0], r: c.nc}, readBufferSize)
+	c.reader.SetMaxPacketSize(c.s.opts.MaxConnectSize)
+	h, body, err := c.reader.ReadFrame()
+	if err != nil {
+		return fmt.Errorf("reading CONNECT: %w", err)
+	}
+	c.s.counters.messagesReceived.Add(1)
+	c.s.counters.bytesReceived.Add(int64(1 + packets.VarintSize(h.Remaining) + h.Remaining))
+
+	var p packets.Connect
+	if err := p.Decode(h.Flags, body, 0); err != nil {
+		var pe *packets.Error
+		if errors.As(err, &pe) && pe.Code == packets.UnsupportedProtocolVersion {
+			c.refuse(packets.V311, packets.ConnRefusedVersion) // [MQTT-3.1.2-2]
+		}
+		return err
+	}
+	c.version = p.Version
+	c.clientID = p.ClientID
+	if code, err := c.checkConnect(&p); err != nil {
+		c.refuse(p.Version, code)
+		return err
+	}
+	if err := c.authenticate(&p); err != nil {
+		return err
+	}
+
+	c.nc.SetReadDeadline(time.Time{})
+	c.reader.SetMaxPacketSize(c.s.opts.MaxPacketSize)
+	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
+	if p.Will != nil {
+		w := *p.Will
+		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
+		c.will = &w
+	}
+	c.startWriter()
+	present := c.s.attachSession(c, &p)
+	c.s.counters.clientConnected()
+	c.s.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).",
+		c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
+		"session_present", present)
+	return nil
+}
+
+// checkConnect applies the broker's rules to a well-formed CONNECT. On
+// refusal it returns the CONNACK code and the reason.
+func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
+	v5 := p.Version == packets.V5
+	if p.ClientID == "" {
+		if p.Version == packets.V31 || (!v5 && !p.CleanStart) {
+			// [MQTT-3.1.3-8]: an empty identifier needs a clean session.
+			return idRejected(v5), errors.New("empty client identifier without clean session [MQTT-3.1.3-8]")
+		}
+		c.clientID = c.s.nextClientID()
+	} else if !validClientID(p.ClientID) {
+		return idRejected(v5), fmt.Errorf("client identifier %q not allowed", p.ClientID)
+	}
+	if !v5 && p.KeepAlive > c.s.opts.MaxKeepAlive {
+		return packets.ConnRefusedIdentifier, fmt.Errorf("keep alive %d above max_keepalive %d", p.KeepAlive, c.s.opts.MaxKeepAlive)
+	}
+	if p.Will != nil {
+		if err := topic.ValidName(p.Will.Topic); err != nil {
+			return packets.TopicNameInvalid, fmt.Errorf("will topic: %w [MQTT-3.1.3-11]", err)
+		}
+	}
+	return 0, nil
+}
+
+func idRejected(v5 bool) packets.ReasonCode {
+	if v5 {
+		return packets.ClientIDNotValid
+	}
+	return packets.ConnRefusedIdentifier
+}
+
+// validClientID rejects the code points a client identifier must not hold
+// (U+0000 and surrogates are caught by the decoder) and the non-characters
+// Mosquitto also refuses.
+func validClientID(id string) bool {
+	for _, r := range id {
+		if r == utf8.RuneError || r < 0x20 || (r >= 0x7F && r <= 0x9F) || (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE {
+			return false
+		}
+	}
+	return true
+}
+
+// authenticate asks the Authenticator; a refusal writes CONNACK 4 or 5 (0x86
+// or 0x87 for MQTT 5) and nothing after it is processed [MQTT-3.1.4-5].
+func (c *conn) authenticate(p *packets.Connect) error {
+	a := c.s.opts.Authenticator
+	if a == nil {
+		return nil
+	}
+	err := a.Authenticate(context.Background(), ConnectInfo{
+		ClientID:    c.clientID,
+		Username:    p.Username,
+		HasUsername: p.UsernameFlag,
+		Password:    p.Password,
+		HasPassword: p.PasswordFlag,
+		Remote:      c.nc.RemoteAddr(),
+		Version:     p.Version,
+	})
+	if err == nil {
+		return nil
+	}
+	code := packets.ConnRefusedNotAuthorized
+	if p.Version == packets.V5 {
+		code = packets.NotAuthorized
+	}
+	if errors.Is(err, ErrBadCredentials) {
+		code = packets.ConnRefusedBadCredentials
+		if p.Version == packets.V5 {
+			code = packets.BadUsernameOrPassword
+		}
+	}
+	c.refuse(p.Version, code)
+	return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
+}
+
+// refuse writes a CONNACK with a failure code straight to the socket; the
+// writer goroutine is not running yet.
+func (c *conn) refuse(version byte, code packets.ReasonCode) {
+	b, err := (&packets.Connack{ReasonCode: code}).Encode(nil, version)
+	if err != nil {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	if n, err := c.nc.Write(b); err == nil {
+		c.s.counters.messagesSent.Add(1)
+		c.s.counters.bytesSent.Add(int64(n))
+	}
+}
+
+// attachSession finds or creates the session for the client, takes it over
+// from any connection that holds it, queues CONNACK and resends what was in
+// flight. It reports the session-present flag it sent.
+func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
+	t := &s.sessions
+	t.mu.Lock()
+	old := t.m[c.clientID]
+	var previous *conn
+	var ss *session
+	present := false
+	if old != nil {
+		old.mu.Lock()
+		previous = old.conn
+		old.conn = nil
+		if p.CleanStart || old.clean {
+			s.endSessionLocked(old)
+		} else {
+			ss, present = old, true
+			ss.clean = false
+		}
+		old.mu.Unlock()
+	}
+	if ss == nil {
+		ss = newSession(c.clientID, p.CleanStart)
+		t.m[c.clientID] = ss
+	}
+	c.session = ss
+	ack := &packets.Connack{SessionPresent: present}
+	if p.Version == packets.V5 && p.ClientID == "" {
+		ack.Properties.AssignedClientID = c.clientID
+		ack.Properties.Set(packets.PropAssignedClientID)
+	}
+	window := s.opts.MaxInflight
+	if p.Version == packets.V5 && p.Properties.Has(packets.PropReceiveMaximum) {
+		window = min(window, int(p.Properties.ReceiveMaximum))
+	}
+	ss.attach(c, window, ack)
+	t.mu.Unlock()
+
+	if previous != nil {
+		previous.kick(errTakenOver) // [MQTT-3.1.4-2]
+	}
+	return present
+}
+
+// endSession removes a session whose connection ended, unless a newer
+// session has replaced it under the same identifier.
+func (s *Server) endSession(ss *session) {
+	t := &s.sessions
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m[ss.id] != ss {
+		return
+	}
+	ss.mu.Lock()
+	s.endSessionLocked(ss)
+	ss.mu.Unlock()
+}
+
+// endSessionLocked removes ss from the table and its subscriptions from the
+// index. The caller holds the table lock and ss.mu.
+func (s *Server) endSessionLocked(ss *session) {
+	if s.sessions.m[ss.id] == ss {
+		delete(s.sessions.m, ss.id)
+	}
+	ss.ended = true
+	for filter := range ss.subs {
+		s.subscriptions.Remove(filter, ss.id)
+	}
+	clear(ss.subs)
+	ss.subCount.Store(0)
+	ss.queue = messageQueue{}
+	clear(ss.inflight)
+}
+
+// prefixReader yields one byte already read, then reads from r.
+type prefixReader struct {
+	first byte
+	done  bool
+	r     io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if p.done || len(b) == 0 {
+		return p.r.Read(b)
+	}
+	b[0] = p.first
+	p.done = true
+	return 1, nil
+}
+
+func protocolNumber(v byte) int {
+	if v == packets.V31 {
+		return 1
+	}
+	if v == packets.V5 {
+		return 5
+	}
+	return 2
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func userLabel(p *packets.Connect) string {
+	if !p.UsernameFlag {
+		return ""
+	}
+	return fmt.Sprintf(", u'%s'", p.Username)
+}

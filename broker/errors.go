@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"errors"
+	"syscall"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// closeReason is why the broker ends a connection. Code is the MQTT 5
+// reason code sent in DISCONNECT where the protocol allows one; will says
+// whether the connection's will is published.
+type closeReason struct {
+	msg  string
+	code packets.ReasonCode
+	will bool
+}
+
+func (r *closeReason) Error() string { return "broker: " + r.msg }
+
+// Reasons a connection ends, other than errors decoding its packets.
+var (
+	errNormalDisconnect   = &closeReason{msg: "client disconnected", code: packets.Success}
+	errDisconnectWithWill = &closeReason{msg: "client disconnected with will", code: packets.Success, will: true}
+	errShuttingDown       = &closeReason{msg: "server shutting down", code: packets.ServerShuttingDown, will: true}
+	errTakenOver          = &closeReason{msg: "session taken over", code: packets.SessionTakenOver, will: true}
+	errKeepAlive          = &closeReason{msg: "keep alive timeout", code: packets.KeepAliveTimeout, will: true}
+	errSecondConnect      = &closeReason{msg: "second CONNECT [MQTT-3.1.0-2]", code: packets.ProtocolError, will: true}
+	errServerPacket       = &closeReason{msg: "client sent a packet only a server sends", code: packets.ProtocolError, will: true}
+	errWrongAckQoS        = &closeReason{msg: "acknowledgement does not match the QoS of the delivery", code: packets.ProtocolError, will: true}
+	errSysPublish         = &closeReason{msg: "publish to $SYS", code: packets.NotAuthorized, will: true}
+)
+
+var errTooManyFiles = syscall.EMFILE
+
+// protocolReason maps an error that ended a connection to the MQTT 5
+// DISCONNECT reason code and whether the will is published.
+func protocolReason(err error) (packets.ReasonCode, bool) {
+	var cr *closeReason
+	if errors.As(err, &cr) {
+		return cr.code, cr.will
+	}
+	var pe *packets.Error
+	if errors.As(err, &pe) {
+		return pe.Code, true
+	}
+	return packets.UnspecifiedError, true
+}

@@ -1,0 +1,18 @@
+package broker_test
+
+import (
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds or five seconds pass.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,49 @@
+package broker
+
+// This file holds the QoS 1 and 2 bookkeeping of a session beyond delivery:
+// the receiver state of incoming QoS 2 messages and lookups used to check
+// acknowledgements.
+
+// maxAwaitingRelease bounds the incoming QoS 2 messages that may await
+// PUBREL: every possible packet identifier, so a client cannot grow it
+// further by repeating identifiers (CVE-2023-28366).
+const maxAwaitingRelease = 65535
+
+// beginReceive records an incoming QoS 2 PUBLISH and reports whether it is
+// new, that is, whether it must be delivered.
+func (ss *session) beginReceive(id uint16) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, dup := ss.awaitingRel[id]; dup {
+		return false
+	}
+	ss.awaitingRel[id] = struct{}{}
+	return true
+}
+
+// release handles PUBREL: the identifier may be used again. It reports
+// whether the identifier was awaiting release.
+func (ss *session) release(id uint16) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, ok := ss.awaitingRel[id]; !ok {
+		return false
+	}
+	delete(ss.awaitingRel, id)
+	return true
+}
+
+// inflightQoS returns the QoS of an outgoing message in flight, or 0.
+func (ss *session) inflightQoS(id uint16) byte {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.inflight[id].qos
+}
+
+// abandon drops an outgoing message the receiver refused.
+func (ss *session) abandon(id uint16) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.inflight, id)
+	ss.fillLocked()
+}

@@ -1,0 +1,153 @@
+package broker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/packets"
+)
+
+func connectWithWill(t *testing.T, addr, id string, keepAlive uint16) *brokertest.Conn {
+	t.Helper()
+	c := brokertest.Dial(t, addr, packets.V311)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: 4, CleanStart: true, KeepAlive: keepAlive, ClientID: id,
+		Will: &packets.Will{Topic: "will/" + id, Payload: []byte("gone"), QoS: 1}})
+	if ack := c.Expect().(*packets.Connack); ack.ReasonCode != 0 {
+		t.Fatalf("CONNACK %d", ack.ReasonCode)
+	}
+	return c
+}
+
+func TestWill(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
+	subscribe(t, watcher, "will/#", 1)
+
+	t.Run("not after DISCONNECT", func(t *testing.T) {
+		c := connectWithWill(t, b.Addr, "polite", 60)
+		c.Send(&packets.Disconnect{})
+		c.ExpectClosed()
+	})
+	t.Run("on socket error", func(t *testing.T) {
+		c := connectWithWill(t, b.Addr, "dropped", 60)
+		c.Net.Close()
+		p := expectPublish(t, watcher)
+		if p.Topic != "will/dropped" || string(p.Payload) != "gone" {
+			t.Fatalf("will = %+v (a will after DISCONNECT would show up here first)", p)
+		}
+		watcher.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	})
+	t.Run("on protocol violation", func(t *testing.T) {
+		c := connectWithWill(t, b.Addr, "violator", 60)
+		c.Write([]byte{0x36, 0x05, 0, 1, 'a', 0, 1}) // QoS 3
+		c.ExpectClosed()
+		p := expectPublish(t, watcher)
+		if p.Topic != "will/violator" {
+			t.Fatalf("will = %+v", p)
+		}
+		watcher.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	})
+	t.Run("MQTT-3.1.2-24 on keep alive timeout", func(t *testing.T) {
+		c := connectWithWill(t, b.Addr, "silent", 1)
+		start := time.Now()
+		c.ExpectClosed()
+		if d := time.Since(start); d < time.Second || d > 3*time.Second {
+			t.Fatalf("closed after %v, want 1.5 × keep alive (1.5s)", d)
+		}
+		p := expectPublish(t, watcher)
+		if p.Topic != "will/silent" {
+			t.Fatalf("will = %+v", p)
+		}
+		watcher.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	})
+}
+
+func TestKeepAlivePingKeepsConnection(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	c := connectWithWill(t, b.Addr, "pinger", 1)
+	for i := 0; i < 4; i++ {
+		time.Sleep(500 * time.Millisecond) // the client's own pace: inside 1.5 × keep alive
+		c.Send(&packets.Pingreq{})
+		if _, ok := c.Expect().(*packets.Pingresp); !ok {
+			t.Fatal("no PINGRESP")
+		}
+	}
+}
+
+// A second connection with the same client id takes the session over and
+// the first connection is closed [MQTT-3.1.4-2].
+func TestTakeover(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	first := brokertest.Connect(t, b.Addr, packets.V311, "same", false)
+	subscribe(t, first, "t", 1)
+	second := brokertest.Dial(t, b.Addr, packets.V311)
+	second.Send(&packets.Connect{ProtocolName: "MQTT", Version: 4, KeepAlive: 60, ClientID: "same"})
+	if ack := second.Expect().(*packets.Connack); !ack.SessionPresent {
+		t.Fatal("session not present after takeover")
+	}
+	first.ExpectClosed()
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	pub.Send(&packets.Publish{Topic: "t", Payload: []byte("hi")})
+	if p := expectPublish(t, second); string(p.Payload) != "hi" {
+		t.Fatalf("got %q", p.Payload)
+	}
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 2 })
+}
+
+func TestRetained(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	live := brokertest.Connect(t, b.Addr, packets.V311, "live", true)
+	subscribe(t, live, "r/#", 0)
+	pub.Send(&packets.Publish{Retain: true, Topic: "r/a", Payload: []byte("old")})
+	pub.Send(&packets.Publish{Retain: true, Topic: "r/a", Payload: []byte("new")})
+	pub.Send(&packets.Publish{Retain: true, Topic: "r/b", Payload: []byte("b")})
+	for i := 0; i < 3; i++ {
+		if p := expectPublish(t, live); p.Retain {
+			t.Fatalf("forwarded to an existing subscription with RETAIN set: %+v [MQTT-3.3.1-9]", p)
+		}
+	}
+
+	late := brokertest.Connect(t, b.Addr, packets.V311, "late", true)
+	subscribe(t, late, "r/+", 0)
+	got := map[string]string{}
+	for i := 0; i < 2; i++ {
+		p := expectPublish(t, late)
+		if !p.Retain {
+			t.Fatalf("retained message without RETAIN: %+v [MQTT-3.3.1-8]", p)
+		}
+		got[p.Topic] = string(p.Payload)
+	}
+	if got["r/a"] != "new" || got["r/b"] != "b" {
+		t.Fatalf("retained = %v, want the last per topic", got)
+	}
+
+	pub.Send(&packets.Publish{Retain: true, Topic: "r/a"}) // empty: clears
+	waitFor(t, func() bool { return b.Server.Stats().Retained == 1 })
+	again := brokertest.Connect(t, b.Addr, packets.V311, "again", true)
+	subscribe(t, again, "r/#", 0)
+	if p := expectPublish(t, again); p.Topic != "r/b" {
+		t.Fatalf("got %+v, want only r/b", p)
+	}
+}
+
+// Topics starting with $ are not matched by filters starting with a
+// wildcard [MQTT-4.7.2-1], and clients cannot publish into $SYS.
+func TestDollarTopics(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	all := brokertest.Connect(t, b.Addr, packets.V311, "all", true)
+	subscribe(t, all, "#", 0)
+	dollar := brokertest.Connect(t, b.Addr, packets.V311, "dollar", true)
+	subscribe(t, dollar, "$app/#", 0)
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	pub.Send(&packets.Publish{Topic: "$app/x", Payload: []byte("1")})
+	pub.Send(&packets.Publish{Topic: "plain", Payload: []byte("2")})
+	if p := expectPublish(t, all); p.Topic != "plain" {
+		t.Fatalf("# received %q [MQTT-4.7.2-1]", p.Topic)
+	}
+	if p := expectPublish(t, dollar); p.Topic != "$app/x" {
+		t.Fatalf("$app/# received %q", p.Topic)
+	}
+}

@@ -1,0 +1,79 @@
+package broker
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable: every field has the
+// default Mosquitto uses, and a nil Authenticator admits every client.
+type Options struct {
+	// Logger receives the broker's log lines. Nil discards them.
+	Logger *slog.Logger
+
+	// Authenticator decides whether a CONNECT is admitted. Nil admits all.
+	Authenticator Authenticator
+
+	// MaxInflight bounds the QoS 1 and 2 messages sent to one client and not
+	// yet acknowledged (Mosquitto's max_inflight_messages). Default 20.
+	MaxInflight int
+
+	// MaxQueued bounds the messages waiting per client beyond the in-flight
+	// window, and the QoS 0 messages waiting to be written to a connected
+	// client (Mosquitto's max_queued_messages). Newer messages beyond it are
+	// dropped and counted. Default 1000; negative means unlimited.
+	MaxQueued int
+
+	// ConnectTimeout bounds the time from accept until a whole CONNECT has
+	// arrived. A client that trickles its CONNECT is closed when it passes.
+	// Default 10 seconds.
+	ConnectTimeout time.Duration
+
+	// MaxConnectSize bounds the size of the first packet, before the client
+	// is authenticated. Default 100,000 bytes, as Mosquitto 2.1.
+	MaxConnectSize int
+
+	// MaxPacketSize bounds every packet after CONNECT, fixed header
+	// included. Zero means the protocol maximum (about 256 MiB).
+	MaxPacketSize int
+
+	// MaxKeepAlive is the largest keep alive a client may ask for, in
+	// seconds. An MQTT 3.1.1 client asking for more is refused with CONNACK
+	// 2, as Mosquitto does. Default 65535.
+	MaxKeepAlive uint16
+
+	// AutoIDPrefix starts the client identifiers the broker assigns to
+	// clients that connect with an empty one. Default "auto-".
+	AutoIDPrefix string
+
+	// Version is reported in logs and $SYS. Default "dev".
+	Version string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 20
+	}
+	if o.MaxQueued == 0 {
+		o.MaxQueued = 1000
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxConnectSize <= 0 {
+		o.MaxConnectSize = 100000
+	}
+	if o.MaxKeepAlive == 0 {
+		o.MaxKeepAlive = 65535
+	}
+	if o.AutoIDPrefix == "" {
+		o.AutoIDPrefix = "auto-"
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	return o
+}

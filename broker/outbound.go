@@ -1,0 +1,148 @@
+package broker
+
+import (
+	"bufio"
+	"sync"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// outItem is one packet waiting to be written to a connection. A PUBLISH
+// refers to the shared Message; acknowledgements are small enough to be
+// encoded by the writer; any other packet travels as a packets.Packet.
+type outItem struct {
+	msg    *Message // PUBLISH when non-nil
+	qos    byte
+	retain bool
+	dup    bool
+	id     uint16 // packet identifier of a PUBLISH or an acknowledgement
+
+	ack    packets.Type // PUBACK, PUBREC, PUBREL or PUBCOMP when msg is nil and ack != 0
+	reason packets.ReasonCode
+
+	packet packets.Packet // any other packet
+}
+
+// outbound is a connection's queue of packets to write. Producers (the
+// connection's own reader, and every publisher routing to this client) push
+// items; one writer goroutine swaps the whole queue out and writes it with a
+// single flush, so a burst of messages costs one write call.
+type outbound struct {
+	mu      sync.Mutex
+	pending []outItem // guarded by mu
+	spare   []outItem // guarded by mu: the slice the writer handed back
+	closed  bool      // guarded by mu
+	wake    chan struct{}
+}
+
+func newOutbound() *outbound {
+	return &outbound{wake: make(chan struct{}, 1)}
+}
+
+// push queues an item. It reports false when the connection is closing.
+func (o *outbound) push(it outItem) bool {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return false
+	}
+	o.pending = append(o.pending, it)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pushQoS0 queues a QoS 0 PUBLISH unless limit items are already waiting;
+// a client that does not read its socket loses QoS 0 messages, not the
+// broker's memory. It reports whether the item was queued.
+func (o *outbound) pushQoS0(it outItem, limit int) bool {
+	o.mu.Lock()
+	if o.closed || (limit > 0 && len(o.pending) >= limit) {
+		o.mu.Unlock()
+		return false
+	}
+	o.pending = append(o.pending, it)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take swaps out everything pending. The returned slice is valid until the
+// next call, which recycles it.
+func (o *outbound) take(done []outItem) []outItem {
+	clear(done) // drop references to messages already written
+	o.mu.Lock()
+	items := o.pending
+	o.pending = done[:0]
+	o.mu.Unlock()
+	return items
+}
+
+// close stops further pushes. Items still pending are abandoned; a session
+// keeps its own record of what was in flight.
+func (o *outbound) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbound) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}
+
+// writeItem encodes one item into w. scratch is reused across calls.
+func writeItem(w *bufio.Writer, it *outItem, version byte, scratch []byte) ([]byte, int, error) {
+	switch {
+	case it.msg != nil:
+		enc := it.msg.encoded(version, it.qos, it.retain)
+		if len(enc) == 0 {
+			return scratch, 0, nil
+		}
+		first := enc[0]
+		if it.dup {
+			first |= 0x08
+		}
+		if err := w.WriteByte(first); err != nil {
+			return scratch, 0, err
+		}
+		if it.qos == 0 {
+			_, err := w.Write(enc[1:])
+			return scratch, len(enc), err
+		}
+		off := packets.PacketIDOffset(enc)
+		w.Write(enc[1:off])
+		w.WriteByte(byte(it.id >> 8))
+		w.WriteByte(byte(it.id))
+		_, err := w.Write(enc[off+2:])
+		return scratch, len(enc), err
+	case it.ack != 0:
+		a := packets.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.reason}
+		var err error
+		scratch, err = a.Encode(scratch[:0], version)
+		if err != nil {
+			return scratch, 0, err
+		}
+		_, err = w.Write(scratch)
+		return scratch, len(scratch), err
+	default:
+		var err error
+		scratch, err = it.packet.Encode(scratch[:0], version)
+		if err != nil {
+			return scratch, 0, err
+		}
+		_, err = w.Write(scratch)
+		return scratch, len(scratch), err
+	}
+}

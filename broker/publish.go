@@ -1,0 +1,146 @@
+package broker
+
+import (
+	"strings"
+
+	"github.com/midge-mqtt/midge/packets"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// handlePublish receives a PUBLISH from the client.
+func (c *conn) handlePublish(flags byte, body []byte) error {
+	p := &c.publish
+	if err := p.Decode(flags, body, c.version); err != nil {
+		return err
+	}
+	c.s.counters.publishReceived.Add(1)
+	if err := topic.ValidName(p.Topic); err != nil {
+		return &packets.Error{Code: packets.TopicNameInvalid, Msg: err.Error()}
+	}
+	if strings.HasPrefix(p.Topic, "$SYS") && (len(p.Topic) == 4 || p.Topic[4] == '/') {
+		// Only the broker writes $SYS; the message is dropped, the flow completes.
+		c.ackPublish(p, packets.NotAuthorized)
+		return nil
+	}
+	switch p.QoS {
+	case 0:
+		c.s.route(newMessage(p), &c.route)
+	case 1:
+		c.s.route(newMessage(p), &c.route)
+		c.ackPublish(p, packets.Success)
+	case 2:
+		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
+		// again but not delivered again [MQTT-4.3.3-2].
+		if c.session.beginReceive(p.PacketID) {
+			c.s.route(newMessage(p), &c.route)
+		}
+		c.ackPublish(p, packets.Success)
+	}
+	return nil
+}
+
+// ackPublish answers a QoS 1 or 2 PUBLISH. MQTT 3.1.1 has no way to refuse
+// one, so a refused message is acknowledged there and dropped, as Mosquitto
+// does; MQTT 5 carries the code.
+func (c *conn) ackPublish(p *packets.Publish, code packets.ReasonCode) {
+	if c.version != packets.V5 {
+		code = packets.Success
+	}
+	switch p.QoS {
+	case 1:
+		c.out.push(outItem{ack: packets.TypePuback, id: p.PacketID, reason: code})
+	case 2:
+		c.out.push(outItem{ack: packets.TypePubrec, id: p.PacketID, reason: code})
+	}
+}
+
+// handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
+func (c *conn) handleAck(h packets.FixedHeader, body []byte) error {
+	var a packets.Ack
+	if err := a.Decode(h, body, c.version); err != nil {
+		return err
+	}
+	ss := c.session
+	switch h.Type {
+	case packets.TypePuback:
+		if !ss.acknowledge(a.PacketID, 1) && ss.inflightQoS(a.PacketID) == 2 {
+			return errWrongAckQoS
+		}
+	case packets.TypePubcomp:
+		if !ss.acknowledge(a.PacketID, 2) && ss.inflightQoS(a.PacketID) == 1 {
+			return errWrongAckQoS
+		}
+	case packets.TypePubrec:
+		known, wrong := ss.received(a.PacketID)
+		if wrong {
+			return errWrongAckQoS
+		}
+		code := packets.Success
+		if !known {
+			code = packets.PacketIDNotFound
+		}
+		if a.ReasonCode.IsError() && known {
+			// MQTT 5: the receiver refused it; the delivery is over.
+			ss.abandon(a.PacketID)
+			return nil
+		}
+		c.out.push(outItem{ack: packets.TypePubrel, id: a.PacketID, reason: v5Only(c.version, code)})
+	case packets.TypePubrel:
+		code := packets.Success
+		if !ss.release(a.PacketID) {
+			code = packets.PacketIDNotFound
+		}
+		c.out.push(outItem{ack: packets.TypePubcomp, id: a.PacketID, reason: v5Only(c.version, code)})
+	}
+	return nil
+}
+
+func v5Only(version byte, code packets.ReasonCode) packets.ReasonCode {
+	if version != packets.V5 {
+		return packets.Success
+	}
+	return code
+}
+
+// router holds the buffers one goroutine reuses to route messages, so that
+// routing allocates nothing once they have grown.
+type router struct {
+	matches []subscriber
+	multi   []subscriber
+}
+
+// route delivers m to every matching subscription and stores it if it is
+// retained. Each client receives the message once, at the highest QoS of
+// its matching subscriptions, capped by the message's QoS.
+func (s *Server) route(m *Message, r *router) {
+	if m.Retain {
+		s.retained.set(m)
+	}
+	r.matches = s.subscriptions.MatchAppend(m.Topic, r.matches[:0])
+	r.multi = r.multi[:0]
+	for _, sub := range r.matches {
+		if sub.session.subCount.Load() > 1 {
+			r.multi = appendMaxQoS(r.multi, sub)
+			continue
+		}
+		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), false)
+	}
+	for _, sub := range r.multi {
+		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), false)
+	}
+	clear(r.matches)
+	clear(r.multi)
+}
+
+// appendMaxQoS adds sub to list unless its session is there already, in
+// which case the higher QoS is kept. Only clients with several
+// subscriptions reach here, and they are few per message.
+func appendMaxQoS(list []subscriber, sub subscriber) []subscriber {
+	for i := range list {
+		if list[i].session == sub.session {
+			list[i].sub.qos = max(list[i].sub.qos, sub.sub.qos)
+			return list
+		}
+	}
+	return append(list, sub)
+}

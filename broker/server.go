@@ -1,0 +1,240 @@
+// Package broker is midge's MQTT broker: it accepts connections, keeps
+// sessions, routes messages between clients, and holds retained messages and
+// wills. A Go program can embed it: create a Server with New, hand it
+// listeners with Serve, and stop it with Shutdown.
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("broker: server closed")
+
+// Server is an MQTT broker. Its methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	counters counters
+	started  time.Time
+
+	sessions      sessionTable
+	subscriptions *topic.Tree[subscriber]
+	retained      retainStore
+	autoID        atomic.Uint64
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{} // guarded by mu
+	conns     map[*conn]struct{}        // guarded by mu
+	closing   bool                      // guarded by mu
+	wg        sync.WaitGroup            // every goroutine the server starts
+}
+
+// subscriber is one entry of the subscription index: a session and the
+// options it subscribed with.
+type subscriber struct {
+	session *session
+	sub     subscriptionOptions
+}
+
+// subscriptionOptions are the per-subscription settings routing needs.
+type subscriptionOptions struct {
+	qos byte
+}
+
+// New returns a Server configured by opts.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	return &Server{
+		opts:          opts,
+		log:           opts.Logger,
+		started:       time.Now(),
+		sessions:      sessionTable{m: make(map[string]*session)},
+		subscriptions: topic.NewTree[subscriber](),
+		retained:      newRetainStore(),
+		listeners:     make(map[net.Listener]struct{}),
+		conns:         make(map[*conn]struct{}),
+	}
+}
+
+// Serve accepts connections on l and serves each in its own goroutine until
+// l fails or the server shuts down. It always returns a non-nil error; after
+// Shutdown or Close it is ErrServerClosed. Serve closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if !s.goServe(nc) {
+			nc.Close()
+			return ErrServerClosed
+		}
+	}
+}
+
+// goServe starts a goroutine serving nc unless shutdown has begun.
+func (s *Server) goServe(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.ServeConn(nc)
+	}()
+	return true
+}
+
+// ServeConn serves one accepted connection and returns when it has closed.
+// Listeners that are not net.Listeners (WebSockets, for one) call it.
+func (s *Server) ServeConn(nc net.Conn) {
+	s.counters.connectionsAccepted.Add(1)
+	c := newConn(s, nc)
+	if !s.track(c) {
+		nc.Close()
+		return
+	}
+	defer s.untrack(c)
+	c.serve()
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting connections, closes every client connection
+// (MQTT 5 clients are told the server is shutting down), and waits for the
+// server's goroutines to end or ctx to be done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginClose()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close closes listeners and connections at once without waiting.
+func (s *Server) Close() error {
+	s.beginClose()
+	return nil
+}
+
+func (s *Server) beginClose() {
+	s.mu.Lock()
+	s.closing = true
+	ls := make([]net.Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, c := range cs {
+		c.kick(errShuttingDown)
+	}
+}
+
+// nextClientID returns a fresh identifier for a client that sent an empty one.
+func (s *Server) nextClientID() string {
+	n := s.autoID.Add(1)
+	return s.opts.AutoIDPrefix + formatID(uint64(s.started.UnixNano()), n)
+}
+
+func formatID(a, b uint64) string {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	var buf [32]byte
+	i := len(buf)
+	for _, v := range []uint64{b, a} {
+		for {
+			i--
+			buf[i] = digits[v%36]
+			v /= 36
+			if v == 0 {
+				break
+			}
+		}
+		i--
+		buf[i] = '-'
+	}
+	return string(buf[i+1:])
+}
+
+// sessionTable maps client identifiers to sessions.
+type sessionTable struct {
+	mu sync.Mutex
+	m  map[string]*session // guarded by mu
+}
+
+func (t *sessionTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}

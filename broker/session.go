@@ -1,0 +1,217 @@
+package broker
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// session is the state of one client identifier that outlives a connection:
+// its subscriptions, the messages in flight toward it, the messages queued
+// for it, and the QoS 2 messages it sent that await PUBREL.
+type session struct {
+	id string
+
+	// subCount is the number of subscriptions, read without mu by routing
+	// to know whether a client can match one message more than once.
+	subCount atomic.Int32
+
+	mu          sync.Mutex
+	conn        *conn                           // guarded by mu; nil while offline
+	clean       bool                            // guarded by mu: ends with its connection
+	subs        map[string]packets.Subscription // guarded by mu; filter -> options
+	inflight    map[uint16]inflightMsg          // guarded by mu; outgoing QoS 1/2 not yet complete
+	queue       messageQueue                    // guarded by mu; waiting for room in flight
+	awaitingRel map[uint16]struct{}             // guarded by mu; incoming QoS 2 ids before PUBREL
+	nextID      uint16                          // guarded by mu
+	sequence    uint64                          // guarded by mu: orders inflight for resend
+	maxInflight int                             // guarded by mu: window toward the live connection
+	ended       bool                            // guarded by mu: removed from the broker
+}
+
+// inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
+type inflightMsg struct {
+	msg      *Message
+	qos      byte
+	retain   bool
+	sequence uint64
+	released bool // QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP
+}
+
+// queuedMsg is a message waiting for room in the in-flight window.
+type queuedMsg struct {
+	msg    *Message
+	qos    byte
+	retain bool
+}
+
+func newSession(id string, clean bool) *session {
+	return &session{
+		id:          id,
+		clean:       clean,
+		subs:        make(map[string]packets.Subscription),
+		inflight:    make(map[uint16]inflightMsg),
+		awaitingRel: make(map[uint16]struct{}),
+	}
+}
+
+// deliver hands a message to the session at the given QoS. Routing calls it
+// for every recipient; it never blocks on the network.
+func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended {
+		return
+	}
+	if qos == 0 {
+		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain}, s.opts.MaxQueued) {
+			s.counters.publishDropped.Add(1)
+		}
+		return
+	}
+	if ss.conn != nil && ss.queue.len() == 0 && len(ss.inflight) < ss.maxInflight {
+		ss.sendLocked(m, qos, retain)
+		return
+	}
+	if s.opts.MaxQueued > 0 && ss.queue.len() >= s.opts.MaxQueued {
+		s.counters.publishDropped.Add(1)
+		return
+	}
+	ss.queue.push(queuedMsg{msg: m, qos: qos, retain: retain})
+}
+
+// sendLocked puts a message in flight and queues it on the connection.
+func (ss *session) sendLocked(m *Message, qos byte, retain bool) {
+	id := ss.nextPacketIDLocked()
+	ss.sequence++
+	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, sequence: ss.sequence}
+	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, id: id})
+}
+
+// fillLocked moves queued messages into flight while the window has room.
+func (ss *session) fillLocked() {
+	for ss.conn != nil && len(ss.inflight) < ss.maxInflight && ss.queue.len() > 0 {
+		q := ss.queue.pop()
+		ss.sendLocked(q.msg, q.qos, q.retain)
+	}
+}
+
+// nextPacketIDLocked returns an identifier not in use toward this client.
+// The window is far smaller than 65535, so the loop ends quickly.
+func (ss *session) nextPacketIDLocked() uint16 {
+	for {
+		ss.nextID++
+		if ss.nextID == 0 {
+			ss.nextID = 1
+		}
+		if _, used := ss.inflight[ss.nextID]; !used {
+			return ss.nextID
+		}
+	}
+}
+
+// acknowledge completes a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery. It
+// reports whether the identifier was in flight with the expected QoS.
+func (ss *session) acknowledge(id uint16, qos byte) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f, ok := ss.inflight[id]
+	if !ok || f.qos != qos || (qos == 2 && !f.released) {
+		return ok && f.qos == qos // PUBCOMP before PUBREC: ignore it
+	}
+	delete(ss.inflight, id)
+	ss.fillLocked()
+	return true
+}
+
+// received records a PUBREC and reports whether the id is a QoS 2 message
+// in flight; the caller answers with PUBREL either way.
+func (ss *session) received(id uint16) (known bool, wrongQoS bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f, ok := ss.inflight[id]
+	if !ok {
+		return false, false
+	}
+	if f.qos != 2 {
+		return true, true
+	}
+	f.released = true
+	ss.inflight[id] = f
+	return true, false
+}
+
+// attach binds a live connection to the session, queues its CONNACK, and resends what was in
+// flight, in the order it was first sent, with DUP set; released QoS 2
+// messages get their PUBREL again [MQTT-4.4.0-1].
+func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.conn = c
+	ss.maxInflight = maxInflight
+	c.out.push(outItem{packet: connack})
+	for _, id := range ss.inflightOrderLocked() {
+		f := ss.inflight[id]
+		if f.released {
+			c.out.push(outItem{ack: packets.TypePubrel, id: id})
+			continue
+		}
+		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, id: id, dup: true})
+	}
+	ss.fillLocked()
+}
+
+func (ss *session) inflightOrderLocked() []uint16 {
+	ids := make([]uint16, 0, len(ss.inflight))
+	for id := range ss.inflight {
+		ids = append(ids, id)
+	}
+	for i := 1; i < len(ids); i++ { // insertion sort: the window is small
+		for j := i; j > 0 && ss.inflight[ids[j]].sequence < ss.inflight[ids[j-1]].sequence; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	return ids
+}
+
+// detach unbinds c if it is still the session's connection. It reports
+// whether the session should now end (clean session).
+func (ss *session) detach(c *conn) (end bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.conn != c {
+		return false
+	}
+	ss.conn = nil
+	return ss.clean
+}
+
+// messageQueue is a FIFO of queued messages on a slice.
+type messageQueue struct {
+	items []queuedMsg
+	head  int
+}
+
+func (q *messageQueue) len() int { return len(q.items) - q.head }
+
+func (q *messageQueue) push(m queuedMsg) {
+	if q.head > 0 && q.head == len(q.items) {
+		q.items = q.items[:0]
+		q.head = 0
+	}
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+	q.items = append(q.items, m)
+}
+
+func (q *messageQueue) pop() queuedMsg {
+	m := q.items[q.head]
+	q.items[q.head] = queuedMsg{}
+	q.head++
+	return m
+}

@@ -1,0 +1,19 @@
+package broker
+
+import "github.com/midge-mqtt/midge/packets"
+
+// publishWill publishes the connection's will: the connection ended without
+// a normal DISCONNECT [MQTT-3.1.2-8].
+func (c *conn) publishWill() {
+	w := c.will
+	m := &Message{
+		Topic:      w.Topic,
+		Payload:    w.Payload,
+		QoS:        w.QoS,
+		Retain:     w.Retain,
+		Properties: w.Properties,
+	}
+	m.Properties.Clear(packets.PropWillDelay)
+	m.Properties.WillDelay = 0
+	c.s.route(m, &c.route)
+}

@@ -1,0 +1,112 @@
+// Package config reads Mosquitto's configuration file format into a typed
+// Config. It has no behaviour of its own: the broker command applies it.
+// Every error names the file and line it comes from.
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Config is a parsed configuration file.
+type Config struct {
+	Listeners []Listener
+	// AllowAnonymous is nil when the file does not set allow_anonymous.
+	AllowAnonymous *bool
+}
+
+// Listener is one `listener PORT [ADDRESS]` declaration.
+type Listener struct {
+	Port    int
+	Address string // empty: every interface, IPv4 and IPv6
+	File    string // where it was declared
+	Line    int
+}
+
+// Error is a problem at one line of a configuration file.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, path)
+}
+
+// Parse parses a configuration read from r; name is used in errors.
+func Parse(r io.Reader, name string) (*Config, error) {
+	cfg := &Config{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimRight(sc.Text(), " \t\r")
+		if text == "" || text[0] == '#' { // a comment only when '#' comes first
+			continue
+		}
+		fields := strings.Fields(text)
+		if err := cfg.apply(fields[0], fields[1:]); err != nil {
+			return nil, &Error{File: name, Line: line, Msg: err.Error()}
+		}
+		if fields[0] == "listener" {
+			l := &cfg.Listeners[len(cfg.Listeners)-1]
+			l.File, l.Line = name, line
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+func (c *Config) apply(option string, args []string) error {
+	switch option {
+	case "listener":
+		if len(args) < 1 || len(args) > 2 {
+			return fmt.Errorf("listener: expected `listener PORT [ADDRESS]`")
+		}
+		port, err := strconv.Atoi(args[0])
+		if err != nil || port < 1 || port > 65535 {
+			return fmt.Errorf("listener: invalid port %q (accepted: 1 to 65535)", args[0])
+		}
+		l := Listener{Port: port}
+		if len(args) == 2 {
+			l.Address = args[1]
+		}
+		c.Listeners = append(c.Listeners, l)
+		return nil
+	case "allow_anonymous":
+		b, err := parseBool(option, args)
+		if err != nil {
+			return err
+		}
+		c.AllowAnonymous = &b
+		return nil
+	default:
+		return fmt.Errorf("unknown or not yet supported option %q", option)
+	}
+}
+
+func parseBool(option string, args []string) (bool, error) {
+	if len(args) == 1 {
+		switch args[0] {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("%s: invalid value %q (accepted: true, false)", option, strings.Join(args, " "))
+}
