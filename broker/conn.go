@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/packets"
@@ -35,8 +37,9 @@ type conn struct {
 	route   router          // reused for every message routed
 
 	kickOnce   sync.Once
-	kickReason error         // set once by kick, before nc is closed
+	kickReason error         // set once by kick, before kicked is closed
 	kicked     chan struct{} // closed by kick
+	isKicked   atomic.Bool   // set by kick; checked after each deadline change
 	writerDone chan struct{} // closed when the writer goroutine returns
 }
 
@@ -75,7 +78,10 @@ func (c *conn) kick(reason error) {
 	c.kickOnce.Do(func() {
 		c.kickReason = reason
 		close(c.kicked)
-		// Wake a blocked read; the reader then sees kickReason.
+		c.isKicked.Store(true)
+		// Wake a blocked read; the reader then sees kickReason. The reader
+		// checks isKicked after moving its own deadline, so one of the two
+		// always wins.
 		c.nc.SetReadDeadline(time.Unix(1, 0))
 	})
 }
@@ -86,6 +92,9 @@ func (c *conn) readLoop() error {
 		if c.keepAlive > 0 {
 			// [MQTT-3.1.2-24] one and a half times the keep alive.
 			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+		}
+		if c.isKicked.Load() {
+			return c.kickReason
 		}
 		h, body, err := c.reader.ReadFrame()
 		if err != nil {
@@ -237,5 +246,23 @@ func (c *conn) end(err error) {
 	if c.session.detach(c) {
 		c.s.endSession(c.session)
 	}
-	c.s.log.Info(fmt.Sprintf("Client %s disconnected: %v.", c.clientID, err), "remote", c.remote)
+	c.s.log.Info(disconnectLine(c.clientID, err), "remote", c.remote)
+}
+
+// disconnectLine words the end of a connection the way Mosquitto logs it,
+// since people grep their logs for these lines.
+func disconnectLine(clientID string, err error) string {
+	switch {
+	case err == errNormalDisconnect:
+		return fmt.Sprintf("Client %s disconnected.", clientID)
+	case err == errKeepAlive:
+		return fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", clientID)
+	case err == errTakenOver:
+		return fmt.Sprintf("Client %s already connected, closing old connection.", clientID)
+	}
+	var cr *closeReason
+	if errors.As(err, &cr) && strings.HasPrefix(cr.msg, "connection closed") {
+		return fmt.Sprintf("Client %s closed its connection.", clientID)
+	}
+	return fmt.Sprintf("Client %s disconnected: %v.", clientID, err)
 }

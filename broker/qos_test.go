@@ -31,7 +31,7 @@ func expectAck(t *testing.T, c *brokertest.Conn, kind packets.Type, id uint16) {
 	t.Helper()
 	a, ok := c.Expect().(*packets.Ack)
 	if !ok || a.Kind != kind || a.PacketID != id {
-		t.Fatalf("got %+v, want ack type %d id %d", a, kind, id)
+		t.Fatalf("got %T %+v, want ack type %d id %d", a, a, kind, id)
 	}
 }
 
@@ -57,12 +57,18 @@ func TestQoS2ExactlyOnce(t *testing.T) {
 	if string(first.Payload) != "once" || first.QoS != 2 {
 		t.Fatalf("first = %+v", first)
 	}
-	sub.Send(&packets.Ack{Kind: packets.TypePubrec, PacketID: first.PacketID})
-	expectAck(t, sub, packets.TypePubrel, first.PacketID)
-	sub.Send(&packets.Ack{Kind: packets.TypePubcomp, PacketID: first.PacketID})
 	second := expectPublish(t, sub)
 	if string(second.Payload) != "twice" {
 		t.Fatalf("second = %q, want twice (the DUP must not be delivered)", second.Payload)
+	}
+	for _, p := range []*packets.Publish{first, second} {
+		sub.Send(&packets.Ack{Kind: packets.TypePubrec, PacketID: p.PacketID})
+		expectAck(t, sub, packets.TypePubrel, p.PacketID)
+		sub.Send(&packets.Ack{Kind: packets.TypePubcomp, PacketID: p.PacketID})
+	}
+	sub.Send(&packets.Pingreq{})
+	if p, ok := sub.Expect().(*packets.Pingresp); !ok {
+		t.Fatalf("got %T, want PINGRESP and nothing else", p)
 	}
 }
 

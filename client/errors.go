@@ -1,0 +1,156 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// Sentinel errors. Compare with errors.Is: the client wraps them with detail.
+var (
+	// ErrClosed is returned by calls made after Close or Disconnect, and is
+	// what Err reports once the client itself ended the connection.
+	ErrClosed = errors.New("client: connection closed")
+	// ErrConnectionLost means the network connection failed or the server
+	// closed it; the error that caused it is wrapped alongside.
+	ErrConnectionLost = errors.New("client: connection lost")
+	// ErrPingTimeout means no PINGRESP arrived within the keepalive after a
+	// PINGREQ, so the client closed the connection.
+	ErrPingTimeout = errors.New("client: no PINGRESP within the keepalive")
+	// ErrProtocol means the server sent something the protocol does not
+	// allow at that point, such as a second CONNACK or a SUBACK that does
+	// not answer the SUBSCRIBE.
+	ErrProtocol = errors.New("client: protocol violation by the server")
+	// ErrNoPacketID means all 65535 packet identifiers are in use.
+	ErrNoPacketID = errors.New("client: no packet identifier free")
+	// ErrInvalidOptions means Options or a call's arguments are unusable.
+	ErrInvalidOptions = errors.New("client: invalid options")
+)
+
+// ConnectError is returned by Dial when the server refuses the connection
+// with a CONNACK whose return code (MQTT 3.1/3.1.1) or reason code (MQTT 5)
+// is not success.
+type ConnectError struct {
+	// Code is the CONNACK return or reason code. mosquitto_pub and
+	// mosquitto_sub exit with it, and so do midge pub and midge sub.
+	Code packets.ReasonCode
+	// Version is the protocol level of the refused CONNECT: it tells how
+	// Code reads (3.1.1 return codes 1..5, or MQTT 5 reason codes).
+	Version byte
+	// Reason is the MQTT 5 Reason String property, if the server sent one.
+	Reason string
+}
+
+func (e *ConnectError) Error() string {
+	s := fmt.Sprintf("client: connection refused: %s (%d)", ConnackString(e.Version, e.Code), byte(e.Code))
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// AckError is returned by Publish, Subscribe or Unsubscribe when an MQTT 5
+// server answers with a failure reason code (0x80 or above).
+type AckError struct {
+	// Packet is the type of the acknowledgement that carried the code:
+	// PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK.
+	Packet packets.Type
+	// PacketID is the packet identifier of the refused request.
+	PacketID uint16
+	// Code is the failure reason code.
+	Code packets.ReasonCode
+	// Reason is the Reason String property, if the server sent one.
+	Reason string
+}
+
+func (e *AckError) Error() string {
+	s := fmt.Sprintf("client: %s for packet %d: reason 0x%02X", e.Packet.String(), e.PacketID, byte(e.Code))
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// ConnackString describes a CONNACK code the way libmosquitto does
+// (mosquitto_connack_string for MQTT 3.1/3.1.1, a reason description for
+// MQTT 5), so tools built on this package print what users of mosquitto_pub
+// expect.
+func ConnackString(version byte, code packets.ReasonCode) string {
+	if version == packets.V5 {
+		return reasonString(code)
+	}
+	switch code {
+	case packets.ConnAccepted:
+		return "Connection Accepted."
+	case packets.ConnRefusedVersion:
+		return "Connection Refused: unacceptable protocol version."
+	case packets.ConnRefusedIdentifier:
+		return "Connection Refused: identifier rejected."
+	case packets.ConnRefusedUnavailable:
+		return "Connection Refused: broker unavailable."
+	case packets.ConnRefusedBadCredentials:
+		return "Connection Refused: bad user name or password."
+	case packets.ConnRefusedNotAuthorized:
+		return "Connection Refused: not authorised."
+	}
+	return "Connection Refused: unknown reason."
+}
+
+// reasonString is mosquitto_reason_string for the codes a CONNACK, PUBACK,
+// PUBREC or PUBCOMP may carry.
+func reasonString(code packets.ReasonCode) string {
+	switch code {
+	case packets.Success:
+		return "Success"
+	case packets.NoMatchingSubscribers:
+		return "No matching subscribers"
+	case packets.UnspecifiedError:
+		return "Unspecified error"
+	case packets.MalformedPacket:
+		return "Malformed Packet"
+	case packets.ProtocolError:
+		return "Protocol Error"
+	case packets.ImplementationError:
+		return "Implementation specific error"
+	case packets.UnsupportedProtocolVersion:
+		return "Unsupported Protocol Version"
+	case packets.ClientIDNotValid:
+		return "Client Identifier not valid"
+	case packets.BadUsernameOrPassword:
+		return "Bad User Name or Password"
+	case packets.NotAuthorized:
+		return "Not authorized"
+	case packets.ServerUnavailable:
+		return "Server unavailable"
+	case packets.ServerBusy:
+		return "Server busy"
+	case packets.Banned:
+		return "Banned"
+	case packets.BadAuthenticationMethod:
+		return "Bad authentication method"
+	case packets.TopicNameInvalid:
+		return "Topic Name invalid"
+	case packets.PacketIDInUse:
+		return "Packet Identifier in use"
+	case packets.PacketIDNotFound:
+		return "Packet Identifier not found"
+	case packets.PacketTooLarge:
+		return "Packet too large"
+	case packets.QuotaExceeded:
+		return "Quota exceeded"
+	case packets.PayloadFormatInvalid:
+		return "Payload format invalid"
+	case packets.RetainNotSupported:
+		return "Retain not supported"
+	case packets.QoSNotSupported:
+		return "QoS not supported"
+	case packets.UseAnotherServer:
+		return "Use another server"
+	case packets.ServerMoved:
+		return "Server moved"
+	case packets.ConnectionRateExceeded:
+		return "Connection rate exceeded"
+	}
+	return "Unknown reason"
+}

@@ -1,0 +1,420 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/packets"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// Exit statuses shared by pub and sub, as mosquitto_pub and mosquitto_sub
+// use them. A refused CONNACK exits with its return code instead.
+const (
+	exitOK          = 0
+	exitFailure     = 1   // usage error, connection error, --help
+	exitInterrupted = 130 // 128 + SIGINT: ctx was cancelled before the work was done
+)
+
+// usageError is a command line mistake: it is printed as "Error: msg"
+// followed by the hint to run --help.
+type usageError struct {
+	msg string
+	// fullUsage prints the whole usage text on stdout after the error,
+	// as mosquitto_pub does when the topic or the message is missing.
+	fullUsage bool
+	// noHint leaves out the "Use ... --help" line.
+	noHint bool
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// errHelp is returned by parse for --help.
+var errHelp = errors.New("cli: help requested")
+
+// optString is a string flag that remembers whether it was given.
+type optString struct {
+	value string
+	set   bool
+}
+
+func (o *optString) String() string { return o.value }
+
+func (o *optString) Set(v string) error {
+	o.value, o.set = v, true
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, " ") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// clientFlags are the connection flags mosquitto_pub and mosquitto_sub
+// share, with Mosquitto's spelling (-h is the host).
+type clientFlags struct {
+	tool string // "pub" or "sub"
+	fs   *flag.FlagSet
+
+	host, port             optString
+	id, idPrefix           optString
+	keepAlive              optString
+	disableClean           bool
+	username, password     optString
+	debug, quiet, help     bool
+	protocolVersion        optString
+	qos                    optString
+	willTopic              optString
+	willPayload            optString
+	willQoS                optString
+	willRetain             bool
+	maxInflight            optString
+	topics                 stringList
+	argNouns               map[string]string // flag name -> what its argument is, for errors
+	version                byte              // parsed -V
+	qosValue, willQoSValue byte
+}
+
+// newClientFlags defines the shared flags on a new FlagSet.
+func newClientFlags(tool string) *clientFlags {
+	cf := &clientFlags{tool: tool, fs: flag.NewFlagSet("midge "+tool, flag.ContinueOnError), argNouns: map[string]string{}}
+	cf.fs.SetOutput(io.Discard)
+	cf.fs.Usage = func() {}
+	cf.value(&cf.host, "host", "h", "host")
+	cf.value(&cf.port, "port", "p", "port")
+	cf.value(&cf.id, "id", "i", "id")
+	cf.value(&cf.idPrefix, "id prefix", "I", "id-prefix")
+	cf.value(&cf.keepAlive, "keepalive", "k", "keepalive")
+	cf.boolean(&cf.disableClean, "c", "disable-clean-session")
+	cf.value(&cf.username, "username", "u", "username")
+	cf.value(&cf.password, "password", "P", "pw")
+	cf.boolean(&cf.debug, "d", "debug")
+	cf.boolean(&cf.quiet, "quiet")
+	cf.boolean(&cf.help, "help")
+	cf.value(&cf.protocolVersion, "version", "V", "protocol-version")
+	cf.value(&cf.qos, "QoS", "q", "qos")
+	cf.value(&cf.willTopic, "will topic", "will-topic")
+	cf.value(&cf.willPayload, "will payload", "will-payload")
+	cf.value(&cf.willQoS, "will QoS", "will-qos")
+	cf.boolean(&cf.willRetain, "will-retain")
+	cf.value(&cf.maxInflight, "max_inflight", "M")
+	cf.value(&cf.topics, "topic", "t", "topic")
+	return cf
+}
+
+// value defines a flag under each of names, all setting v.
+func (cf *clientFlags) value(v flag.Value, noun string, names ...string) {
+	for _, name := range names {
+		cf.fs.Var(v, name, noun)
+		cf.argNouns[name] = noun
+	}
+}
+
+// boolean defines a boolean flag under each of names.
+func (cf *clientFlags) boolean(p *bool, names ...string) {
+	for _, name := range names {
+		cf.fs.BoolVar(p, name, false, "")
+	}
+}
+
+// parse parses args and translates the flag package's complaints into
+// Mosquitto's.
+func (cf *clientFlags) parse(args []string) error {
+	if err := cf.fs.Parse(args); err != nil {
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			return usagef("Unknown option '%s'.", spelledAs(args, name))
+		}
+		if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+			return usagef("%s argument given but no %s specified.", spelledAs(args, name), cf.argNouns[name])
+		}
+		return usagef("%s", msg)
+	}
+	if cf.fs.NArg() > 0 {
+		return usagef("Unknown option '%s'.", cf.fs.Arg(0))
+	}
+	if cf.help {
+		return errHelp
+	}
+	return nil
+}
+
+// spelledAs finds how the user wrote the flag name (-x or --x).
+func spelledAs(args []string, name string) string {
+	for _, a := range args {
+		if a == "-"+name || a == "--"+name || strings.HasPrefix(a, "-"+name+"=") || strings.HasPrefix(a, "--"+name+"=") {
+			a, _, _ = strings.Cut(a, "=")
+			return a
+		}
+	}
+	return "-" + name
+}
+
+// validate checks the shared flags, in the order mosquitto reports them.
+func (cf *clientFlags) validate() error {
+	var err error
+	if cf.qosValue, err = parseQoS(cf.qos, "Invalid QoS given: %s"); err != nil {
+		return err
+	}
+	if cf.port.set {
+		if n, err := strconv.Atoi(cf.port.value); err != nil || n < 1 || n > 65535 {
+			return usagef("Invalid port given: %s", cf.port.value)
+		}
+	}
+	if cf.keepAlive.set {
+		if n, err := strconv.Atoi(cf.keepAlive.value); err != nil || n < 5 || n > 65535 {
+			return usagef("Invalid keepalive given, it must be between 5 and 65535 inclusive.")
+		}
+	}
+	if cf.id.set && cf.idPrefix.set {
+		return usagef("-i and -I argument cannot be used together.")
+	}
+	if cf.maxInflight.set {
+		if n, err := strconv.Atoi(cf.maxInflight.value); err != nil || n < 1 {
+			return usagef("Maximum inflight messages must be greater than 0.")
+		}
+	}
+	cf.version = packets.V311
+	if cf.protocolVersion.set {
+		switch cf.protocolVersion.value {
+		case "mqttv31", "31":
+			cf.version = packets.V31
+		case "mqttv311", "311":
+			cf.version = packets.V311
+		case "mqttv5", "5":
+			return usagef("MQTT v5 is not yet supported by midge %s; use mqttv311 or mqttv31.", cf.tool)
+		default:
+			return usagef("Invalid protocol version argument given.")
+		}
+	}
+	if err := cf.validateWill(); err != nil {
+		return err
+	}
+	if cf.disableClean && !cf.id.set {
+		return usagef("You must provide a client id if you are using the -c option.")
+	}
+	if cf.password.set && !cf.username.set {
+		// MQTT 3.1.1 sends a password only with a username [MQTT-3.1.2-22].
+		return &usageError{msg: "Problem setting username and/or password.", noHint: true}
+	}
+	return nil
+}
+
+func (cf *clientFlags) validateWill() error {
+	if cf.willTopic.set {
+		if err := topic.ValidName(cf.willTopic.value); err != nil {
+			return usagef("Invalid will topic '%s', does it contain '+' or '#'?", cf.willTopic.value)
+		}
+	}
+	var err error
+	if cf.willQoSValue, err = parseQoS(cf.willQoS, "Invalid will QoS %s."); err != nil {
+		return err
+	}
+	if cf.willPayload.set && !cf.willTopic.set {
+		return usagef("Will payload given, but no will topic given.")
+	}
+	if cf.willRetain && !cf.willTopic.set {
+		return usagef("Will retain given, but no will topic given.")
+	}
+	return nil
+}
+
+func parseQoS(o optString, format string) (byte, error) {
+	if !o.set {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(o.value)
+	if err != nil || n < 0 || n > 2 {
+		return 0, usagef(format, o.value)
+	}
+	return byte(n), nil
+}
+
+// clientID is -i, or -I followed by the process id, or a random id in the
+// spirit of Mosquitto's "mosq-" ids, short enough for MQTT 3.1 (23 bytes).
+func (cf *clientFlags) clientID() string {
+	switch {
+	case cf.id.set:
+		return cf.id.value
+	case cf.idPrefix.set:
+		return cf.idPrefix.value + strconv.Itoa(os.Getpid())
+	}
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	prefix := "midge-" + cf.tool + "-"
+	random := make([]byte, 23-len(prefix))
+	rand.Read(random)
+	for i, b := range random {
+		random[i] = letters[int(b)%len(letters)]
+	}
+	return prefix + string(random)
+}
+
+// options builds the client options for the parsed flags; with -d, the
+// client's debug trace goes to trace.
+func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Options {
+	host := "localhost"
+	if cf.host.set {
+		host = cf.host.value
+	}
+	port := "1883"
+	if cf.port.set {
+		port = cf.port.value
+	}
+	keepAlive := 60
+	if cf.keepAlive.set {
+		keepAlive, _ = strconv.Atoi(cf.keepAlive.value)
+	}
+	opts := client.Options{
+		Addr:        net.JoinHostPort(host, port),
+		ClientID:    clientID,
+		CleanStart:  !cf.disableClean,
+		KeepAlive:   time.Duration(keepAlive) * time.Second,
+		Username:    cf.username.value,
+		UsernameSet: cf.username.set,
+		Password:    []byte(cf.password.value),
+		PasswordSet: cf.password.set,
+		Version:     cf.version,
+	}
+	if cf.maxInflight.set {
+		opts.MaxInflight, _ = strconv.Atoi(cf.maxInflight.value)
+	}
+	if cf.willTopic.set {
+		opts.Will = &packets.Will{
+			Topic:   cf.willTopic.value,
+			Payload: []byte(cf.willPayload.value),
+			QoS:     cf.willQoSValue,
+			Retain:  cf.willRetain,
+		}
+	}
+	if cf.debug {
+		opts.Logger = slog.New(trace)
+	}
+	return opts
+}
+
+// reportUsage prints a parse error the way mosquitto does and returns the
+// exit status.
+func reportUsage(stdio Stdio, tool string, err error, usage func(io.Writer)) int {
+	if errors.Is(err, errHelp) {
+		usage(stdio.Out)
+		return exitFailure // mosquitto_pub --help exits with 1 too
+	}
+	var ue *usageError
+	if !errors.As(err, &ue) {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdio.Err, "Error: %s\n", ue.msg)
+	switch {
+	case ue.fullUsage:
+		usage(stdio.Out)
+	case !ue.noHint:
+		fmt.Fprintf(stdio.Err, "\nUse 'midge %s --help' to see usage.\n", tool)
+	}
+	return exitFailure
+}
+
+// connectFailure prints why Dial failed, as mosquitto_pub/sub would, unless
+// quiet, and returns the exit status: the CONNACK code for a refusal, 1
+// otherwise.
+func connectFailure(stdio Stdio, quiet, refusedLine bool, err error) int {
+	var refused *client.ConnectError
+	if errors.As(err, &refused) {
+		if !quiet {
+			if refused.Version == packets.V5 && refused.Code == packets.UnsupportedProtocolVersion {
+				fmt.Fprintf(stdio.Err, "Connection error: %s. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.\n",
+					client.ConnackString(refused.Version, refused.Code))
+			} else {
+				fmt.Fprintf(stdio.Err, "Connection error: %s\n", client.ConnackString(refused.Version, refused.Code))
+			}
+			if refusedLine {
+				fmt.Fprintln(stdio.Err, "Error: The connection was refused.")
+			}
+		}
+		return int(refused.Code)
+	}
+	if !quiet {
+		fmt.Fprintln(stdio.Err, dialErrorText(err))
+	}
+	return exitFailure
+}
+
+// dialErrorText words a dial or handshake failure like libmosquitto:
+// "Error: Connection refused", "Unable to connect (Lookup error.).".
+func dialErrorText(err error) string {
+	var dnsErr *net.DNSError
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &dnsErr):
+		return "Unable to connect (Lookup error.)."
+	case errors.As(err, &errno):
+		return "Error: " + capitalize(errno.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Error: Connection timed out"
+	}
+	return "Error: " + err.Error()
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// traceHandler prints the client's debug records the way libmosquitto's
+// log callback does in mosquitto_pub -d: "Client ID sending CONNECT".
+type traceHandler struct {
+	out      io.Writer
+	clientID string
+	// onRecord, when set, sees every record first (sub uses it to learn
+	// the packet identifier of the SUBACK).
+	onRecord func(slog.Record)
+}
+
+func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
+	if h.onRecord != nil {
+		h.onRecord(r)
+	}
+	_, err := fmt.Fprintf(h.out, "Client %s %s\n", h.clientID, r.Message)
+	return err
+}
+
+func (h *traceHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *traceHandler) WithGroup(string) slog.Handler      { return h }
+
+// lockedWriter serializes writes from the client's goroutines and the tool.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer // guarded by mu
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

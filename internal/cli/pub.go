@@ -1,0 +1,393 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/packets"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// pubFlags are midge pub's flags: the shared ones plus the payload source
+// and publishing options of mosquitto_pub.
+type pubFlags struct {
+	*clientFlags
+	message     payloadString // -m
+	file        payloadString // -f
+	stdinLine   payloadSwitch // -l
+	nullMessage payloadSwitch // -n
+	stdinFile   payloadSwitch // -s
+	retain      bool
+	repeat      optString
+	repeatDelay optString
+
+	sources     int // payload sources given; exactly one is allowed
+	topic       string
+	repeatCount int
+	delay       time.Duration
+}
+
+// payloadString is -m or -f: a value that counts as a payload source.
+type payloadString struct {
+	optString
+	sources *int
+}
+
+func (p *payloadString) Set(v string) error {
+	*p.sources++
+	return p.optString.Set(v)
+}
+
+// payloadSwitch is -l, -n or -s: a switch that counts as a payload source.
+type payloadSwitch struct {
+	on      bool
+	sources *int
+}
+
+func (p *payloadSwitch) String() string   { return strconv.FormatBool(p.on) }
+func (p *payloadSwitch) IsBoolFlag() bool { return true }
+
+func (p *payloadSwitch) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	if on {
+		*p.sources++
+	}
+	p.on = on
+	return nil
+}
+
+func parsePub(args []string) (*pubFlags, error) {
+	pf := &pubFlags{clientFlags: newClientFlags("pub")}
+	pf.message.sources = &pf.sources
+	pf.file.sources = &pf.sources
+	pf.stdinLine.sources = &pf.sources
+	pf.nullMessage.sources = &pf.sources
+	pf.stdinFile.sources = &pf.sources
+	pf.value(&pf.message, "message", "m", "message")
+	pf.value(&pf.file, "file", "f", "file")
+	pf.value(&pf.stdinLine, "", "l", "stdin-line")
+	pf.value(&pf.nullMessage, "", "n", "null-message")
+	pf.value(&pf.stdinFile, "", "s", "stdin-file")
+	pf.boolean(&pf.retain, "r", "retain")
+	pf.value(&pf.repeat, "count", "repeat")
+	pf.value(&pf.repeatDelay, "time", "repeat-delay")
+	if err := pf.parse(args); err != nil {
+		return nil, err
+	}
+	if pf.sources > 1 {
+		return nil, usagef("Only one type of message can be sent at once.")
+	}
+	if err := pf.validate(); err != nil {
+		return nil, err
+	}
+	if len(pf.topics) > 0 {
+		pf.topic = pf.topics[len(pf.topics)-1] // mosquitto_pub keeps the last -t
+		if err := topic.ValidName(pf.topic); err != nil {
+			return nil, usagef("Invalid publish topic '%s', does it contain '+' or '#'?", pf.topic)
+		}
+	}
+	pf.repeatCount = 1
+	if pf.repeat.set {
+		n, err := strconv.Atoi(pf.repeat.value)
+		if err != nil || n < 1 {
+			return nil, usagef("--repeat argument must be >0.")
+		}
+		pf.repeatCount = n
+	}
+	if pf.repeatDelay.set {
+		f, err := strconv.ParseFloat(pf.repeatDelay.value, 64)
+		if err != nil || f < 0 || f > 1e9 {
+			return nil, usagef("--repeat-delay argument must be >=0.0.")
+		}
+		pf.delay = time.Duration(f * float64(time.Second))
+	}
+	if pf.topic == "" || pf.sources == 0 {
+		return nil, &usageError{msg: "Both topic and message must be supplied.", fullUsage: true}
+	}
+	return pf, nil
+}
+
+// Pub is `midge pub`, mosquitto_pub's twin: it connects, publishes one
+// message (-m, -f, -s, -n) or one per line of stdin (-l), disconnects and
+// returns the exit status: 0, 1 for a usage or connection error, or the
+// CONNACK code of a refusal. When ctx is cancelled it drops the connection
+// without DISCONNECT, as mosquitto_pub killed by a signal does, and returns
+// 130.
+func Pub(ctx context.Context, args []string, stdio Stdio) int {
+	pf, err := parsePub(args)
+	if err != nil {
+		return reportUsage(stdio, "pub", err, pubUsage)
+	}
+	var payload []byte
+	switch {
+	case pf.file.set:
+		if payload, err = os.ReadFile(pf.file.value); err != nil {
+			fmt.Fprintf(stdio.Err, "Error: Unable to open file \"%s\".\n", pf.file.value)
+			fmt.Fprintf(stdio.Err, "Error loading input file \"%s\".\n", pf.file.value)
+			return exitFailure
+		}
+	case pf.stdinFile.on:
+		if payload, err = io.ReadAll(stdio.In); err != nil {
+			fmt.Fprintf(stdio.Err, "Error: reading stdin: %v\n", err)
+			return exitFailure
+		}
+	case pf.message.set:
+		payload = []byte(pf.message.value)
+	}
+
+	out := &lockedWriter{w: stdio.Out}
+	clientID := pf.clientID()
+	opts := pf.options(clientID, &traceHandler{out: out, clientID: clientID})
+	c, err := client.Dial(ctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return connectFailure(stdio, pf.quiet, true, err)
+	}
+	if pf.stdinLine.on {
+		err = pf.publishLines(ctx, c, stdio)
+	} else {
+		err = pf.publishRepeated(ctx, c, payload, stdio)
+	}
+	if ctx.Err() != nil {
+		c.Close()
+		return exitInterrupted
+	}
+	if err != nil {
+		c.Close()
+		if !pf.quiet {
+			fmt.Fprintln(stdio.Err, runtimeErrorText(err))
+		}
+		return exitFailure
+	}
+	if err := c.Disconnect(ctx); err != nil {
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		if !pf.quiet {
+			fmt.Fprintln(stdio.Err, runtimeErrorText(err))
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+func (pf *pubFlags) publishPacket(payload []byte) *packets.Publish {
+	return &packets.Publish{Topic: pf.topic, QoS: pf.qosValue, Retain: pf.retain, Payload: payload}
+}
+
+// publishRepeated publishes payload --repeat times, --repeat-delay apart,
+// each waiting for its acknowledgement as mosquitto_pub does.
+func (pf *pubFlags) publishRepeated(ctx context.Context, c *client.Client, payload []byte, stdio Stdio) error {
+	for i := range pf.repeatCount {
+		if i > 0 && pf.delay > 0 {
+			timer := time.NewTimer(pf.delay)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+		}
+		if err := c.Publish(ctx, pf.publishPacket(payload)); err != nil && !pf.publishWarning(err, stdio) {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishWarning prints mosquitto_pub's warning for a publish that an MQTT
+// 5 server refused, and reports whether err was such a refusal (which does
+// not stop the tool).
+func (pf *pubFlags) publishWarning(err error, stdio Stdio) bool {
+	var refused *client.AckError
+	if !errors.As(err, &refused) {
+		return false
+	}
+	if !pf.quiet {
+		fmt.Fprintf(stdio.Err, "Warning: Publish %d failed: %s.\n", refused.PacketID, client.ConnackString(packets.V5, refused.Code))
+		if refused.Reason != "" {
+			fmt.Fprintln(stdio.Err, refused.Reason)
+		}
+	}
+	return true
+}
+
+// line is one line of stdin for -l, or the error that ended reading.
+type line struct {
+	payload []byte
+	err     error
+}
+
+// publishLines sends each line of stdin (without its "\n") as a message
+// until EOF, keeping up to the in-flight limit awaiting acknowledgement;
+// messages leave in the order of the lines. A last line without "\n" is
+// sent too; "\r" is kept, as mosquitto_pub keeps it.
+func (pf *pubFlags) publishLines(ctx context.Context, c *client.Client, stdio Stdio) error {
+	lines := make(chan line)
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go readLines(stdio.In, lines, stop, readerDone)
+	defer func() {
+		close(stop)
+		if ctx.Err() == nil {
+			// Reading ended (EOF or error) or is stopped at its next line.
+			// After a cancellation it may be blocked in a read of a
+			// terminal that no one can interrupt; the process is exiting.
+			<-readerDone
+		}
+	}()
+
+	var results []<-chan error // in-flight publishes, oldest first
+	check := func(done <-chan error) error {
+		if err := <-done; err != nil && !pf.publishWarning(err, stdio) {
+			return err
+		}
+		return nil
+	}
+	for {
+		var l line
+		var ok bool
+		select {
+		case l, ok = <-lines:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			break
+		}
+		if l.err != nil {
+			return fmt.Errorf("reading stdin: %w", l.err)
+		}
+		done, err := c.PublishAsync(ctx, pf.publishPacket(l.payload))
+		if err != nil {
+			return err
+		}
+		results = append(results, done)
+		// Collect the outcomes that are already in, oldest first.
+		for len(results) > 0 && len(results[0]) > 0 {
+			if err := check(results[0]); err != nil {
+				return err
+			}
+			results = results[1:]
+		}
+	}
+	for _, done := range results {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := check(done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readLines sends each line of in to lines until EOF or stop, then closes
+// lines and done.
+func readLines(in io.Reader, lines chan<- line, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	defer close(lines)
+	br := bufio.NewReader(in)
+	for {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 && b[len(b)-1] == '\n' {
+			b = b[:len(b)-1]
+		} else if len(b) == 0 && err != nil {
+			b = nil // nothing after the last "\n"
+		}
+		if b != nil || err == nil {
+			select {
+			case lines <- line{payload: b}:
+			case <-stop:
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				select {
+				case lines <- line{err: err}:
+				case <-stop:
+				}
+			}
+			return
+		}
+	}
+}
+
+// runtimeErrorText words an error after connecting like libmosquitto.
+func runtimeErrorText(err error) string {
+	switch {
+	case errors.Is(err, client.ErrPingTimeout):
+		return "Error: Keepalive timeout."
+	case errors.Is(err, client.ErrConnectionLost):
+		return "Error: The connection was lost."
+	case errors.Is(err, client.ErrProtocol):
+		return "Error: A network protocol error occurred when communicating with the broker."
+	}
+	return "Error: " + err.Error()
+}
+
+func pubUsage(w io.Writer) {
+	io.WriteString(w, `midge pub is a simple mqtt client that will publish a message on a single topic and exit.
+It takes mosquitto_pub's options.
+
+Usage: midge pub {[-h host] [-p port] [-u username] [-P password] -t topic}
+                 {-f file | -l | -n | -m message | -s}
+                 [-c] [-k keepalive] [-q qos] [-r] [--repeat N] [--repeat-delay time]
+                 [-i id] [-I id_prefix]
+                 [-d] [--quiet]
+                 [-M max_inflight]
+                 [-u username [-P password]]
+                 [-V protocol-version]
+                 [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+       midge pub --help
+
+ -c : disable clean session/enable persistent client mode
+      When this argument is used, the broker will be instructed not to clean existing sessions
+      for the same client id when the client connects.
+ -d : enable debug messages.
+ -f : send the contents of a file as the message.
+ -h : mqtt host to connect to. Defaults to localhost.
+ -i : id to use for this client. Defaults to midge-pub- followed by random characters.
+ -I : define the client id as id_prefix appended with the process id. Useful for when the
+      broker is using the clientid_prefixes option.
+ -k : keep alive in seconds for this client. Defaults to 60.
+ -l : read messages from stdin, sending a separate message for each line.
+ -m : message payload to send.
+ -M : the maximum inflight messages for QoS 1/2. Defaults to 20.
+ -n : send a null (zero length) message.
+ -p : network port to connect to. Defaults to 1883.
+ -P : provide a password
+ -q : quality of service level to use for all messages. Defaults to 0.
+ -r : message should be retained.
+ -s : read message from stdin, sending the entire input as a message.
+ -t : mqtt topic to publish to.
+ -u : provide a username
+ -V : specify the version of the MQTT protocol to use when connecting.
+      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+ --help : display this message.
+ --quiet : don't print error messages.
+ --repeat : if publish mode is -f, -m, -n or -s, then repeat the publish N times.
+ --repeat-delay : if using --repeat, wait time seconds between publishes. Defaults to 0.
+ --will-payload : payload for the client Will, which is sent by the broker in case of
+                  unexpected disconnection. If not given and will-topic is set, a zero
+                  length message will be sent.
+ --will-qos : QoS level for the client Will.
+ --will-retain : if given, make the client Will retained.
+ --will-topic : the topic on which to publish the client Will.
+`)
+}

@@ -1,0 +1,425 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/packets"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// exitTimeout is mosquitto_sub's status when -W runs out: ETIMEDOUT on
+// Linux.
+const exitTimeout = 27
+
+// subFlags are midge sub's flags: the shared ones plus mosquitto_sub's.
+type subFlags struct {
+	*clientFlags
+	verbose        bool
+	noEOL          bool // -N
+	noRetain       bool // -R
+	exitAfterSub   bool // -E
+	retainedOnly   bool
+	removeRetained bool
+	count          optString // -C
+	timeout        optString // -W
+	filterOut      stringList
+	unsubscribe    stringList
+
+	countValue   int
+	timeoutValue time.Duration
+}
+
+func parseSub(args []string) (*subFlags, error) {
+	sf := &subFlags{clientFlags: newClientFlags("sub")}
+	sf.boolean(&sf.verbose, "v", "verbose")
+	sf.boolean(&sf.noEOL, "N")
+	sf.boolean(&sf.noRetain, "R")
+	sf.boolean(&sf.exitAfterSub, "E")
+	sf.boolean(&sf.retainedOnly, "retained-only")
+	sf.boolean(&sf.removeRetained, "remove-retained")
+	sf.value(&sf.count, "count", "C")
+	sf.value(&sf.timeout, "timeout", "W")
+	sf.value(&sf.filterOut, "topic filter", "T", "filter-out")
+	sf.value(&sf.unsubscribe, "unsubscribe topic", "U", "unsubscribe")
+	if err := sf.parse(args); err != nil {
+		return nil, err
+	}
+	if err := sf.validate(); err != nil {
+		return nil, err
+	}
+	if sf.count.set {
+		n, err := strconv.Atoi(sf.count.value)
+		if err != nil || n < 1 {
+			return nil, usagef("Invalid message count \"%s\".", sf.count.value)
+		}
+		sf.countValue = n
+	}
+	if sf.timeout.set {
+		n, err := strconv.Atoi(sf.timeout.value)
+		if err != nil || n < 1 {
+			return nil, usagef("Invalid timeout \"%s\".", sf.timeout.value)
+		}
+		sf.timeoutValue = time.Duration(n) * time.Second
+	}
+	for _, f := range sf.topics {
+		if topic.ValidFilter(f) != nil {
+			return nil, usagef("Invalid subscription topic '%s', are all '+' and '#' wildcards correct?", f)
+		}
+	}
+	for _, f := range sf.filterOut {
+		if topic.ValidFilter(f) != nil {
+			return nil, usagef("Invalid filter topic '%s', are all '+' and '#' wildcards correct?", f)
+		}
+	}
+	for _, f := range sf.unsubscribe {
+		if topic.ValidFilter(f) != nil {
+			return nil, usagef("Invalid unsubscribe topic '%s', are all '+' and '#' wildcards correct?", f)
+		}
+	}
+	if len(sf.topics) == 0 {
+		return nil, usagef("You must specify a topic to subscribe to.")
+	}
+	if sf.noRetain && sf.retainedOnly {
+		return nil, &usageError{msg: "Combining '-R' and '--retained-only' makes no sense.", noHint: true}
+	}
+	return sf, nil
+}
+
+// subscriber is the state of one midge sub run shared by the reader
+// goroutine (onMessage) and the tool's goroutine.
+type subscriber struct {
+	flags *subFlags
+	out   io.Writer
+
+	// Touched only by the client's reader goroutine, in onMessage.
+	received int  // messages printed, for -C
+	stopped  bool // -C reached or --retained-only saw a live message
+	line     []byte
+
+	finished     chan struct{} // closed once no more messages are wanted
+	finishOnce   sync.Once
+	removeSignal chan struct{} // capacity 1: removals are waiting
+
+	mu       sync.Mutex
+	removals []string // --remove-retained topics to clear; guarded by mu
+	subackID int      // packet identifier of the last SUBACK, for -d; guarded by mu
+}
+
+// Sub is `midge sub`, mosquitto_sub's twin: it subscribes to the -t
+// filters and prints each message until -C messages, -W seconds, or ctx is
+// cancelled (then it disconnects and returns 0, as mosquitto_sub does on
+// SIGINT). It returns 0, 1 for a usage or connection error, 27 when -W
+// ran out, or the CONNACK code of a refusal.
+func Sub(ctx context.Context, args []string, stdio Stdio) int {
+	sf, err := parseSub(args)
+	if err != nil {
+		return reportUsage(stdio, "sub", err, subUsage)
+	}
+	out := &lockedWriter{w: stdio.Out}
+	s := &subscriber{
+		flags:        sf,
+		out:          out,
+		finished:     make(chan struct{}),
+		removeSignal: make(chan struct{}, 1),
+	}
+	runCtx := ctx
+	if sf.timeoutValue > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, sf.timeoutValue)
+		defer cancel()
+	}
+	clientID := sf.clientID()
+	opts := sf.options(clientID, &traceHandler{out: out, clientID: clientID, onRecord: s.noteSuback})
+	opts.OnMessage = s.onMessage
+	c, err := client.Dial(runCtx, opts)
+	if err != nil {
+		if status, ended := s.ended(ctx, runCtx, stdio); ended {
+			return status
+		}
+		return connectFailure(stdio, sf.quiet, false, err)
+	}
+	status := s.run(ctx, runCtx, c, stdio)
+	if status != exitFailure {
+		disconnectCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Disconnect(disconnectCtx)
+	}
+	c.Close()
+	return status
+}
+
+// ended reports whether the run is over because ctx was cancelled (status 0)
+// or -W ran out (status 27, after saying so).
+func (s *subscriber) ended(ctx, runCtx context.Context, stdio Stdio) (int, bool) {
+	switch {
+	case ctx.Err() != nil:
+		return exitOK, true
+	case runCtx.Err() != nil:
+		if !s.flags.quiet {
+			fmt.Fprintln(stdio.Err, "Timed out")
+		}
+		return exitTimeout, true
+	}
+	return 0, false
+}
+
+// run subscribes, unsubscribes -U, then waits for the end of the run.
+func (s *subscriber) run(ctx, runCtx context.Context, c *client.Client, stdio Stdio) int {
+	sf := s.flags
+	subs := make([]packets.Subscription, len(sf.topics))
+	for i, f := range sf.topics {
+		subs[i] = packets.Subscription{Filter: f, QoS: sf.qosValue}
+	}
+	codes, err := c.Subscribe(runCtx, subs...)
+	if err != nil {
+		return s.failed(ctx, runCtx, err, stdio)
+	}
+	s.reportSubscribed(codes, stdio)
+	for _, f := range sf.unsubscribe {
+		if err := c.Unsubscribe(runCtx, f); err != nil {
+			return s.failed(ctx, runCtx, err, stdio)
+		}
+	}
+	if sf.exitAfterSub || allDenied(codes) {
+		return exitOK
+	}
+	var removals []<-chan error
+	for {
+		select {
+		case <-s.finished:
+			// Let the --remove-retained publishes complete first, as
+			// mosquitto_sub waits for the last one.
+			for _, name := range s.takeRemovals() {
+				if done, err := c.PublishAsync(runCtx, &packets.Publish{Topic: name, QoS: 1, Retain: true}); err == nil {
+					removals = append(removals, done)
+				}
+			}
+			for _, done := range removals {
+				select {
+				case <-done:
+				case <-runCtx.Done():
+				}
+			}
+			return exitOK
+		case <-s.removeSignal:
+			for _, name := range s.takeRemovals() {
+				done, err := c.PublishAsync(runCtx, &packets.Publish{Topic: name, QoS: 1, Retain: true})
+				if err != nil {
+					return s.failed(ctx, runCtx, err, stdio)
+				}
+				removals = append(removals, done)
+			}
+		case <-runCtx.Done():
+			status, _ := s.ended(ctx, runCtx, stdio)
+			return status
+		case <-c.Done():
+			return s.failed(ctx, runCtx, c.Err(), stdio)
+		}
+	}
+}
+
+// failed reports an error after connecting and returns the exit status.
+func (s *subscriber) failed(ctx, runCtx context.Context, err error, stdio Stdio) int {
+	if status, ended := s.ended(ctx, runCtx, stdio); ended {
+		return status
+	}
+	if !s.flags.quiet {
+		fmt.Fprintln(stdio.Err, runtimeErrorText(err))
+	}
+	return exitFailure
+}
+
+// reportSubscribed prints "Subscribed (mid: 1): 0, 1" with -d, and
+// mosquitto_sub's complaint when every subscription was refused.
+func (s *subscriber) reportSubscribed(codes []packets.ReasonCode, stdio Stdio) {
+	sf := s.flags
+	if sf.debug && !sf.quiet {
+		var b strings.Builder
+		s.mu.Lock()
+		fmt.Fprintf(&b, "Subscribed (mid: %d):", s.subackID)
+		s.mu.Unlock()
+		for i, code := range codes {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " %d", byte(code))
+		}
+		b.WriteByte('\n')
+		io.WriteString(s.out, b.String())
+	}
+	if allDenied(codes) && !sf.quiet {
+		fmt.Fprintln(stdio.Err, "All subscription requests were denied.")
+	}
+}
+
+func allDenied(codes []packets.ReasonCode) bool {
+	for _, code := range codes {
+		if !code.IsError() {
+			return false
+		}
+	}
+	return len(codes) > 0
+}
+
+// noteSuback remembers the packet identifier of a SUBACK from the debug
+// trace, for "Subscribed (mid: N)".
+func (s *subscriber) noteSuback(r slog.Record) {
+	var isSuback bool
+	var id int
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "packet":
+			isSuback = a.Value.String() == packets.TypeSuback.String()
+		case "packet_id":
+			id = int(a.Value.Int64())
+		}
+		return true
+	})
+	if isSuback {
+		s.mu.Lock()
+		s.subackID = id
+		s.mu.Unlock()
+	}
+}
+
+// onMessage runs on the client's reader goroutine for every message, in
+// mosquitto_sub's order: --retained-only, -R, -T, --remove-retained, print,
+// -C.
+func (s *subscriber) onMessage(m *packets.Publish) {
+	sf := s.flags
+	if s.stopped {
+		return
+	}
+	if sf.retainedOnly && !m.Retain {
+		s.finish()
+		return
+	}
+	if m.Retain && sf.noRetain {
+		return
+	}
+	for _, f := range sf.filterOut {
+		if topic.Match(f, m.Topic) {
+			return
+		}
+	}
+	if sf.removeRetained && m.Retain {
+		s.mu.Lock()
+		s.removals = append(s.removals, strings.Clone(m.Topic))
+		s.mu.Unlock()
+		select {
+		case s.removeSignal <- struct{}{}:
+		default:
+		}
+	}
+	s.print(m)
+	if sf.countValue > 0 {
+		s.received++
+		if s.received == sf.countValue {
+			s.finish()
+		}
+	}
+}
+
+// print writes one message as mosquitto_sub does without -F: the payload,
+// or with -v "topic payload", then a newline unless -N. An empty payload
+// prints nothing, or "topic (null)" with -v (nothing with -v -N). Each
+// message is one write, so stdout is flushed per message.
+func (s *subscriber) print(m *packets.Publish) {
+	sf := s.flags
+	b := s.line[:0]
+	switch {
+	case len(m.Payload) > 0 && sf.verbose:
+		b = append(b, m.Topic...)
+		b = append(b, ' ')
+		b = append(b, m.Payload...)
+	case len(m.Payload) > 0:
+		b = append(b, m.Payload...)
+	case sf.verbose && !sf.noEOL:
+		b = append(b, m.Topic...)
+		b = append(b, " (null)"...)
+	default:
+		return
+	}
+	if !sf.noEOL {
+		b = append(b, '\n')
+	}
+	s.out.Write(b)
+	if cap(b) <= 64<<10 {
+		s.line = b
+	}
+}
+
+// finish stops handling messages and tells run to end.
+func (s *subscriber) finish() {
+	s.stopped = true
+	s.finishOnce.Do(func() { close(s.finished) })
+}
+
+func (s *subscriber) takeRemovals() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := s.removals
+	s.removals = nil
+	return names
+}
+
+func subUsage(w io.Writer) {
+	io.WriteString(w, `midge sub is a simple mqtt client that will subscribe to a set of topics and print all messages it receives.
+It takes mosquitto_sub's options.
+
+Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
+                 [-c] [-k keepalive] [-q qos]
+                 [-C msg_count] [-E] [-R] [--retained-only] [--remove-retained] [-T filter_out] [-U topic ...]
+                 [-W timeout_secs]
+                 [-i id] [-I id_prefix]
+                 [-d] [-N] [--quiet] [-v]
+                 [-V protocol-version]
+                 [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+       midge sub --help
+
+ -c : disable clean session/enable persistent client mode
+      When this argument is used, the broker will be instructed not to clean existing sessions
+      for the same client id when the client connects.
+ -C : disconnect and exit after receiving the 'msg_count' messages.
+ -d : enable debug messages.
+ -E : Exit once all subscriptions have been acknowledged by the broker.
+ -h : mqtt host to connect to. Defaults to localhost.
+ -i : id to use for this client. Defaults to midge-sub- followed by random characters.
+ -I : define the client id as id_prefix appended with the process id. Useful for when the
+      broker is using the clientid_prefixes option.
+ -k : keep alive in seconds for this client. Defaults to 60.
+ -N : do not add an end of line character when printing the payload.
+ -p : network port to connect to. Defaults to 1883.
+ -P : provide a password
+ -q : quality of service level to use for the subscription. Defaults to 0.
+ -R : do not print stale messages (those with retain set).
+ -t : mqtt topic to subscribe to. May be repeated multiple times.
+ -T : topic string to filter out of results. May be repeated.
+ -u : provide a username
+ -U : unsubscribe from a topic. May be repeated.
+ -v : print published messages verbosely.
+ -V : specify the version of the MQTT protocol to use when connecting.
+      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+ -W : Specifies a timeout in seconds how long to process incoming MQTT messages.
+ --help : display this message.
+ --quiet : don't print error messages.
+ --retained-only : only handle messages with the retained flag set, and exit when the
+                   first non-retained message is received.
+ --remove-retained : send a message to the server to clear any received retained messages
+                     Use -T to filter out messages you do not want to be cleared.
+ --will-payload : payload for the client Will, which is sent by the broker in case of
+                  unexpected disconnection. If not given and will-topic is set, a zero
+                  length message will be sent.
+ --will-qos : QoS level for the client Will.
+ --will-retain : if given, make the client Will retained.
+ --will-topic : the topic on which to publish the client Will.
+`)
+}

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# Interoperability checks against real peers.
+#
+# Starts a broker on a free loopback port and drives it with Debian's
+# mosquitto_pub/mosquitto_sub, Eclipse Paho's Python client
+# (interop/paho_client.py) and the Go paho tests of this folder
+# (MIDGE_TEST_ADDR pointed at the broker). By default the broker is midge,
+# built from ./cmd/midge.
+#
+# Usage:
+#   bash interop/run.sh                             # build and check midge
+#   MIDGE_BIN=/path/to/midge bash interop/run.sh    # check a midge binary
+#   bash interop/run.sh --broker-cmd 'mosquitto -c' # check another broker
+#
+# --broker-cmd: the command that starts the broker in the foreground; the
+# config file's path replaces {conf} in it, or is appended when there is no
+# {conf}. The config holds "listener PORT 127.0.0.1" and "allow_anonymous true".
+# Against mosquitto 2.0 set MIDGE_TEST_KEEPALIVE_SLACK=10s: its keepalive
+# check is coarser than the Go test allows (see interop/will_test.go).
+#
+# Installs mosquitto-clients and python3-paho-mqtt with apt-get when they are
+# missing, and fails loudly if they still are. Prints one line per check and
+# then "N passed, M failed"; exits non-zero when a check failed or the broker
+# could not be started. Stops only the processes it started.
+set -euo pipefail
+
+die() {
+	echo "interop: $*" >&2
+	exit 1
+}
+
+usage() {
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+broker_cmd=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--broker-cmd)
+		[ $# -ge 2 ] || die "--broker-cmd needs a command"
+		broker_cmd=$2
+		shift 2
+		;;
+	--broker-cmd=*)
+		broker_cmd=${1#--broker-cmd=}
+		shift
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		usage >&2
+		die "unknown argument: $1"
+		;;
+	esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+python=/usr/bin/python3 # Debian's, which has python3-paho-mqtt; a pyenv python3 on PATH does not
+
+# --- tools ---------------------------------------------------------------
+
+have_clients() { command -v mosquitto_pub >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; }
+have_paho() { [ -x "$python" ] && "$python" -c 'import paho.mqtt.client' >/dev/null 2>&1; }
+
+missing=()
+have_clients || missing+=(mosquitto-clients)
+have_paho || missing+=(python3-paho-mqtt)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "interop: installing ${missing[*]}"
+	sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+	if ! { "${sudo[@]}" apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" </dev/null; }; then
+		echo "interop: apt-get failed" >&2
+	fi
+fi
+have_clients || die "mosquitto_pub/mosquitto_sub not found: install mosquitto-clients (apt-get install mosquitto-clients)"
+have_paho || die "$python cannot import paho.mqtt: install python3-paho-mqtt (apt-get install python3-paho-mqtt)"
+command -v go >/dev/null 2>&1 || die "go not found: the Go toolchain is needed to build midge and run the Go interop tests"
+
+# --- processes we start --------------------------------------------------
+
+tmp=$(mktemp -d)
+pids=()
+# stop PID: SIGTERM, then SIGKILL if it is still there after 5 s.
+stop() {
+	local pid=$1
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+# forget PID: drops a process that has been waited for from the list to stop.
+forget() {
+	local pid kept=()
+	for pid in "${pids[@]}"; do
+		[ "$pid" = "$1" ] || kept+=("$pid")
+	done
+	pids=("${kept[@]}")
+}
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		stop "$pid"
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --- the broker ----------------------------------------------------------
+
+if [ -n "$broker_cmd" ]; then
+	read -r -a broker <<<"$broker_cmd"
+	[ ${#broker[@]} -gt 0 ] || die "--broker-cmd is empty"
+	command -v "${broker[0]}" >/dev/null 2>&1 || die "broker command not found: ${broker[0]}"
+elif [ -n "${MIDGE_BIN:-}" ]; then
+	[ -x "$MIDGE_BIN" ] || die "MIDGE_BIN=$MIDGE_BIN is not an executable file"
+	broker=("$MIDGE_BIN" broker -c '{conf}')
+else
+	echo "interop: building midge"
+	go build -o "$tmp/midge" ./cmd/midge || die "go build ./cmd/midge failed"
+	broker=("$tmp/midge" broker -c '{conf}')
+fi
+
+# free_port prints a loopback TCP port that nothing listens on now.
+free_port() {
+	"$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port=$(free_port)
+conf=$tmp/broker.conf
+printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$conf"
+if [[ " ${broker[*]} " == *"{conf}"* ]]; then
+	broker=("${broker[@]//\{conf\}/$conf}")
+else
+	broker+=("$conf")
+fi
+
+echo "interop: starting ${broker[*]} on 127.0.0.1:$port"
+"${broker[@]}" >"$tmp/broker.log" 2>&1 &
+broker_pid=$!
+pids+=("$broker_pid")
+
+broker_log() {
+	echo "--- broker log ($tmp/broker.log, last 30 lines) ---" >&2
+	tail -n 30 "$tmp/broker.log" >&2 || true
+}
+
+ready=0
+for _ in $(seq 1 200); do
+	if ! kill -0 "$broker_pid" 2>/dev/null; then
+		broker_log
+		die "the broker exited at start-up"
+	fi
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		ready=1
+		break
+	fi
+	sleep 0.05
+done
+if [ "$ready" -ne 1 ]; then
+	broker_log
+	die "the broker does not accept connections on 127.0.0.1:$port after 10s"
+fi
+
+# --- checks --------------------------------------------------------------
+
+passed=0
+failed=0
+pass() {
+	passed=$((passed + 1))
+	echo "ok - $1"
+}
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL - $1"
+}
+# check NAME FUNCTION: runs FUNCTION, which prints why it failed and returns
+# non-zero on failure.
+check() {
+	if "$2"; then pass "$1"; else fail "$1"; fi
+}
+
+run_id=$$-$RANDOM
+base=midge-interop/cli/$run_id
+
+pub() {
+	timeout 10 mosquitto_pub -h 127.0.0.1 -p "$port" "$@"
+}
+
+declare -A sub_pid # subscriber name -> PID of its mosquitto_sub
+
+# start_sub NAME ARGS...: starts mosquitto_sub in the background, its messages
+# printed as "topic qos retain payload" into $tmp/NAME.out, and waits for its
+# SUBACK. Ends with -C or -W (a 10 s limit unless ARGS gives one).
+start_sub() {
+	local name=$1
+	shift
+	: >"$tmp/$name.raw"
+	# stdbuf: mosquitto_sub does not flush its output, and the SUBACK line
+	# must be seen while it runs.
+	timeout 20 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$port" -W 10 -F '%t %q %r %p' "$@" \
+		>"$tmp/$name.raw" 2>&1 &
+	local pid=$!
+	pids+=("$pid")
+	sub_pid[$name]=$pid
+	for _ in $(seq 1 200); do
+		grep -q 'received SUBACK' "$tmp/$name.raw" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "    mosquitto_sub $*: no SUBACK"
+	sed 's/^/    | /' "$tmp/$name.raw"
+	return 1
+}
+
+# expect_sub NAME EXPECTED: waits for the subscriber NAME to end and compares
+# its messages with EXPECTED (lines "topic qos retain payload").
+expect_sub() {
+	local name=$1 want=$2 got
+	wait "${sub_pid[$name]}" || true
+	forget "${sub_pid[$name]}"
+	got=$(grep -v -e '^Client ' -e '^Subscribed ' "$tmp/$name.raw" || true)
+	if [ "$got" != "$want" ]; then
+		echo "    mosquitto_sub $name received:"
+		printf '%s\n' "$got" | sed 's/^/    | /'
+		echo "    want:"
+		printf '%s\n' "$want" | sed 's/^/    | /'
+		return 1
+	fi
+}
+
+check_plus() {
+	local t=$base/plus
+	start_sub plus -t "$t/+/temp" -q 1 -C 2 || return 1
+	pub -q 1 -t "$t/a/temp" -m a || return 1
+	pub -q 1 -t "$t/a/b/temp" -m deeper || return 1
+	pub -q 1 -t "$t/temp" -m shallower || return 1
+	pub -q 1 -t "$t/a/humidity" -m other || return 1
+	pub -q 1 -t "$t/b/temp" -m b || return 1
+	expect_sub plus "$t/a/temp 1 0 a
+$t/b/temp 1 0 b"
+}
+
+check_hash() {
+	local t=$base/hash
+	start_sub hash -t "$t/#" -q 1 -C 3 || return 1
+	pub -q 1 -t "$t" -m parent || return 1
+	pub -q 1 -t "$t-sibling/x" -m sibling || return 1
+	pub -q 1 -t "$t/a" -m a || return 1
+	pub -q 1 -t "$t/a/b/c" -m abc || return 1
+	expect_sub hash "$t 1 0 parent
+$t/a 1 0 a
+$t/a/b/c 1 0 abc"
+}
+
+check_retained() {
+	local t=$base/retained
+	pub -q 1 -r -t "$t" -m one || return 1
+	pub -q 1 -r -t "$t" -m two || return 1
+	echo "    last retained wins, RETAIN set for a new subscriber"
+	start_sub retained_new -t "$t" -q 1 -C 1 || return 1
+	expect_sub retained_new "$t 1 1 two" || return 1
+	echo "    RETAIN cleared when forwarded to an existing subscriber"
+	start_sub retained_live -t "$t" -q 1 -C 1 -R || return 1
+	pub -q 1 -r -t "$t" -m three || return 1
+	expect_sub retained_live "$t 1 0 three" || return 1
+	echo "    an empty retained message clears it"
+	pub -q 1 -r -n -t "$t" || return 1
+	start_sub retained_cleared -t "$t" -q 1 -C 1 || return 1
+	pub -q 1 -t "$t" -m sentinel || return 1
+	expect_sub retained_cleared "$t 1 0 sentinel"
+}
+
+check_qos() {
+	local t=$base/qos sub_qos pub_qos want
+	for sub_qos in 0 1 2; do
+		start_sub "qos$sub_qos" -t "$t/sub$sub_qos" -q "$sub_qos" -C 3 || return 1
+		want=""
+		for pub_qos in 0 1 2; do
+			pub -q "$pub_qos" -t "$t/sub$sub_qos" -m "published at $pub_qos" || return 1
+			want+="$t/sub$sub_qos $((pub_qos < sub_qos ? pub_qos : sub_qos)) 0 published at $pub_qos"$'\n'
+		done
+		expect_sub "qos$sub_qos" "${want%$'\n'}" || return 1
+	done
+}
+
+check_session() {
+	local t=$base/session id=mi-cli-$RANDOM$RANDOM got
+	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -c -i "$id" -q 1 -t "$t" -E || {
+		echo "    mosquitto_sub -c -i $id -E: status $?"
+		return 1
+	}
+	pub -q 1 -t "$t" -m first || return 1
+	pub -q 1 -t "$t" -m second || return 1
+	# The queued messages may arrive before the SUBACK of the new SUBSCRIBE.
+	got=$(timeout 20 mosquitto_sub -h 127.0.0.1 -p "$port" -c -i "$id" -q 1 -t "$t" -C 2 -W 10 -F '%t %q %r %p') || {
+		echo "    mosquitto_sub -c -i $id -C 2: status $?, received:"
+		printf '%s\n' "$got" | sed 's/^/    | /'
+		return 1
+	}
+	if [ "$got" != "$t 1 0 first"$'\n'"$t 1 0 second" ]; then
+		echo "    mosquitto_sub -c -i $id received:"
+		printf '%s\n' "$got" | sed 's/^/    | /'
+		return 1
+	fi
+	# Drop the session: connect once with clean session on.
+	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -i "$id" -t "$t" -E >/dev/null
+}
+
+echo "== mosquitto_pub / mosquitto_sub"
+check "mosquitto-clients + wildcard" check_plus
+check "mosquitto-clients # wildcard" check_hash
+check "mosquitto-clients retained" check_retained
+check "mosquitto-clients QoS 0/1/2" check_qos
+check "mosquitto-clients persistent session queueing" check_session
+
+echo "== Python paho ($("$python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'))"
+python_status=0
+"$python" interop/paho_client.py --host 127.0.0.1 --port "$port" >"$tmp/python.out" 2>&1 || python_status=$?
+cat "$tmp/python.out"
+python_passed=$(grep -c '^ok - ' "$tmp/python.out" || true)
+python_failed=$(grep -c '^FAIL - ' "$tmp/python.out" || true)
+passed=$((passed + python_passed))
+failed=$((failed + python_failed))
+if [ "$python_status" -ne 0 ] && [ "$python_failed" -eq 0 ]; then
+	fail "python paho client exited with status $python_status"
+fi
+
+echo "== Go paho tests (go test ./interop/ with MIDGE_TEST_ADDR=127.0.0.1:$port)"
+go_status=0
+MIDGE_TEST_ADDR=127.0.0.1:$port go test -count=1 -timeout 5m -v ./interop/ >"$tmp/go.out" 2>&1 || go_status=$?
+go_passed=$(grep -c '^--- PASS: ' "$tmp/go.out" || true)
+go_failed=$(grep -c '^--- FAIL: ' "$tmp/go.out" || true)
+grep -E '^--- (PASS|FAIL|SKIP): ' "$tmp/go.out" | sed -e 's/^--- PASS: /ok - go /' -e 's/^--- FAIL: /FAIL - go /' -e 's/^--- SKIP: /skip - go /' || true
+passed=$((passed + go_passed))
+failed=$((failed + go_failed))
+if [ "$go_status" -ne 0 ]; then
+	echo "--- go test output (failures) ---"
+	grep -v -E '^(=== (RUN|PAUSE|CONT)|    --- PASS|        --- PASS)' "$tmp/go.out" | tail -n 80
+	[ "$go_failed" -gt 0 ] || fail "go test ./interop/ exited with status $go_status"
+fi
+
+if ! kill -0 "$broker_pid" 2>/dev/null; then
+	fail "the broker is no longer running after the checks"
+	broker_log
+elif [ "$failed" -gt 0 ]; then
+	broker_log
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
