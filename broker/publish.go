@@ -22,19 +22,22 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		c.ackPublish(p, packets.NotAuthorized)
 		return nil
 	}
+	// The acknowledgement is queued before the message is routed, so a
+	// publisher subscribed to its own topic sees its PUBACK first.
 	switch p.QoS {
 	case 0:
 		c.s.route(newMessage(p), &c.route)
 	case 1:
-		c.s.route(newMessage(p), &c.route)
 		c.ackPublish(p, packets.Success)
+		c.s.route(newMessage(p), &c.route)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
-		if c.session.beginReceive(p.PacketID) {
+		fresh := c.session.beginReceive(p.PacketID)
+		c.ackPublish(p, packets.Success)
+		if fresh {
 			c.s.route(newMessage(p), &c.route)
 		}
-		c.ackPublish(p, packets.Success)
 	}
 	return nil
 }

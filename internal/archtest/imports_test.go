@@ -1,0 +1,55 @@
+// Package archtest holds the test that keeps package dependencies pointing
+// the way ../DESIGN.md draws them.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/midge-mqtt/midge/"
+
+// allowed lists, for each package, the module packages it may depend on
+// (directly or not). The standard library is always allowed; third-party
+// modules are listed by path prefix.
+var allowed = map[string][]string{
+	"packets":             {},
+	"topic":               {},
+	"internal/config":     {},
+	"client":              {"packets", "topic"},
+	"internal/brokertest": {"broker", "packets", "topic", "internal/store"},
+	"broker":              {"packets", "topic", "internal/store"},
+}
+
+func TestImportDirection(t *testing.T) {
+	for pkg, ok := range allowed {
+		out, err := exec.Command("go", "list", "-deps", module+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == module+pkg {
+				continue
+			}
+			if rest, ours := strings.CutPrefix(dep, module); ours {
+				if !contains(ok, rest) {
+					t.Errorf("%s depends on %s; DESIGN.md does not allow it", pkg, rest)
+				}
+				continue
+			}
+			if strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
+				t.Errorf("%s depends on third-party %s; only the standard library is allowed", pkg, dep)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
