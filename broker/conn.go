@@ -105,7 +105,26 @@ func (c *conn) readLoop() error {
 		if err := c.dispatch(h, body); err != nil {
 			return err
 		}
+		if err := c.waitForWriter(); err != nil {
+			return err
+		}
 	}
+}
+
+// waitForWriter holds the reader back while the connection's own outbound
+// queue is over maxBacklog: a client that sends faster than it reads its
+// answers is slowed down instead of growing the broker's memory.
+func (c *conn) waitForWriter() error {
+	for c.out.backlog() > maxBacklog {
+		select {
+		case <-c.out.drained:
+		case <-c.kicked:
+			return c.kickReason
+		case <-c.writerDone:
+			return &closeReason{msg: "write failed", code: packets.UnspecifiedError, will: true}
+		}
+	}
+	return nil
 }
 
 // readError turns a failed read into the reason the connection ends.

@@ -33,10 +33,23 @@ type outbound struct {
 	spare   []outItem // guarded by mu: the slice the writer handed back
 	closed  bool      // guarded by mu
 	wake    chan struct{}
+	drained chan struct{} // signalled each time the writer takes the queue
 }
 
+// maxBacklog bounds what a client's own packets can pile up in its
+// outbound queue (acknowledgements to a publisher that does not read its
+// socket): past it, the connection's reader waits for the writer.
+const maxBacklog = 4096
+
 func newOutbound() *outbound {
-	return &outbound{wake: make(chan struct{}, 1)}
+	return &outbound{wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
+}
+
+// backlog returns the number of items waiting.
+func (o *outbound) backlog() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.pending)
 }
 
 // push queues an item. It reports false when the connection is closing.
@@ -81,6 +94,10 @@ func (o *outbound) take(done []outItem) []outItem {
 	items := o.pending
 	o.pending = done[:0]
 	o.mu.Unlock()
+	select {
+	case o.drained <- struct{}{}:
+	default:
+	}
 	return items
 }
 
