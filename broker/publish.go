@@ -22,22 +22,29 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		c.ackPublish(p, packets.NotAuthorized)
 		return nil
 	}
-	// The acknowledgement is queued before the message is routed, so a
-	// publisher subscribed to its own topic sees its PUBACK first.
+	// A retained message is stored before the acknowledgement leaves, so a
+	// client that saw its PUBACK and then subscribes finds it; the
+	// acknowledgement is queued before the message is routed, so a publisher
+	// subscribed to its own topic sees its PUBACK first.
 	switch p.QoS {
 	case 0:
-		c.s.route(newMessage(p), &c.route)
+		c.s.publish(newMessage(p), &c.route)
 	case 1:
+		m := newMessage(p)
+		c.s.retain(m)
 		c.ackPublish(p, packets.Success)
-		c.s.route(newMessage(p), &c.route)
+		c.s.route(m, &c.route)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
-		fresh := c.session.beginReceive(p.PacketID)
-		c.ackPublish(p, packets.Success)
-		if fresh {
-			c.s.route(newMessage(p), &c.route)
+		if !c.session.beginReceive(p.PacketID) {
+			c.ackPublish(p, packets.Success)
+			return nil
 		}
+		m := newMessage(p)
+		c.s.retain(m)
+		c.ackPublish(p, packets.Success)
+		c.s.route(m, &c.route)
 	}
 	return nil
 }
@@ -112,13 +119,23 @@ type router struct {
 	multi   []subscriber
 }
 
-// route delivers m to every matching subscription and stores it if it is
-// retained. Each client receives the message once, at the highest QoS of
-// its matching subscriptions, capped by the message's QoS.
-func (s *Server) route(m *Message, r *router) {
+// publish stores m if it is retained and routes it.
+func (s *Server) publish(m *Message, r *router) {
+	s.retain(m)
+	s.route(m, r)
+}
+
+// retain stores m in the retained store if its RETAIN flag is set.
+func (s *Server) retain(m *Message) {
 	if m.Retain {
 		s.retained.set(m)
 	}
+}
+
+// route delivers m to every matching subscription. Each client receives
+// the message once, at the highest QoS of its matching subscriptions,
+// capped by the message's QoS.
+func (s *Server) route(m *Message, r *router) {
 	r.matches = s.subscriptions.MatchAppend(m.Topic, r.matches[:0])
 	r.multi = r.multi[:0]
 	for _, sub := range r.matches {

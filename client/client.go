@@ -87,7 +87,8 @@ type Options struct {
 	// and received. The message reads like libmosquitto's debug log
 	// ("sending PUBLISH (d0, q1, r0, m1, 'a/b', ... (5 bytes))") and the
 	// record carries the attributes "direction" ("sending" or "received"),
-	// "packet" (e.g. "PUBLISH") and, where the packet has one, "packet_id".
+	// "packet" (e.g. "PUBLISH"), where the packet has one "packet_id", and
+	// for SUBACK "reason_codes" ([]packets.ReasonCode).
 	Logger *slog.Logger
 }
 

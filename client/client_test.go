@@ -307,3 +307,35 @@ func TestInvalidArguments(t *testing.T) {
 		t.Errorf("Dial without Addr = %v", err)
 	}
 }
+
+// TestMQTT5 runs a publish/subscribe round at MQTT 5 (the command line
+// tools are 3.1/3.1.1 only for now).
+func TestMQTT5(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, b testBroker) {
+		addr := b.start(t)
+		ctx := ctxTimeout(t)
+		in := newInbox()
+		sub := dial(t, client.Options{Addr: addr, Version: packets.V5, CleanStart: true, OnMessage: in.onMessage})
+		if sub.ClientID() == "" {
+			t.Error("no client id assigned for an empty one")
+		}
+		if _, err := sub.Subscribe(ctx, packets.Subscription{Filter: "five/#", QoS: 2}); err != nil {
+			t.Fatal(err)
+		}
+		pub := dial(t, client.Options{Addr: addr, Version: packets.V5, ClientID: uniqueID("pub5"), CleanStart: true})
+		for qos := byte(0); qos <= 2; qos++ {
+			if err := pub.Publish(ctx, &packets.Publish{Topic: "five/x", QoS: qos, Payload: []byte{'0' + qos}}); err != nil {
+				t.Fatalf("QoS %d: %v", qos, err)
+			}
+			if got := in.next(t); got.QoS != qos || got.Payload != string('0'+qos) {
+				t.Fatalf("got %+v", got)
+			}
+		}
+		if err := sub.Unsubscribe(ctx, "five/#"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sub.Disconnect(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -42,6 +42,8 @@ type ConnectError struct {
 	Reason string
 }
 
+// Error describes the refusal, e.g. "client: connection refused:
+// Connection Refused: not authorised. (5)".
 func (e *ConnectError) Error() string {
 	s := fmt.Sprintf("client: connection refused: %s (%d)", ConnackString(e.Version, e.Code), byte(e.Code))
 	if e.Reason != "" {
@@ -64,6 +66,7 @@ type AckError struct {
 	Reason string
 }
 
+// Error names the acknowledgement, the packet identifier and the code.
 func (e *AckError) Error() string {
 	s := fmt.Sprintf("client: %s for packet %d: reason 0x%02X", e.Packet.String(), e.PacketID, byte(e.Code))
 	if e.Reason != "" {

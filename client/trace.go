@@ -11,14 +11,22 @@ import (
 // trace logs one packet at Debug level; the caller checks c.log != nil
 // first so that nothing is formatted when tracing is off.
 func (c *Client) trace(direction string, kind packets.Type, id uint16, format string, args ...any) {
+	c.traceAttrs(direction, kind, id, fmt.Sprintf(format, args...))
+}
+
+// traceAttrs logs msg with the attributes every trace record has, then
+// extra.
+func (c *Client) traceAttrs(direction string, kind packets.Type, id uint16, msg string, extra ...slog.Attr) {
 	if c.log == nil {
 		return
 	}
-	attrs := []slog.Attr{slog.String("direction", direction), slog.String("packet", kind.String())}
+	attrs := make([]slog.Attr, 0, 3+len(extra))
+	attrs = append(attrs, slog.String("direction", direction), slog.String("packet", kind.String()))
 	if id != 0 {
 		attrs = append(attrs, slog.Int("packet_id", int(id)))
 	}
-	c.log.LogAttrs(context.Background(), slog.LevelDebug, fmt.Sprintf(format, args...), attrs...)
+	attrs = append(attrs, extra...)
+	c.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
 }
 
 func bit(b bool) int {
@@ -75,7 +83,7 @@ func (c *Client) traceReceived(p packets.Packet) {
 			c.trace(dir, p.Kind, p.PacketID, "received %s (Mid: %d)", p.Kind.String(), p.PacketID)
 		}
 	case *packets.Suback:
-		c.trace(dir, packets.TypeSuback, p.PacketID, "received SUBACK")
+		c.traceAttrs(dir, packets.TypeSuback, p.PacketID, "received SUBACK", slog.Any("reason_codes", p.ReasonCodes))
 	case *packets.Unsuback:
 		c.trace(dir, packets.TypeUnsuback, p.PacketID, "received UNSUBACK")
 	case *packets.Disconnect:

@@ -389,18 +389,18 @@ func capitalize(s string) string {
 type traceHandler struct {
 	out      io.Writer
 	clientID string
-	// onRecord, when set, sees every record first (sub uses it to learn
-	// the packet identifier of the SUBACK).
-	onRecord func(slog.Record)
+	// after, when set, sees every record once it is printed (sub uses it
+	// to print "Subscribed (mid: 1): 0" right after the SUBACK).
+	after func(slog.Record)
 }
 
 func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
-	if h.onRecord != nil {
-		h.onRecord(r)
-	}
 	_, err := fmt.Fprintf(h.out, "Client %s %s\n", h.clientID, r.Message)
+	if h.after != nil {
+		h.after(r)
+	}
 	return err
 }
 

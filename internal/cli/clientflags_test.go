@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,17 @@ func startMosquitto(t *testing.T, extra string) string {
 	return addr
 }
 
+// freeAddr returns a loopback address nothing listens on (a port just
+// released).
+func freeAddr(t *testing.T) (host, port string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return splitAddr(t, l.Addr().String())
+}
+
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -224,16 +236,13 @@ func startSub(t *testing.T, host, port string, args ...string) *running {
 	return r
 }
 
+// traceLine matches a line of -d's trace, which may follow a payload
+// printed without a newline (-N).
+var traceLine = regexp.MustCompile(`(Client \S+ (sending|received) |Subscribed \(mid: )[^\n]*\n`)
+
 // messages drops -d's trace lines from a sub's stdout.
 func messages(stdout string) string {
-	var kept []string
-	for _, line := range strings.SplitAfter(stdout, "\n") {
-		if strings.HasPrefix(line, "Client ") || strings.HasPrefix(line, "Subscribed (mid:") {
-			continue
-		}
-		kept = append(kept, line)
-	}
-	return strings.Join(kept, "")
+	return traceLine.ReplaceAllString(stdout, "")
 }
 
 // TestUsageErrors checks bad command lines exit with 1 and mosquitto's

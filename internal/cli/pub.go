@@ -250,8 +250,8 @@ func (pf *pubFlags) publishLines(ctx context.Context, c *client.Client, stdio St
 	}()
 
 	var results []<-chan error // in-flight publishes, oldest first
-	check := func(done <-chan error) error {
-		if err := <-done; err != nil && !pf.publishWarning(err, stdio) {
+	check := func(err error) error {
+		if err != nil && !pf.publishWarning(err, stdio) {
 			return err
 		}
 		return nil
@@ -277,7 +277,7 @@ func (pf *pubFlags) publishLines(ctx context.Context, c *client.Client, stdio St
 		results = append(results, done)
 		// Collect the outcomes that are already in, oldest first.
 		for len(results) > 0 && len(results[0]) > 0 {
-			if err := check(results[0]); err != nil {
+			if err := check(<-results[0]); err != nil {
 				return err
 			}
 			results = results[1:]
@@ -285,12 +285,12 @@ func (pf *pubFlags) publishLines(ctx context.Context, c *client.Client, stdio St
 	}
 	for _, done := range results {
 		select {
-		case <-done:
+		case err := <-done:
+			if err := check(err); err != nil {
+				return err
+			}
 		case <-ctx.Done():
 			return ctx.Err()
-		}
-		if err := check(done); err != nil {
-			return err
 		}
 	}
 	return nil

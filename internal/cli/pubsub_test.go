@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -105,21 +104,40 @@ func TestRetain(t *testing.T) {
 	})
 }
 
-// TestRetainedOnlyRemoveRetained prints the retained messages, clears them,
-// and exits at the first live message (the broker's echo of the clearing).
-func TestRetainedOnlyRemoveRetained(t *testing.T) {
+// TestRetainedOnly prints the retained messages and exits at the first
+// live one, which it does not print.
+func TestRetainedOnly(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, b toolBroker) {
 		host, port := b.start(t)
-		pub(t, host, port, "", "-t", "rr/1", "-m", "one", "-r", "-q", "1")
-		pub(t, host, port, "", "-t", "rr/2", "-m", "two", "-r", "-q", "1")
-		r := run(t, Sub, "", "-h", host, "-p", port, "-t", "rr/#", "-v", "-q", "1", "--retained-only", "--remove-retained")
-		if r.status != 0 || r.stdout != "rr/1 one\nrr/2 two\n" {
+		pub(t, host, port, "", "-t", "ro/1", "-m", "one", "-r", "-q", "1")
+		pub(t, host, port, "", "-t", "ro/2", "-m", "two", "-r", "-q", "1")
+		sub := startSub(t, host, port, "-t", "ro/#", "-v", "--retained-only")
+		waitFor(t, "both retained messages", func() bool {
+			got := messages(sub.stdout.String())
+			return strings.Contains(got, "ro/1 one\n") && strings.Contains(got, "ro/2 two\n")
+		})
+		pub(t, host, port, "", "-t", "ro/3", "-m", "live")
+		r := sub.wait(t)
+		if got := messages(r.stdout); r.status != 0 || len(got) != len("ro/1 one\nro/2 two\n") {
+			t.Errorf("status %d, messages %q", r.status, got)
+		}
+	})
+}
+
+// TestRemoveRetained clears the retained message it prints; the broker's
+// echo of the clearing is the live message that ends --retained-only.
+func TestRemoveRetained(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, b toolBroker) {
+		host, port := b.start(t)
+		pub(t, host, port, "", "-t", "rm/1", "-m", "one", "-r", "-q", "1")
+		r := run(t, Sub, "", "-h", host, "-p", port, "-t", "rm/#", "-v", "-q", "1", "--retained-only", "--remove-retained")
+		if r.status != 0 || r.stdout != "rm/1 one\n" {
 			t.Errorf("status %d, stdout %q", r.status, r.stdout)
 		}
 		// Nothing retained is left: a marker published after is the first
 		// message a new subscriber sees.
-		pub(t, host, port, "", "-t", "rr/marker", "-m", "m", "-r", "-q", "1")
-		if r := run(t, Sub, "", "-h", host, "-p", port, "-t", "rr/#", "-v", "-C", "1"); r.stdout != "rr/marker m\n" {
+		pub(t, host, port, "", "-t", "rm/marker", "-m", "m", "-r", "-q", "1")
+		if r := run(t, Sub, "", "-h", host, "-p", port, "-t", "rm/#", "-v", "-C", "1"); r.stdout != "rm/marker m\n" {
 			t.Errorf("after --remove-retained: stdout %q", r.stdout)
 		}
 	})
@@ -266,14 +284,11 @@ func TestConnectFailures(t *testing.T) {
 		}
 	})
 	// Nothing listens on a port just released.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
+	_, port := freeAddr(t)
 	for name, tool := range map[string]func(t *testing.T, stdin string, args ...string) result{
-		"pub": func(t *testing.T, stdin string, args ...string) result { return run(t, Pub, stdin, append(args, "-m", "x")...) },
+		"pub": func(t *testing.T, stdin string, args ...string) result {
+			return run(t, Pub, stdin, append(args, "-m", "x")...)
+		},
 		"sub": func(t *testing.T, stdin string, args ...string) result { return run(t, Sub, stdin, args...) },
 	} {
 		r := tool(t, "", "-h", "127.0.0.1", "-p", port, "-t", "a")

@@ -110,7 +110,6 @@ type subscriber struct {
 
 	mu       sync.Mutex
 	removals []string // --remove-retained topics to clear; guarded by mu
-	subackID int      // packet identifier of the last SUBACK, for -d; guarded by mu
 }
 
 // Sub is `midge sub`, mosquitto_sub's twin: it subscribes to the -t
@@ -137,7 +136,7 @@ func Sub(ctx context.Context, args []string, stdio Stdio) int {
 		defer cancel()
 	}
 	clientID := sf.clientID()
-	opts := sf.options(clientID, &traceHandler{out: out, clientID: clientID, onRecord: s.noteSuback})
+	opts := sf.options(clientID, &traceHandler{out: out, clientID: clientID, after: s.traceSubscribed})
 	opts.OnMessage = s.onMessage
 	c, err := client.Dial(runCtx, opts)
 	if err != nil {
@@ -237,25 +236,10 @@ func (s *subscriber) failed(ctx, runCtx context.Context, err error, stdio Stdio)
 	return exitFailure
 }
 
-// reportSubscribed prints "Subscribed (mid: 1): 0, 1" with -d, and
-// mosquitto_sub's complaint when every subscription was refused.
+// reportSubscribed prints mosquitto_sub's complaint when every
+// subscription was refused.
 func (s *subscriber) reportSubscribed(codes []packets.ReasonCode, stdio Stdio) {
-	sf := s.flags
-	if sf.debug && !sf.quiet {
-		var b strings.Builder
-		s.mu.Lock()
-		fmt.Fprintf(&b, "Subscribed (mid: %d):", s.subackID)
-		s.mu.Unlock()
-		for i, code := range codes {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, " %d", byte(code))
-		}
-		b.WriteByte('\n')
-		io.WriteString(s.out, b.String())
-	}
-	if allDenied(codes) && !sf.quiet {
+	if allDenied(codes) && !s.flags.quiet {
 		fmt.Fprintln(stdio.Err, "All subscription requests were denied.")
 	}
 }
@@ -269,25 +253,37 @@ func allDenied(codes []packets.ReasonCode) bool {
 	return len(codes) > 0
 }
 
-// noteSuback remembers the packet identifier of a SUBACK from the debug
-// trace, for "Subscribed (mid: N)".
-func (s *subscriber) noteSuback(r slog.Record) {
+// traceSubscribed follows the -d trace line of a SUBACK with
+// mosquitto_sub's "Subscribed (mid: 1): 0, 1", from the client's reader
+// goroutine, so it comes before the trace of any later packet.
+func (s *subscriber) traceSubscribed(r slog.Record) {
 	var isSuback bool
-	var id int
+	var id int64
+	var codes []packets.ReasonCode
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "packet":
 			isSuback = a.Value.String() == packets.TypeSuback.String()
 		case "packet_id":
-			id = int(a.Value.Int64())
+			id = a.Value.Int64()
+		case "reason_codes":
+			codes, _ = a.Value.Any().([]packets.ReasonCode)
 		}
 		return true
 	})
-	if isSuback {
-		s.mu.Lock()
-		s.subackID = id
-		s.mu.Unlock()
+	if !isSuback || s.flags.quiet {
+		return
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Subscribed (mid: %d):", id)
+	for i, code := range codes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %d", byte(code))
+	}
+	b.WriteByte('\n')
+	io.WriteString(s.out, b.String())
 }
 
 // onMessage runs on the client's reader goroutine for every message, in
