@@ -40,17 +40,18 @@ type conn struct {
 	kickReason error         // set once by kick, before kicked is closed
 	kicked     chan struct{} // closed by kick
 	isKicked   atomic.Bool   // set by kick; checked after each deadline change
-	writerDone chan struct{} // closed when the writer goroutine returns
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{
+	c := &conn{
 		s:      s,
 		nc:     nc,
 		remote: nc.RemoteAddr().String(),
 		out:    newOutbound(),
 		kicked: make(chan struct{}),
 	}
+	c.out.startWriter = c.startWriter
+	return c
 }
 
 // serve runs the connection to its end on the calling goroutine. A panic
@@ -120,8 +121,11 @@ func (c *conn) waitForWriter() error {
 		case <-c.out.drained:
 		case <-c.kicked:
 			return c.kickReason
-		case <-c.writerDone:
-			return &closeReason{msg: "write failed", code: packets.UnspecifiedError, will: true}
+		case <-time.After(time.Second):
+			// A writer that failed leaves its backlog behind: look again.
+			if c.out.isClosed() {
+				return &closeReason{msg: "write failed", code: packets.UnspecifiedError, will: true}
+			}
 		}
 	}
 	return nil
@@ -189,56 +193,67 @@ func (c *conn) handleDisconnect(h packets.FixedHeader, body []byte) error {
 	return errNormalDisconnect
 }
 
-// startWriter starts the goroutine that writes the outbound queue.
-func (c *conn) startWriter() {
-	c.writerDone = make(chan struct{})
+// writers recycles the buffered writers of writer goroutines: a
+// connection holds one only while it has something to write.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+
+// startWriter starts a writer goroutine; the outbound queue calls it, under
+// its lock, when a push finds no writer running.
+func (c *conn) startWriter(exit chan struct{}) {
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()
-		defer close(c.writerDone)
+		defer close(exit)
 		c.writeLoop()
 	}()
 }
 
 // writeLoop drains the outbound queue, one flush per batch, until the queue
-// is closed and empty or a write fails.
+// is empty or a write fails.
 func (c *conn) writeLoop() {
-	w := bufio.NewWriterSize(c.nc, 4096)
+	w := writers.Get().(*bufio.Writer)
+	w.Reset(c.nc)
+	defer func() {
+		w.Reset(nil)
+		writers.Put(w)
+	}()
 	var items []outItem
-	var scratch []byte
+	var scratch [64]byte
 	for {
-		<-c.out.wake
-		for {
-			items = c.out.take(items)
-			if len(items) == 0 {
-				break
-			}
-			var sent, publishes int64
-			for i := range items {
-				var n int
-				var err error
-				scratch, n, err = writeItem(w, &items[i], c.version, scratch)
-				if err != nil {
-					c.nc.Close()
-					return
-				}
-				sent += int64(n)
-				if items[i].msg != nil {
-					publishes++
-				}
-			}
-			if err := w.Flush(); err != nil {
-				c.nc.Close()
+		items = c.out.take(items)
+		if len(items) == 0 {
+			if c.out.stopIfIdle() {
 				return
 			}
-			c.s.counters.messagesSent.Add(int64(len(items)))
-			c.s.counters.publishSent.Add(publishes)
-			c.s.counters.bytesSent.Add(sent)
+			continue
 		}
-		if c.out.isClosed() {
+		var sent, publishes int64
+		for i := range items {
+			n, err := writeItem(w, &items[i], c.version, scratch[:0])
+			if err != nil {
+				c.writeFailed()
+				return
+			}
+			sent += int64(n)
+			if items[i].msg != nil {
+				publishes++
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.writeFailed()
 			return
 		}
+		c.s.counters.messagesSent.Add(int64(len(items)))
+		c.s.counters.publishSent.Add(publishes)
+		c.s.counters.bytesSent.Add(sent)
 	}
+}
+
+// writeFailed ends the connection after a failed write: the socket is
+// closed, which the reader notices, and pushes are refused from now on.
+func (c *conn) writeFailed() {
+	c.out.close()
+	c.nc.Close()
 }
 
 // end tears the connection down after its read loop returned err: it sends
@@ -249,10 +264,10 @@ func (c *conn) end(err error) {
 	if c.version == packets.V5 && code.IsError() {
 		c.out.push(outItem{packet: &packets.Disconnect{ReasonCode: code}})
 	}
-	c.out.close()
+	written := c.out.close()
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	select {
-	case <-c.writerDone:
+	case <-written:
 	case <-time.After(2 * time.Second):
 	}
 	c.nc.Close()

@@ -70,7 +70,6 @@ func (c *conn) handshake() error {
 		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
 		c.will = &w
 	}
-	c.startWriter()
 	present := c.s.attachSession(c, &p)
 	c.s.counters.clientConnected()
 	c.s.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).",

@@ -25,15 +25,21 @@ type outItem struct {
 
 // outbound is a connection's queue of packets to write. Producers (the
 // connection's own reader, and every publisher routing to this client) push
-// items; one writer goroutine swaps the whole queue out and writes it with a
-// single flush, so a burst of messages costs one write call.
+// items; a writer goroutine, started by the first push into an empty queue
+// and gone again once the queue is empty, swaps the whole queue out and
+// writes it with a single flush, so a burst of messages costs one write
+// call and an idle connection costs no goroutine.
 type outbound struct {
-	mu      sync.Mutex
-	pending []outItem // guarded by mu
-	spare   []outItem // guarded by mu: the slice the writer handed back
-	closed  bool      // guarded by mu
-	wake    chan struct{}
-	drained chan struct{} // signalled each time the writer takes the queue
+	mu         sync.Mutex
+	pending    []outItem     // guarded by mu
+	closed     bool          // guarded by mu
+	writing    bool          // guarded by mu: a writer goroutine is running
+	writerExit chan struct{} // guarded by mu: closed when the running writer returns
+	drained    chan struct{} // signalled each time the writer takes the queue
+
+	// startWriter starts a writer goroutine that calls writeLoop; nil means
+	// items only accumulate (benchmarks drain them with take).
+	startWriter func(exit chan struct{})
 }
 
 // maxBacklog bounds what a client's own packets can pile up in its
@@ -42,7 +48,7 @@ type outbound struct {
 const maxBacklog = 4096
 
 func newOutbound() *outbound {
-	return &outbound{wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
+	return &outbound{drained: make(chan struct{}, 1)}
 }
 
 // backlog returns the number of items waiting.
@@ -54,40 +60,33 @@ func (o *outbound) backlog() int {
 
 // push queues an item. It reports false when the connection is closing.
 func (o *outbound) push(it outItem) bool {
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return false
-	}
-	o.pending = append(o.pending, it)
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-	return true
+	return o.pushLimited(it, 0)
 }
 
 // pushQoS0 queues a QoS 0 PUBLISH unless limit items are already waiting;
 // a client that does not read its socket loses QoS 0 messages, not the
 // broker's memory. It reports whether the item was queued.
 func (o *outbound) pushQoS0(it outItem, limit int) bool {
+	return o.pushLimited(it, limit)
+}
+
+func (o *outbound) pushLimited(it outItem, limit int) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.closed || (limit > 0 && len(o.pending) >= limit) {
-		o.mu.Unlock()
 		return false
 	}
 	o.pending = append(o.pending, it)
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
+	if !o.writing && o.startWriter != nil {
+		o.writing = true
+		o.writerExit = make(chan struct{})
+		o.startWriter(o.writerExit)
 	}
 	return true
 }
 
-// take swaps out everything pending. The returned slice is valid until the
-// next call, which recycles it.
+// take swaps out everything pending, handing back done (the previous
+// batch, already written) for reuse.
 func (o *outbound) take(done []outItem) []outItem {
 	clear(done) // drop references to messages already written
 	o.mu.Lock()
@@ -101,16 +100,32 @@ func (o *outbound) take(done []outItem) []outItem {
 	return items
 }
 
-// close stops further pushes. Items still pending are abandoned; a session
-// keeps its own record of what was in flight.
-func (o *outbound) close() {
+// stopIfIdle ends the writer's run when nothing is pending. The writer's
+// slices are dropped too, so an idle connection holds no queue memory.
+func (o *outbound) stopIfIdle() bool {
 	o.mu.Lock()
-	o.closed = true
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
+	defer o.mu.Unlock()
+	if len(o.pending) > 0 {
+		return false
 	}
+	o.writing = false
+	o.pending = nil
+	return true
+}
+
+// close stops further pushes and returns a channel closed when the writer
+// has written what was pushed before and returned (already closed when no
+// writer runs).
+func (o *outbound) close() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	if o.writing {
+		return o.writerExit
+	}
+	done := make(chan struct{})
+	close(done)
+	return done
 }
 
 func (o *outbound) isClosed() bool {
@@ -119,47 +134,48 @@ func (o *outbound) isClosed() bool {
 	return o.closed
 }
 
-// writeItem encodes one item into w. scratch is reused across calls.
-func writeItem(w *bufio.Writer, it *outItem, version byte, scratch []byte) ([]byte, int, error) {
+// writeItem encodes one item into w and returns the bytes it wrote.
+// scratch is room for encoding small packets.
+func writeItem(w *bufio.Writer, it *outItem, version byte, scratch []byte) (int, error) {
 	switch {
 	case it.msg != nil:
 		enc := it.msg.encoded(version, it.qos, it.retain)
 		if len(enc) == 0 {
-			return scratch, 0, nil
+			return 0, nil
 		}
 		first := enc[0]
 		if it.dup {
 			first |= 0x08
 		}
 		if err := w.WriteByte(first); err != nil {
-			return scratch, 0, err
+			return 0, err
 		}
 		if it.qos == 0 {
 			_, err := w.Write(enc[1:])
-			return scratch, len(enc), err
+			return len(enc), err
 		}
 		off := packets.PacketIDOffset(enc)
 		w.Write(enc[1:off])
 		w.WriteByte(byte(it.id >> 8))
 		w.WriteByte(byte(it.id))
 		_, err := w.Write(enc[off+2:])
-		return scratch, len(enc), err
+		return len(enc), err
 	case it.ack != 0:
 		a := packets.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.reason}
 		var err error
 		scratch, err = a.Encode(scratch[:0], version)
 		if err != nil {
-			return scratch, 0, err
+			return 0, err
 		}
 		_, err = w.Write(scratch)
-		return scratch, len(scratch), err
+		return len(scratch), err
 	default:
 		var err error
 		scratch, err = it.packet.Encode(scratch[:0], version)
 		if err != nil {
-			return scratch, 0, err
+			return 0, err
 		}
 		_, err = w.Write(scratch)
-		return scratch, len(scratch), err
+		return len(scratch), err
 	}
 }

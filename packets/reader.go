@@ -4,7 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
+
+// buffers recycles Reader buffers given back by Release, so that a server
+// holding many idle connections keeps buffers only for those mid-packet.
+var buffers sync.Pool // of *[]byte
 
 // Buffer sizes of a Reader.
 const (
@@ -163,7 +168,7 @@ func (r *Reader) endOfStream(err error) error {
 // the buffer is never larger than twice what has arrived.
 func (r *Reader) makeRoom(n int) {
 	if r.buf == nil {
-		r.buf = make([]byte, r.bufSize)
+		r.buf = getBuffer(r.bufSize)
 	}
 	if r.start == r.end {
 		r.start, r.end = 0, 0
@@ -196,4 +201,26 @@ func (r *Reader) shrink() {
 	r.end = copy(small, r.buf[r.start:r.end])
 	r.start = 0
 	r.buf = small
+}
+
+// Release gives the Reader's buffer back for reuse when it holds no unread
+// bytes, and reports whether it did. The next read takes a buffer again.
+// Bodies returned earlier must no longer be used.
+func (r *Reader) Release() bool {
+	if r.Buffered() > 0 || r.buf == nil {
+		return r.buf == nil
+	}
+	if len(r.buf) == r.bufSize {
+		b := r.buf
+		buffers.Put(&b)
+	}
+	r.buf, r.start, r.end = nil, 0, 0
+	return true
+}
+
+func getBuffer(size int) []byte {
+	if p, ok := buffers.Get().(*[]byte); ok && cap(*p) >= size {
+		return (*p)[:size]
+	}
+	return make([]byte, size)
 }

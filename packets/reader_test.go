@@ -180,3 +180,33 @@ func TestReaderNoProgress(t *testing.T) {
 		t.Fatalf("ReadFrame from a source that returns (0, nil): %v", err)
 	}
 }
+
+func TestReaderRelease(t *testing.T) {
+	src := bytes.NewReader([]byte{0xC0, 0x00, 0xC0, 0x00, 0xC0})
+	r := NewReader(src, 16)
+	if _, _, err := r.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Release() {
+		t.Fatal("Release with unread bytes buffered must keep the buffer")
+	}
+	if _, _, err := r.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Release() {
+		t.Fatal("Release inside a partial packet must keep the buffer")
+	}
+	if _, _, err := r.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("err = %v, want unexpected EOF", err)
+	}
+	r2 := NewReader(bytes.NewReader([]byte{0xD0, 0x00}), 16)
+	if _, _, err := r2.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Release() || r2.Size() != 0 {
+		t.Fatalf("Release after a whole packet: size %d, want 0", r2.Size())
+	}
+	if _, _, err := r2.ReadFrame(); err != io.EOF {
+		t.Fatalf("after Release: err = %v, want EOF", err)
+	}
+}
