@@ -11,19 +11,24 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/midge-mqtt/midge/packets"
 )
 
-// conn is one client connection: a reader goroutine (serve) that decodes and
-// dispatches packets, and a writer goroutine that drains the outbound queue.
+// conn is one client connection. Its packets are read and dispatched by
+// one goroutine at a time: on Linux, plain TCP connections are watched by
+// the poller while idle and get a goroutine only while bytes are waiting;
+// elsewhere a goroutine reads the connection for its whole life. Writes go
+// through the outbound queue and its on-demand writer goroutine.
 type conn struct {
 	s      *Server
 	nc     net.Conn
 	remote string
 	out    *outbound
 	reader *packets.Reader
+	source connSource
 
 	// Set during CONNECT, then read-only.
 	version   byte
@@ -31,16 +36,40 @@ type conn struct {
 	keepAlive time.Duration
 	session   *session
 
-	// Owned by the reader goroutine.
-	will    *packets.Will
-	publish packets.Publish // reused for every PUBLISH decoded
-	route   router          // reused for every message routed
+	// Owned by the goroutine reading the connection.
+	will       *packets.Will
+	scratch    *readScratch // held while reading a batch
+	registered bool         // known to the poller's epoll set
+
+	// Event-driven reading (polled connections only).
+	polled   bool         // set before the handshake ends, then read-only
+	fd       int32        // the socket, for epoll
+	pollMu   sync.Mutex   // orders re-arming against kicks and events
+	state    int          // guarded by pollMu: stateReading, stateArmed or stateDone
+	lastRead atomic.Int64 // unix nanoseconds of the last bytes read, for keep alive
 
 	kickOnce   sync.Once
 	kickReason error         // set once by kick, before kicked is closed
 	kicked     chan struct{} // closed by kick
 	isKicked   atomic.Bool   // set by kick; checked after each deadline change
 }
+
+// States of a polled connection.
+const (
+	stateReading = iota // a goroutine owns the connection
+	stateArmed          // waiting in epoll; no goroutine
+	stateDone           // ending or ended
+)
+
+// readScratch is what reading a batch of packets needs: a PUBLISH value
+// decoded into again and again, and routing buffers. Idle connections hold
+// none; a batch takes one from a pool.
+type readScratch struct {
+	publish packets.Publish
+	route   router
+}
+
+var scratches = sync.Pool{New: func() any { return new(readScratch) }}
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
@@ -51,35 +80,71 @@ func newConn(s *Server, nc net.Conn) *conn {
 		kicked: make(chan struct{}),
 	}
 	c.out.startWriter = c.startWriter
+	c.source.c = c
 	return c
 }
 
-// serve runs the connection to its end on the calling goroutine. A panic
-// while handling input costs this connection only.
+// serve runs the connection on the calling goroutine until it ends or the
+// poller takes it over. A panic while handling input costs this connection
+// only.
 func (c *conn) serve() {
-	defer func() {
-		if r := recover(); r != nil {
-			c.s.log.Error("panic serving connection; please report this bug",
-				"remote", c.remote, "client", c.clientID, "panic", r, "stack", string(debug.Stack()))
-			c.nc.Close()
-		}
-	}()
+	defer c.recoverPanic()
 	if err := c.handshake(); err != nil {
 		c.s.log.Info("connection refused", "remote", c.remote, "client", c.clientID, "reason", err)
 		c.nc.Close()
+		c.s.untrack(c)
 		return
 	}
+	if c.polled {
+		c.source.raw = c.source.rc
+		c.readReady()
+		return
+	}
+	c.takeScratch()
 	err := c.readLoop()
 	c.end(err)
 }
 
-// kick asks the connection to close for reason: used by takeover and
-// shutdown. It returns at once.
+func (c *conn) recoverPanic() {
+	if r := recover(); r != nil {
+		c.s.log.Error("panic serving connection; please report this bug",
+			"remote", c.remote, "client", c.clientID, "panic", r, "stack", string(debug.Stack()))
+		c.nc.Close()
+	}
+}
+
+func (c *conn) takeScratch() {
+	if c.scratch == nil {
+		c.scratch = scratches.Get().(*readScratch)
+	}
+}
+
+func (c *conn) dropScratch() {
+	if c.scratch != nil {
+		scratches.Put(c.scratch)
+		c.scratch = nil
+	}
+}
+
+// kick asks the connection to close for reason: used by takeover, keep
+// alive and shutdown. It returns at once.
 func (c *conn) kick(reason error) {
 	c.kickOnce.Do(func() {
 		c.kickReason = reason
 		close(c.kicked)
 		c.isKicked.Store(true)
+		if c.polled {
+			c.pollMu.Lock()
+			armed := c.state == stateArmed
+			if armed {
+				c.state = stateDone
+			}
+			c.pollMu.Unlock()
+			if armed { // no goroutine owns it: end it on a new one
+				c.s.goConn(func() { c.end(reason) })
+			}
+			return // a reading goroutine sees isKicked
+		}
 		// Wake a blocked read; the reader then sees kickReason. The reader
 		// checks isKicked after moving its own deadline, so one of the two
 		// always wins.
@@ -87,7 +152,8 @@ func (c *conn) kick(reason error) {
 	})
 }
 
-// readLoop reads and dispatches packets until an error ends the connection.
+// readLoop reads and dispatches packets until an error ends the connection
+// (connections without the poller).
 func (c *conn) readLoop() error {
 	for {
 		if c.keepAlive > 0 {
@@ -97,19 +163,106 @@ func (c *conn) readLoop() error {
 		if c.isKicked.Load() {
 			return c.kickReason
 		}
-		h, body, err := c.reader.ReadFrame()
-		if err != nil {
-			return c.readError(err)
-		}
-		c.s.counters.messagesReceived.Add(1)
-		c.s.counters.bytesReceived.Add(int64(1 + packets.VarintSize(h.Remaining) + h.Remaining))
-		if err := c.dispatch(h, body); err != nil {
-			return err
-		}
-		if err := c.waitForWriter(); err != nil {
+		if err := c.readOne(); err != nil {
 			return err
 		}
 	}
+}
+
+// readReady reads and dispatches every packet available on a polled
+// connection, then hands it back to the poller. The goroutine that calls it
+// owns the connection until it returns.
+func (c *conn) readReady() {
+	defer c.recoverPanic()
+	c.takeScratch()
+	for {
+		if c.isKicked.Load() {
+			c.end(c.kickReason)
+			return
+		}
+		err := c.readOne()
+		if err == errWouldBlock {
+			break
+		}
+		if err != nil {
+			c.end(err)
+			return
+		}
+	}
+	c.dropScratch()
+	c.reader.Release()
+	c.pollMu.Lock()
+	if c.isKicked.Load() {
+		c.state = stateDone
+		c.pollMu.Unlock()
+		c.end(c.kickReason)
+		return
+	}
+	if err := c.s.poller.arm(c); err != nil {
+		c.state = stateDone
+		c.pollMu.Unlock()
+		c.end(&closeReason{msg: "epoll: " + err.Error(), code: packets.UnspecifiedError, will: true})
+		return
+	}
+	c.state = stateArmed
+	c.pollMu.Unlock()
+}
+
+// onReadable is called by the poller when an armed connection has bytes.
+// It reports whether the caller must start a goroutine running readReady.
+func (c *conn) onReadable() bool {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	if c.state != stateArmed {
+		return false
+	}
+	c.state = stateReading
+	return true
+}
+
+// readOne reads and dispatches one packet. errWouldBlock means a polled
+// connection has no whole packet yet.
+func (c *conn) readOne() error {
+	h, body, err := c.reader.ReadFrame()
+	if err != nil {
+		if err == errWouldBlock {
+			return err
+		}
+		return c.readError(err)
+	}
+	c.s.counters.messagesReceived.Add(1)
+	c.s.counters.bytesReceived.Add(int64(1 + packets.VarintSize(h.Remaining) + h.Remaining))
+	if err := c.dispatch(h, body); err != nil {
+		return err
+	}
+	return c.waitForWriter()
+}
+
+// connSource is what the connection's packets.Reader reads: the first byte
+// the handshake already checked, then the socket, blocking until the
+// handshake ends and, for polled connections, without blocking after it.
+type connSource struct {
+	c        *conn
+	first    byte
+	hasFirst bool
+	rc       syscall.RawConn // a polled connection's socket
+	raw      syscall.RawConn // set to rc once reads must not block
+}
+
+func (s *connSource) Read(b []byte) (int, error) {
+	if s.hasFirst && len(b) > 0 {
+		b[0] = s.first
+		s.hasFirst = false
+		return 1, nil
+	}
+	if s.raw == nil {
+		return s.c.nc.Read(b)
+	}
+	n, err := rawSource{s.raw}.Read(b)
+	if n > 0 {
+		s.c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // waitForWriter holds the reader back while the connection's own outbound
@@ -260,6 +413,12 @@ func (c *conn) writeFailed() {
 // an MQTT 5 DISCONNECT where one is due, publishes the will unless the
 // client disconnected normally, and detaches or ends the session.
 func (c *conn) end(err error) {
+	if c.polled {
+		c.pollMu.Lock()
+		c.state = stateDone
+		c.pollMu.Unlock()
+		c.s.poller.forget(c)
+	}
 	code, publishWill := protocolReason(err)
 	if c.version == packets.V5 && code.IsError() {
 		c.out.push(outItem{packet: &packets.Disconnect{ReasonCode: code}})
@@ -274,12 +433,16 @@ func (c *conn) end(err error) {
 
 	c.s.counters.clientsConnected.Add(-1)
 	if publishWill && c.will != nil {
+		c.takeScratch()
 		c.publishWill()
 	}
 	c.will = nil
+	c.dropScratch()
+	c.reader.Release()
 	if c.session.detach(c) {
 		c.s.endSession(c.session)
 	}
+	c.s.untrack(c)
 	c.s.log.Info(disconnectLine(c.clientID, err), "remote", c.remote)
 }
 

@@ -35,7 +35,8 @@ func (c *conn) handshake() error {
 	if first[0] != firstByte {
 		return fmt.Errorf("first packet is not CONNECT (byte 0x%02X) [MQTT-3.1.0-1]", first[0])
 	}
-	c.reader = packets.NewReader(&prefixReader{first: first[0], r: c.nc}, readBufferSize)
+	c.source.first, c.source.hasFirst = first[0], true
+	c.reader = packets.NewReader(&c.source, readBufferSize)
 	c.reader.SetMaxPacketSize(c.s.opts.MaxConnectSize)
 	h, body, err := c.reader.ReadFrame()
 	if err != nil {
@@ -64,7 +65,11 @@ func (c *conn) handshake() error {
 
 	c.nc.SetReadDeadline(time.Time{})
 	c.reader.SetMaxPacketSize(c.s.opts.MaxPacketSize)
+	if c.s.poller != nil {
+		c.source.rc, c.fd, c.polled = pollable(c.nc)
+	}
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
+	c.lastRead.Store(time.Now().UnixNano()) // publishes polled and keepAlive to the keep-alive check
 	if p.Will != nil {
 		w := *p.Will
 		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
@@ -241,22 +246,6 @@ func (s *Server) endSessionLocked(ss *session) {
 	ss.subCount.Store(0)
 	ss.queue = messageQueue{}
 	clear(ss.inflight)
-}
-
-// prefixReader yields one byte already read, then reads from r.
-type prefixReader struct {
-	first byte
-	done  bool
-	r     io.Reader
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if p.done || len(b) == 0 {
-		return p.r.Read(b)
-	}
-	b[0] = p.first
-	p.done = true
-	return 1, nil
 }
 
 func protocolNumber(v byte) int {

@@ -17,6 +17,9 @@ func (ss *session) beginReceive(id uint16) bool {
 	if _, dup := ss.awaitingRel[id]; dup {
 		return false
 	}
+	if ss.awaitingRel == nil {
+		ss.awaitingRel = make(map[uint16]struct{})
+	}
 	ss.awaitingRel[id] = struct{}{}
 	return true
 }

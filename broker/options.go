@@ -46,6 +46,11 @@ type Options struct {
 	// clients that connect with an empty one. Default "auto-".
 	AutoIDPrefix string
 
+	// GoroutinePerConnection keeps a reading goroutine for every connection
+	// even where the event-driven reader exists (Linux, plain TCP). Idle
+	// connections then cost a parked goroutine each.
+	GoroutinePerConnection bool
+
 	// Version is reported in logs and $SYS. Default "dev".
 	Version string
 }

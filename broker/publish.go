@@ -9,7 +9,7 @@ import (
 
 // handlePublish receives a PUBLISH from the client.
 func (c *conn) handlePublish(flags byte, body []byte) error {
-	p := &c.publish
+	p := &c.scratch.publish
 	if err := p.Decode(flags, body, c.version); err != nil {
 		return err
 	}
@@ -28,12 +28,12 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	// subscribed to its own topic sees its PUBACK first.
 	switch p.QoS {
 	case 0:
-		c.s.publish(newMessage(p), &c.route)
+		c.s.publish(newMessage(p), &c.scratch.route)
 	case 1:
 		m := newMessage(p)
 		c.s.retain(m)
 		c.ackPublish(p, packets.Success)
-		c.s.route(m, &c.route)
+		c.s.route(m, &c.scratch.route)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
@@ -44,7 +44,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		m := newMessage(p)
 		c.s.retain(m)
 		c.ackPublish(p, packets.Success)
-		c.s.route(m, &c.route)
+		c.s.route(m, &c.scratch.route)
 	}
 	return nil
 }

@@ -31,6 +31,12 @@ type Server struct {
 	retained      retainStore
 	autoID        atomic.Uint64
 
+	// poller reads idle connections without a goroutine each (Linux);
+	// nil where unsupported or disabled by Options.GoroutinePerConnection.
+	poller    *poller
+	startOnce sync.Once     // starts the poller and keep-alive goroutines
+	done      chan struct{} // closed when shutdown begins
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{} // guarded by mu
 	conns     map[*conn]struct{}        // guarded by mu
@@ -53,7 +59,7 @@ type subscriptionOptions struct {
 // New returns a Server configured by opts.
 func New(opts Options) *Server {
 	opts = opts.withDefaults()
-	return &Server{
+	s := &Server{
 		opts:          opts,
 		log:           opts.Logger,
 		started:       time.Now(),
@@ -62,7 +68,45 @@ func New(opts Options) *Server {
 		retained:      newRetainStore(),
 		listeners:     make(map[net.Listener]struct{}),
 		conns:         make(map[*conn]struct{}),
+		done:          make(chan struct{}),
 	}
+	if pollingSupported && !opts.GoroutinePerConnection {
+		p, err := newPoller(s)
+		if err != nil {
+			s.log.Warn("no event-driven reader; each connection keeps a goroutine", "err", err)
+		} else {
+			s.poller = p
+		}
+	}
+	return s
+}
+
+// start runs the server's own goroutines, once, when the first connection
+// arrives.
+func (s *Server) start() {
+	s.startOnce.Do(func() {
+		if s.poller == nil {
+			return
+		}
+		s.wg.Add(2)
+		go func() {
+			defer s.wg.Done()
+			s.poller.run(s.done)
+		}()
+		go func() {
+			defer s.wg.Done()
+			s.checkKeepAlives(s.done)
+		}()
+	})
+}
+
+// goConn runs fn on a new goroutine the server waits for at shutdown.
+func (s *Server) goConn(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
 }
 
 // Serve accepts connections on l and serves each in its own goroutine until
@@ -123,16 +167,18 @@ func (s *Server) goServe(nc net.Conn) bool {
 	return true
 }
 
-// ServeConn serves one accepted connection and returns when it has closed.
+// ServeConn serves one accepted connection. It returns when the connection
+// no longer needs the calling goroutine: when it has closed, or, for plain
+// TCP connections on Linux, once the event-driven reader has taken it over.
 // Listeners that are not net.Listeners (WebSockets, for one) call it.
 func (s *Server) ServeConn(nc net.Conn) {
 	s.counters.connectionsAccepted.Add(1)
+	s.start()
 	c := newConn(s, nc)
 	if !s.track(c) {
 		nc.Close()
 		return
 	}
-	defer s.untrack(c)
 	c.serve()
 }
 
@@ -184,6 +230,9 @@ func (s *Server) Close() error {
 
 func (s *Server) beginClose() {
 	s.mu.Lock()
+	if !s.closing {
+		close(s.done)
+	}
 	s.closing = true
 	ls := make([]net.Listener, 0, len(s.listeners))
 	for l := range s.listeners {

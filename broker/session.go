@@ -9,7 +9,8 @@ import (
 
 // session is the state of one client identifier that outlives a connection:
 // its subscriptions, the messages in flight toward it, the messages queued
-// for it, and the QoS 2 messages it sent that await PUBREL.
+// for it, and the QoS 2 messages it sent that await PUBREL. Its maps are
+// made on first use, so an idle client that never subscribed costs little.
 type session struct {
 	id string
 
@@ -48,11 +49,8 @@ type queuedMsg struct {
 
 func newSession(id string, clean bool) *session {
 	return &session{
-		id:          id,
-		clean:       clean,
-		subs:        make(map[string]packets.Subscription),
-		inflight:    make(map[uint16]inflightMsg),
-		awaitingRel: make(map[uint16]struct{}),
+		id:    id,
+		clean: clean,
 	}
 }
 
@@ -85,6 +83,9 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool) {
 func (ss *session) sendLocked(m *Message, qos byte, retain bool) {
 	id := ss.nextPacketIDLocked()
 	ss.sequence++
+	if ss.inflight == nil {
+		ss.inflight = make(map[uint16]inflightMsg, ss.maxInflight)
+	}
 	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, sequence: ss.sequence}
 	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, id: id})
 }

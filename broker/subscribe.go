@@ -62,6 +62,9 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription) bool {
 	if ss.ended {
 		return false
 	}
+	if ss.subs == nil {
+		ss.subs = make(map[string]packets.Subscription)
+	}
 	ss.subs[sub.Filter] = sub
 	ss.subCount.Store(int32(len(ss.subs)))
 	s.subscriptions.Add(sub.Filter, ss.id, subscriber{session: ss, sub: subscriptionOptions{qos: sub.QoS}})

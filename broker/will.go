@@ -15,5 +15,5 @@ func (c *conn) publishWill() {
 	}
 	m.Properties.Clear(packets.PropWillDelay)
 	m.Properties.WillDelay = 0
-	c.s.publish(m, &c.route)
+	c.s.publish(m, &c.scratch.route)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -22,9 +23,14 @@ type Broker struct {
 }
 
 // Start runs a broker with opts on a fresh loopback port and stops it when
-// the test ends.
+// the test ends. With MIDGE_TEST_GOROUTINE_PER_CONNECTION=1 in the
+// environment it runs without the event-driven reader, so CI covers both
+// ways of reading connections.
 func Start(t testing.TB, opts broker.Options) *Broker {
 	t.Helper()
+	if os.Getenv("MIDGE_TEST_GOROUTINE_PER_CONNECTION") == "1" {
+		opts.GoroutinePerConnection = true
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("brokertest: %v", err)
