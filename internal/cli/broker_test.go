@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runBroker runs `midge broker args...` until the test ends and returns
+// its log.
+func runBroker(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- Broker(ctx, args, Stdio{In: strings.NewReader(""), Out: log, Err: log}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case status := <-done:
+			if status != 0 {
+				t.Errorf("broker exited %d; log:\n%s", status, log)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("broker did not stop within 10s of cancellation")
+		}
+	})
+	return log
+}
+
+// connackCode dials addr until it answers and returns the CONNACK code of
+// an anonymous MQTT 3.1.1 CONNECT.
+func connackCode(t *testing.T, addr string) packets.ReasonCode {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("broker not listening on %s: %v", addr, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		defer nc.Close()
+		b, _ := (&packets.Connect{ProtocolName: "MQTT", Version: 4, CleanStart: true, KeepAlive: 10, ClientID: "probe"}).Encode(nil, 4)
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		nc.Write(b)
+		h, body, err := packets.NewReader(nc, 64).ReadFrame()
+		if err != nil {
+			t.Fatalf("reading CONNACK: %v", err)
+		}
+		p, err := packets.Decode(h, body, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.(*packets.Connack).ReasonCode
+	}
+}
+
+func TestBrokerLocalOnlyDefault(t *testing.T) {
+	port := freePort(t)
+	log := runBroker(t, "-p", strconv.Itoa(port))
+	if code := connackCode(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); code != 0 {
+		t.Fatalf("CONNACK %d, want 0: local-only mode admits anonymous clients", code)
+	}
+	if !strings.Contains(log.String(), "local only mode") {
+		t.Errorf("log does not say it is local only:\n%s", log)
+	}
+}
+
+func TestBrokerConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	open, closed := freePort(t), freePort(t)
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	runBroker(t, "-c", write("open.conf", "listener "+strconv.Itoa(open)+" 127.0.0.1\nallow_anonymous true\n"))
+	if code := connackCode(t, "127.0.0.1:"+strconv.Itoa(open)); code != 0 {
+		t.Fatalf("allow_anonymous true: CONNACK %d, want 0", code)
+	}
+	// A listener without allow_anonymous turns anonymous access off.
+	runBroker(t, "-c", write("closed.conf", "listener "+strconv.Itoa(closed)+" 127.0.0.1\n"))
+	if code := connackCode(t, "127.0.0.1:"+strconv.Itoa(closed)); code != packets.ConnRefusedNotAuthorized {
+		t.Fatalf("no allow_anonymous: CONNACK %d, want 5", code)
+	}
+}
+
+func TestBrokerBadConfigNamesFileAndLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.conf")
+	os.WriteFile(path, []byte("listener 1883\nallow_anonymous perhaps\n"), 0o600)
+	var out bytes.Buffer
+	status := Broker(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
+	if status == 0 || !strings.Contains(out.String(), path+":2: allow_anonymous") {
+		t.Fatalf("status %d, output %q: want a failure naming %s:2", status, out.String(), path)
+	}
+}
