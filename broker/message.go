@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+	"slices"
 	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/packets"
@@ -15,7 +17,7 @@ type Message struct {
 	Payload    []byte
 	QoS        byte
 	Retain     bool
-	Properties packets.Properties // MQTT 5 properties, forwarded as published
+	Properties *packets.Properties // MQTT 5 properties, forwarded as published; nil when none
 
 	// forms caches encodings, indexed by [v5][qos][retain]. A QoS 1 or 2 form
 	// carries packet identifier 0 at packetIDOffset; the writer patches in the
@@ -27,18 +29,39 @@ type Message struct {
 // into a Message the broker can keep.
 func newMessage(p *packets.Publish) *Message {
 	m := &Message{
-		Topic:      p.Topic,
-		QoS:        p.QoS,
-		Retain:     p.Retain,
-		Properties: p.Properties,
+		Topic:   p.Topic,
+		QoS:     p.QoS,
+		Retain:  p.Retain,
+		Payload: make([]byte, len(p.Payload)),
 	}
-	m.Payload = make([]byte, len(p.Payload))
 	copy(m.Payload, p.Payload)
-	// Per-hop properties never travel onward.
-	m.Properties.Clear(packets.PropTopicAlias)
-	m.Properties.TopicAlias = 0
-	m.Properties.SubscriptionIDs = nil
+	m.Properties = forwardedProperties(&p.Properties)
 	return m
+}
+
+// forwardedProperties copies the properties a message keeps on its way to
+// subscribers, or returns nil when there are none. Per-hop properties
+// (topic alias, subscription identifiers) never travel onward.
+func forwardedProperties(in *packets.Properties) *packets.Properties {
+	if in.Present == 0 && len(in.User) == 0 && len(in.CorrelationData) == 0 &&
+		in.ContentType == "" && in.ResponseTopic == "" {
+		return nil
+	}
+	out := *in
+	// The decoder's slices alias its read buffer and its reused value.
+	out.User = slices.Clone(in.User)
+	out.CorrelationData = bytes.Clone(in.CorrelationData)
+	out.Clear(packets.PropTopicAlias)
+	out.TopicAlias = 0
+	out.Clear(packets.PropSubscriptionID)
+	out.SubscriptionIDs = nil
+	out.Clear(packets.PropWillDelay)
+	out.WillDelay = 0
+	if out.Present == 0 && len(out.User) == 0 && len(out.CorrelationData) == 0 &&
+		out.ContentType == "" && out.ResponseTopic == "" {
+		return nil
+	}
+	return &out
 }
 
 // encoded returns the PUBLISH bytes of m for a protocol level, QoS and
@@ -57,11 +80,13 @@ func (m *Message) encoded(version byte, qos byte, retain bool) []byte {
 		return *b
 	}
 	p := packets.Publish{
-		QoS:        qos,
-		Retain:     retain,
-		Topic:      m.Topic,
-		Properties: m.Properties,
-		Payload:    m.Payload,
+		QoS:     qos,
+		Retain:  retain,
+		Topic:   m.Topic,
+		Payload: m.Payload,
+	}
+	if m.Properties != nil {
+		p.Properties = *m.Properties
 	}
 	if qos > 0 {
 		p.PacketID = 1 // placeholder, replaced at write time

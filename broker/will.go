@@ -1,7 +1,5 @@
 package broker
 
-import "github.com/midge-mqtt/midge/packets"
-
 // publishWill publishes the connection's will: the connection ended without
 // a normal DISCONNECT [MQTT-3.1.2-8].
 func (c *conn) publishWill() {
@@ -11,9 +9,7 @@ func (c *conn) publishWill() {
 		Payload:    w.Payload,
 		QoS:        w.QoS,
 		Retain:     w.Retain,
-		Properties: w.Properties,
+		Properties: forwardedProperties(&w.Properties),
 	}
-	m.Properties.Clear(packets.PropWillDelay)
-	m.Properties.WillDelay = 0
 	c.s.publish(m, &c.scratch.route)
 }
