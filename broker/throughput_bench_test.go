@@ -1,0 +1,118 @@
+package broker_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// BenchmarkFanIn measures messages through a real broker over loopback:
+// 16 publishers send QoS 0 PUBLISH packets of 64 bytes to their own topics
+// as fast as TCP lets them, and one subscriber to "fan/#" reads them all.
+// It reports messages per second alongside ns/op (one op = one message).
+func BenchmarkFanIn(b *testing.B) {
+	for _, qos := range []byte{0, 1} {
+		b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) { benchFanIn(b, 16, qos) })
+	}
+}
+
+func benchFanIn(b *testing.B, publishers int, qos byte) {
+	br := brokertest.Start(b, broker.Options{MaxQueued: -1})
+	sub := brokertest.Connect(b, br.Addr, packets.V311, "sink", true)
+	sub.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "fan/#", QoS: qos}}})
+	sub.Expect()
+
+	perPublisher := b.N/publishers + 1
+	total := perPublisher * publishers
+	received := make(chan int, 1)
+	go func() { received <- drain(sub.Net, total, qos) }()
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < publishers; i++ {
+		c := brokertest.Connect(b, br.Addr, packets.V311, fmt.Sprintf("pub%d", i), true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			publishFlatOut(c.Net, fmt.Sprintf("fan/%d", i), perPublisher, qos)
+		}()
+	}
+	wg.Wait()
+	got := <-received
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if got != total {
+		b.Fatalf("received %d of %d", got, total)
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "msgs/s")
+}
+
+// publishFlatOut writes n PUBLISH packets in batches and, for QoS 1, reads
+// the PUBACKs on the side (a window of 1000 unacknowledged messages).
+func publishFlatOut(nc net.Conn, topic string, n int, qos byte) {
+	w := bufio.NewWriterSize(nc, 32*1024)
+	var acks chan struct{}
+	if qos > 0 {
+		acks = make(chan struct{}, 1000)
+		go func() {
+			r := packets.NewReader(nc, 4096)
+			for i := 0; i < n; i++ {
+				if _, _, err := r.ReadFrame(); err != nil {
+					return
+				}
+				<-acks
+			}
+		}()
+	}
+	p := packets.Publish{Topic: topic, QoS: qos, Payload: make([]byte, 64)}
+	var buf []byte
+	for i := 0; i < n; i++ {
+		if qos > 0 {
+			acks <- struct{}{}
+			p.PacketID = uint16(i%65535 + 1)
+		}
+		buf, _ = p.Encode(buf[:0], packets.V311)
+		w.Write(buf)
+		if qos > 0 && len(acks) == cap(acks) || i%64 == 63 {
+			w.Flush()
+		}
+	}
+	w.Flush()
+}
+
+// drain reads n PUBLISH packets, acknowledging QoS 1 ones in batches.
+func drain(nc net.Conn, n int, qos byte) int {
+	r := packets.NewReader(nc, 64*1024)
+	w := bufio.NewWriterSize(nc, 16*1024)
+	var p packets.Publish
+	got := 0
+	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for got < n {
+		h, body, err := r.ReadFrame()
+		if err != nil {
+			return got
+		}
+		if h.Type != packets.TypePublish {
+			continue
+		}
+		got++
+		if qos > 0 {
+			p.Decode(h.Flags, body, packets.V311)
+			w.Write([]byte{0x40, 2, byte(p.PacketID >> 8), byte(p.PacketID)})
+			if r.Buffered() == 0 {
+				w.Flush()
+			}
+		}
+	}
+	w.Flush()
+	return got
+}
