@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
 )
 
@@ -116,12 +117,12 @@ func TestRetained(t *testing.T) {
 func TestKeepAlivePing(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, b testBroker) {
 		addr := b.start(t)
-		var log syncBuffer
+		var log mosquittotest.SyncBuffer
 		c := dial(t, client.Options{
 			Addr: addr, ClientID: uniqueID("ka"), CleanStart: true, KeepAlive: time.Second,
 			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		})
-		waitFor(t, "two PINGRESPs", func() bool {
+		mosquittotest.WaitFor(t, waitTimeout, "two PINGRESPs", func() bool {
 			if err := c.Err(); err != nil {
 				t.Fatalf("connection ended: %v\n%s", err, log.String())
 			}

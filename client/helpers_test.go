@@ -1,16 +1,11 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +13,7 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
 	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
 )
 
@@ -75,8 +71,8 @@ var brokers = []testBroker{
 	},
 	{
 		name:     "mosquitto",
-		start:    func(t *testing.T) string { return startMosquitto(t, "allow_anonymous true") },
-		refusing: func(t *testing.T) string { return startMosquitto(t, "allow_anonymous false") },
+		start:    func(t *testing.T) string { return mosquittotest.Start(t, "") },
+		refusing: func(t *testing.T) string { return mosquittotest.Start(t, "allow_anonymous false") },
 	},
 }
 
@@ -84,76 +80,6 @@ var brokers = []testBroker{
 func forEachBroker(t *testing.T, test func(t *testing.T, b testBroker)) {
 	for _, b := range brokers {
 		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
-}
-
-// mosquittoPath finds Debian's mosquitto. When it is missing the test is
-// skipped, unless CI is set: there it must be installed.
-func mosquittoPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"mosquitto", "/usr/sbin/mosquitto"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("mosquitto is not installed, and CI is set")
-	}
-	t.Skip("mosquitto is not installed")
-	return ""
-}
-
-// startMosquitto runs mosquitto on a free loopback port with a config made
-// of the listener line and extra, stops it when the test ends, and returns
-// its address once it accepts connections.
-func startMosquitto(t *testing.T, extra string) string {
-	t.Helper()
-	path := mosquittoPath(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %s 127.0.0.1\n%s\n", port, extra)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	cmd := exec.Command(path, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", log.String())
-		}
-	})
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mosquitto exited: %s", log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto does not accept on %s: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the listener
 	}
 }
 
@@ -221,34 +147,4 @@ var idCounter atomic.Int64
 // uniqueID returns a client id unique within the test binary.
 func uniqueID(role string) string {
 	return fmt.Sprintf("%s-%d", role, idCounter.Add(1))
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling
-	}
 }

@@ -6,31 +6,20 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
 )
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // runBroker runs `midge broker args...` until the test ends and returns
 // its log.
-func runBroker(t *testing.T, args ...string) *syncBuffer {
+func runBroker(t *testing.T, args ...string) *mosquittotest.SyncBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := &syncBuffer{}
+	log := &mosquittotest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- Broker(ctx, args, Stdio{In: strings.NewReader(""), Out: log, Err: log}) }()
 	t.Cleanup(func() {
@@ -78,9 +67,10 @@ func connackCode(t *testing.T, addr string) packets.ReasonCode {
 }
 
 func TestBrokerLocalOnlyDefault(t *testing.T) {
-	port := freePort(t)
-	log := runBroker(t, "-p", strconv.Itoa(port))
-	if code := connackCode(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); code != 0 {
+	addr := mosquittotest.FreeAddr(t)
+	_, port := splitAddr(t, addr)
+	log := runBroker(t, "-p", port)
+	if code := connackCode(t, addr); code != 0 {
 		t.Fatalf("CONNACK %d, want 0: local-only mode admits anonymous clients", code)
 	}
 	if !strings.Contains(log.String(), "local only mode") {
@@ -90,7 +80,9 @@ func TestBrokerLocalOnlyDefault(t *testing.T) {
 
 func TestBrokerConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	open, closed := freePort(t), freePort(t)
+	openAddr, closedAddr := mosquittotest.FreeAddr(t), mosquittotest.FreeAddr(t)
+	_, open := splitAddr(t, openAddr)
+	_, closed := splitAddr(t, closedAddr)
 	write := func(name, text string) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -98,13 +90,13 @@ func TestBrokerConfigFile(t *testing.T) {
 		}
 		return path
 	}
-	runBroker(t, "-c", write("open.conf", "listener "+strconv.Itoa(open)+" 127.0.0.1\nallow_anonymous true\n"))
-	if code := connackCode(t, "127.0.0.1:"+strconv.Itoa(open)); code != 0 {
+	runBroker(t, "-c", write("open.conf", "listener "+open+" 127.0.0.1\nallow_anonymous true\n"))
+	if code := connackCode(t, openAddr); code != 0 {
 		t.Fatalf("allow_anonymous true: CONNACK %d, want 0", code)
 	}
 	// A listener without allow_anonymous turns anonymous access off.
-	runBroker(t, "-c", write("closed.conf", "listener "+strconv.Itoa(closed)+" 127.0.0.1\n"))
-	if code := connackCode(t, "127.0.0.1:"+strconv.Itoa(closed)); code != packets.ConnRefusedNotAuthorized {
+	runBroker(t, "-c", write("closed.conf", "listener "+closed+" 127.0.0.1\n"))
+	if code := connackCode(t, closedAddr); code != packets.ConnRefusedNotAuthorized {
 		t.Fatalf("no allow_anonymous: CONNACK %d, want 5", code)
 	}
 }

@@ -1,21 +1,16 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 )
 
 // waitTimeout bounds every wait in these tests.
@@ -50,9 +45,11 @@ func toolBrokers() []toolBroker {
 			},
 		},
 		{
-			name:     "mosquitto",
-			start:    func(t *testing.T) (string, string) { return splitAddr(t, startMosquitto(t, "allow_anonymous true")) },
-			refusing: func(t *testing.T) (string, string) { return splitAddr(t, startMosquitto(t, "allow_anonymous false")) },
+			name:  "mosquitto",
+			start: func(t *testing.T) (string, string) { return splitAddr(t, mosquittotest.Start(t, "")) },
+			refusing: func(t *testing.T) (string, string) {
+				return splitAddr(t, mosquittotest.Start(t, "allow_anonymous false"))
+			},
 		},
 	}
 }
@@ -61,113 +58,6 @@ func toolBrokers() []toolBroker {
 func forEachBroker(t *testing.T, test func(t *testing.T, b toolBroker)) {
 	for _, b := range toolBrokers() {
 		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
-}
-
-// needBinary finds a mosquitto program. When it is missing the test is
-// skipped, unless CI is set: there it must be installed.
-func needBinary(t *testing.T, name string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed, and CI is set", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
-
-// startMosquitto runs mosquitto on a free loopback port with the listener
-// line and extra as its config, stops it when the test ends, and returns
-// its address once it accepts connections.
-func startMosquitto(t *testing.T, extra string) string {
-	t.Helper()
-	path := needBinary(t, "mosquitto")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %s 127.0.0.1\n%s\n", port, extra)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var log syncBuffer
-	cmd := exec.Command(path, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", log.String())
-		}
-	})
-	waitFor(t, "mosquitto to accept on "+addr, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("mosquitto exited: %s", log.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return addr
-}
-
-// freeAddr returns a loopback address nothing listens on (a port just
-// released).
-func freeAddr(t *testing.T) (host, port string) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return splitAddr(t, l.Addr().String())
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling
 	}
 }
 
@@ -187,7 +77,7 @@ func run(t *testing.T, tool func(context.Context, []string, Stdio) int, stdin st
 
 // running is a tool run in progress.
 type running struct {
-	stdout, stderr syncBuffer
+	stdout, stderr mosquittotest.SyncBuffer
 	status         chan int
 	cancel         context.CancelFunc
 }
@@ -224,7 +114,7 @@ func (r *running) wait(t *testing.T) result {
 func startSub(t *testing.T, host, port string, args ...string) *running {
 	t.Helper()
 	r := start(t, Sub, "", append([]string{"-h", host, "-p", port, "-d"}, args...)...)
-	waitFor(t, "midge sub to subscribe", func() bool {
+	mosquittotest.WaitFor(t, waitTimeout, "midge sub to subscribe", func() bool {
 		select {
 		case status := <-r.status:
 			r.status <- status

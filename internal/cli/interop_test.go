@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 )
 
 // Interoperability with Debian's mosquitto_pub and mosquitto_sub: each
@@ -17,7 +19,7 @@ import (
 // mosquittoTool is a mosquitto_pub or mosquitto_sub process.
 type mosquittoTool struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr mosquittotest.SyncBuffer
 	exited         chan struct{}
 }
 
@@ -28,7 +30,7 @@ func startMosquittoTool(t *testing.T, name, stdin string, args ...string) *mosqu
 	t.Helper()
 	path := name
 	if !filepath.IsAbs(name) {
-		path = needBinary(t, name)
+		path = mosquittotest.NeedBinary(t, name)
 	}
 	m := &mosquittoTool{cmd: exec.Command(path, args...), exited: make(chan struct{})}
 	m.cmd.Stdin = strings.NewReader(stdin)
@@ -69,13 +71,13 @@ func runMosquittoTool(t *testing.T, name, stdin string, args ...string) result {
 // stdbuf -oL.
 func startMosquittoSub(t *testing.T, host, port string, args ...string) *mosquittoTool {
 	t.Helper()
-	sub := needBinary(t, "mosquitto_sub")
+	sub := mosquittotest.NeedBinary(t, "mosquitto_sub")
 	stdbuf, err := exec.LookPath("stdbuf")
 	if err != nil {
 		t.Skip("stdbuf (coreutils) is missing")
 	}
 	m := startMosquittoTool(t, stdbuf, "", append([]string{"-oL", sub, "-h", host, "-p", port, "-d"}, args...)...)
-	waitFor(t, "mosquitto_sub to subscribe", func() bool {
+	mosquittotest.WaitFor(t, waitTimeout, "mosquitto_sub to subscribe", func() bool {
 		select {
 		case <-m.exited:
 			t.Fatalf("mosquitto_sub exited: %s%s", m.stdout.String(), m.stderr.String())
@@ -111,7 +113,9 @@ func TestInteropMidgePubToMosquittoSub(t *testing.T) {
 		for _, step := range interopSteps {
 			pub(t, host, port, step.stdin, step.args...)
 			want += step.prints
-			waitFor(t, "mosquitto_sub to print "+step.prints, func() bool { return messages(sub.stdout.String()) == want })
+			mosquittotest.WaitFor(t, waitTimeout, "mosquitto_sub to print "+step.prints, func() bool {
+				return messages(sub.stdout.String()) == want
+			})
 		}
 		if r := sub.wait(t); r.status != 0 || messages(r.stdout) != want {
 			t.Errorf("mosquitto_sub: status %d, messages %q, want %q; stderr %q", r.status, messages(r.stdout), want, r.stderr)
@@ -132,7 +136,9 @@ func TestInteropMosquittoPubToMidgeSub(t *testing.T) {
 				t.Fatalf("mosquitto_pub %v: status %d, stderr %q", step.args, r.status, r.stderr)
 			}
 			want += step.prints
-			waitFor(t, "midge sub to print "+step.prints, func() bool { return messages(sub.stdout.String()) == want })
+			mosquittotest.WaitFor(t, waitTimeout, "midge sub to print "+step.prints, func() bool {
+				return messages(sub.stdout.String()) == want
+			})
 		}
 		if r := sub.wait(t); r.status != 0 || messages(r.stdout) != want {
 			t.Errorf("midge sub: status %d, messages %q, want %q; stderr %q", r.status, messages(r.stdout), want, r.stderr)
@@ -262,7 +268,7 @@ func TestInteropSameConnectionOutcome(t *testing.T) {
 		}
 	})
 	// Nothing listens on a port just released: "Error: Connection refused".
-	host, port := freeAddr(t)
+	host, port := splitAddr(t, mosquittotest.FreeAddr(t))
 	for _, tool := range []string{"pub", "sub"} {
 		args := []string{"-h", host, "-p", port, "-t", "a"}
 		if tool == "pub" {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 )
 
 // pub runs midge pub against host:port and fails the test unless it exits 0.
@@ -77,8 +79,10 @@ func TestNullMessage(t *testing.T) {
 		host, port := b.start(t)
 		quiet := startSub(t, host, port, "-t", "null", "-C", "2")
 		verbose := startSub(t, host, port, "-t", "null", "-C", "2", "-v")
-		pub(t, host, port, "", "-t", "null", "-n")
-		pub(t, host, port, "", "-t", "null", "-m", "after")
+		// QoS 1: each pub returns once the broker has the message, so the
+		// two arrive in order although they come over two connections.
+		pub(t, host, port, "", "-t", "null", "-n", "-q", "1")
+		pub(t, host, port, "", "-t", "null", "-m", "after", "-q", "1")
 		if r := quiet.wait(t); r.status != 0 || messages(r.stdout) != "after\n" {
 			t.Errorf("without -v: status %d, messages %q", r.status, messages(r.stdout))
 		}
@@ -112,7 +116,7 @@ func TestRetainedOnly(t *testing.T) {
 		pub(t, host, port, "", "-t", "ro/1", "-m", "one", "-r", "-q", "1")
 		pub(t, host, port, "", "-t", "ro/2", "-m", "two", "-r", "-q", "1")
 		sub := startSub(t, host, port, "-t", "ro/#", "-v", "--retained-only")
-		waitFor(t, "both retained messages", func() bool {
+		mosquittotest.WaitFor(t, waitTimeout, "both retained messages", func() bool {
 			got := messages(sub.stdout.String())
 			return strings.Contains(got, "ro/1 one\n") && strings.Contains(got, "ro/2 two\n")
 		})
@@ -284,7 +288,7 @@ func TestConnectFailures(t *testing.T) {
 		}
 	})
 	// Nothing listens on a port just released.
-	_, port := freeAddr(t)
+	_, port := splitAddr(t, mosquittotest.FreeAddr(t))
 	for name, tool := range map[string]func(t *testing.T, stdin string, args ...string) result{
 		"pub": func(t *testing.T, stdin string, args ...string) result {
 			return run(t, Pub, stdin, append(args, "-m", "x")...)

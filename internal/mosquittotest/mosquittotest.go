@@ -1,0 +1,143 @@
+// Package mosquittotest runs Debian's mosquitto broker on a free loopback
+// port for tests, so that midge's client and tools can be checked against
+// the reference implementation. It also holds the two small helpers such
+// tests share with it: a buffer that several goroutines may write (for a
+// process's output) and a wait that polls to a deadline.
+//
+// It imports only the standard library, so any test package may use it.
+package mosquittotest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long Start waits for mosquitto to accept.
+const startTimeout = 10 * time.Second
+
+// Start runs mosquitto on a free 127.0.0.1 port and returns its address
+// ("127.0.0.1:PORT") once it accepts connections. Its config is
+// "listener PORT 127.0.0.1" and "allow_anonymous true", then the lines of
+// extraConfig; a setting repeated there overrides these, so
+// "allow_anonymous false" gives a broker that refuses anonymous clients.
+// The process is killed when the test ends, and its log is written to the
+// test's log if the test failed. Start skips the test when mosquitto is
+// not installed (see NeedBinary).
+func Start(t testing.TB, extraConfig string) string {
+	t.Helper()
+	path := NeedBinary(t, "mosquitto")
+	addr := FreeAddr(t)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("mosquittotest: %v", err)
+	}
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	config := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\n%s\n", port, extraConfig)
+	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
+		t.Fatalf("mosquittotest: %v", err)
+	}
+	log := &SyncBuffer{}
+	cmd := exec.Command(path, "-c", conf)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("mosquittotest: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("mosquitto log:\n%s", log)
+		}
+	})
+	WaitFor(t, startTimeout, "mosquitto to accept on "+addr, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("mosquittotest: mosquitto exited: %s", log)
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return addr
+}
+
+// NeedBinary returns the path of the program name, looked for on PATH and
+// in /usr/sbin and /usr/bin. When it is missing the test is skipped, unless
+// the environment variable CI is set: there it must be installed, and the
+// test fails.
+func NeedBinary(t testing.TB, name string) string {
+	t.Helper()
+	for _, p := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("mosquittotest: %s is not installed, and CI is set", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
+}
+
+// FreeAddr returns a 127.0.0.1 address ("127.0.0.1:PORT") that nothing
+// listens on: a port just released by the kernel.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("mosquittotest: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// WaitFor polls cond until it holds, failing the test with what when it
+// still does not after timeout. It must be called from the test's own
+// goroutine; cond may fail the test itself.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling
+	}
+}
+
+// SyncBuffer is a bytes.Buffer that is safe for concurrent use, such as a
+// process's stdout and stderr written while the test reads them. The zero
+// value is an empty buffer ready to use.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer // guarded by mu
+}
+
+// Write appends p to the buffer.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what has been written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
