@@ -19,23 +19,55 @@ type Message struct {
 	Retain     bool
 	Properties *packets.Properties // MQTT 5 properties, forwarded as published; nil when none
 
-	// forms caches encodings, indexed by [v5][qos][retain]. A QoS 1 or 2 form
-	// carries packet identifier 0 at packetIDOffset; the writer patches in the
-	// recipient's identifier as it copies the bytes out.
+	// first is the encoding made when the message was accepted, for the form
+	// most recipients need (the publisher's protocol family and QoS, RETAIN
+	// clear); Payload aliases its tail, so accepting a message copies the
+	// payload once. firstKey is its index in forms.
+	first    []byte
+	firstKey formKey
+
+	// forms caches other encodings, indexed by [v5][qos][retain]. A QoS 1 or
+	// 2 form carries a placeholder packet identifier; the writer patches in
+	// the recipient's identifier as it copies the bytes out.
 	forms [2][3][2]atomic.Pointer[[]byte]
 }
 
-// newMessage copies a decoded PUBLISH (whose payload aliases a read buffer)
-// into a Message the broker can keep.
-func newMessage(p *packets.Publish) *Message {
-	m := &Message{
-		Topic:   p.Topic,
-		QoS:     p.QoS,
-		Retain:  p.Retain,
-		Payload: make([]byte, len(p.Payload)),
+// formKey names one wire form of a message.
+type formKey struct {
+	v5, qos, retain uint8
+}
+
+func keyOf(version, qos byte, retain bool) formKey {
+	k := formKey{qos: qos}
+	if version == packets.V5 {
+		k.v5 = 1
 	}
-	copy(m.Payload, p.Payload)
-	m.Properties = forwardedProperties(&p.Properties)
+	if retain {
+		k.retain = 1
+	}
+	return k
+}
+
+// newMessage copies a decoded PUBLISH (whose payload aliases a read buffer)
+// into a Message the broker can keep, encoding it once in the form of the
+// connection it came from.
+func newMessage(p *packets.Publish, version byte) *Message {
+	m := &Message{
+		Topic:      p.Topic,
+		QoS:        p.QoS,
+		Retain:     p.Retain,
+		Properties: forwardedProperties(&p.Properties),
+	}
+	if version != packets.V5 {
+		version = packets.V311 // 3.1 and 3.1.1 share the PUBLISH form
+	}
+	m.firstKey = keyOf(version, p.QoS, false)
+	m.first = m.encode(version, p.QoS, false, p.Payload)
+	if len(m.first) >= len(p.Payload) {
+		m.Payload = m.first[len(m.first)-len(p.Payload):]
+	} else {
+		m.Payload = bytes.Clone(p.Payload)
+	}
 	return m
 }
 
@@ -75,15 +107,25 @@ func (m *Message) encoded(version byte, qos byte, retain bool) []byte {
 	if retain {
 		r = 1
 	}
+	if m.first != nil && m.firstKey == (formKey{uint8(v5), qos, uint8(r)}) {
+		return m.first
+	}
 	slot := &m.forms[v5][qos][r]
 	if b := slot.Load(); b != nil {
 		return *b
 	}
+	b := m.encode(version, qos, retain, m.Payload)
+	slot.Store(&b)
+	return b
+}
+
+// encode makes one wire form of the message.
+func (m *Message) encode(version byte, qos byte, retain bool, payload []byte) []byte {
 	p := packets.Publish{
 		QoS:     qos,
 		Retain:  retain,
 		Topic:   m.Topic,
-		Payload: m.Payload,
+		Payload: payload,
 	}
 	if m.Properties != nil {
 		p.Properties = *m.Properties
@@ -95,8 +137,7 @@ func (m *Message) encoded(version byte, qos byte, retain bool) []byte {
 	if err != nil {
 		// The message was decoded from valid input, so encoding can only fail
 		// on a broken invariant; send nothing rather than garbage.
-		b = nil
+		return nil
 	}
-	slot.Store(&b)
 	return b
 }

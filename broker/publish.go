@@ -28,9 +28,9 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	// subscribed to its own topic sees its PUBACK first.
 	switch p.QoS {
 	case 0:
-		c.s.publish(newMessage(p), &c.scratch.route)
+		c.s.publish(newMessage(p, c.version), &c.scratch.route)
 	case 1:
-		m := newMessage(p)
+		m := newMessage(p, c.version)
 		c.s.retain(m)
 		c.ackPublish(p, packets.Success)
 		c.s.route(m, &c.scratch.route)
@@ -41,7 +41,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			c.ackPublish(p, packets.Success)
 			return nil
 		}
-		m := newMessage(p)
+		m := newMessage(p, c.version)
 		c.s.retain(m)
 		c.ackPublish(p, packets.Success)
 		c.s.route(m, &c.scratch.route)
