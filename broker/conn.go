@@ -46,7 +46,7 @@ type conn struct {
 	fd       int32        // the socket, for epoll
 	pollMu   sync.Mutex   // orders re-arming against kicks and events
 	state    int          // guarded by pollMu: stateReading, stateArmed or stateDone
-	lastRead atomic.Int64 // unix nanoseconds of the last bytes read, for keep alive
+	lastRead atomic.Int64 // unix nanoseconds of the last whole packet read, for keep alive
 
 	kickOnce   sync.Once
 	kickReason error         // set once by kick, before kicked is closed
@@ -230,6 +230,11 @@ func (c *conn) readOne() error {
 		}
 		return c.readError(err)
 	}
+	if c.polled {
+		// Only a whole packet counts as activity: a client trickling one
+		// byte at a time is still closed after 1.5 × keep alive.
+		c.lastRead.Store(time.Now().UnixNano())
+	}
 	c.s.counters.messagesReceived.Add(1)
 	c.s.counters.bytesReceived.Add(int64(1 + packets.VarintSize(h.Remaining) + h.Remaining))
 	if err := c.dispatch(h, body); err != nil {
@@ -258,11 +263,7 @@ func (s *connSource) Read(b []byte) (int, error) {
 	if s.raw == nil {
 		return s.c.nc.Read(b)
 	}
-	n, err := rawSource{s.raw}.Read(b)
-	if n > 0 {
-		s.c.lastRead.Store(time.Now().UnixNano())
-	}
-	return n, err
+	return rawSource{s.raw}.Read(b)
 }
 
 // waitForWriter holds the reader back while the connection's own outbound

@@ -151,3 +151,24 @@ func TestDollarTopics(t *testing.T) {
 		t.Fatalf("$app/# received %q", p.Topic)
 	}
 }
+
+// A client that trickles a packet one byte at a time is closed after one and
+// a half times its keep alive, however steadily the bytes come.
+func TestTrickleAfterConnectIsClosed(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	c := connectWithWill(t, b.Addr, "trickler", 1)
+	publish := append([]byte{0x30, 0x20, 0, 1, 't'}, make([]byte, 29)...) // 34 bytes
+	start := time.Now()
+	for _, by := range publish {
+		c.Net.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := c.Net.Write([]byte{by}); err != nil {
+			break // the broker closed the connection
+		}
+		time.Sleep(200 * time.Millisecond) // the attacker's pace: 6.8s for the packet
+	}
+	c.Timeout = 2 * time.Second
+	c.ExpectClosed()
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("closed after %v, want about 1.5s (keep alive 1s)", d)
+	}
+}
