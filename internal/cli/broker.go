@@ -57,11 +57,13 @@ func Broker(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
 		return 3
 	}
-	srv := broker.New(broker.Options{
+	opts := broker.Options{
 		Logger:        log,
 		Authenticator: broker.AnonymousOnly(plan.allowAnonymous),
 		Version:       Version,
-	})
+	}
+	applyLimits(&opts, plan.cfg)
+	srv := broker.New(opts)
 	log.Info("midge " + Version + " starting")
 	return serveUntilDone(ctx, srv, plan, log)
 }
@@ -70,6 +72,7 @@ func Broker(ctx context.Context, args []string, stdio Stdio) int {
 type listenPlan struct {
 	addrs          []listenAddr
 	allowAnonymous bool
+	cfg            *config.Config
 }
 
 type listenAddr struct {
@@ -92,7 +95,7 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 		if len(ports) == 0 {
 			ports = []int{1883}
 		}
-		plan := listenPlan{allowAnonymous: cfg.AllowAnonymous == nil || *cfg.AllowAnonymous}
+		plan := listenPlan{allowAnonymous: cfg.AllowAnonymous == nil || *cfg.AllowAnonymous, cfg: cfg}
 		for _, p := range ports {
 			port := strconv.Itoa(p)
 			plan.addrs = append(plan.addrs,
@@ -106,7 +109,7 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 	if len(ports) > 0 {
 		log.Warn("-p is ignored because the configuration file defines listeners")
 	}
-	plan := listenPlan{allowAnonymous: cfg.AllowAnonymous != nil && *cfg.AllowAnonymous}
+	plan := listenPlan{allowAnonymous: cfg.AllowAnonymous != nil && *cfg.AllowAnonymous, cfg: cfg}
 	for _, l := range cfg.Listeners {
 		port := strconv.Itoa(l.Port)
 		if l.Address == "" {
@@ -121,6 +124,23 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 		log.Info("allow_anonymous is false and no password file is configured: every client will be refused")
 	}
 	return plan, nil
+}
+
+// applyLimits carries Mosquitto's limit options into broker options; 0
+// means unlimited there.
+func applyLimits(opts *broker.Options, cfg *config.Config) {
+	if n := cfg.MaxInflightMessages; n != nil {
+		opts.MaxInflight = *n
+		if *n == 0 {
+			opts.MaxInflight = 65535
+		}
+	}
+	if n := cfg.MaxQueuedMessages; n != nil {
+		opts.MaxQueued = *n
+		if *n == 0 {
+			opts.MaxQueued = -1
+		}
+	}
 }
 
 // serveUntilDone binds every address, serves until ctx ends, then shuts the

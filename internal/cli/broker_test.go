@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
 )
@@ -108,5 +110,18 @@ func TestBrokerBadConfigNamesFileAndLine(t *testing.T) {
 	status := Broker(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
 	if status == 0 || !strings.Contains(out.String(), path+":2: allow_anonymous") {
 		t.Fatalf("status %d, output %q: want a failure naming %s:2", status, out.String(), path)
+	}
+}
+
+func TestApplyLimits(t *testing.T) {
+	zero, one := 0, 1
+	var opts broker.Options
+	applyLimits(&opts, &config.Config{MaxInflightMessages: &one, MaxQueuedMessages: &zero})
+	if opts.MaxInflight != 1 || opts.MaxQueued != -1 {
+		t.Fatalf("inflight %d queued %d, want 1 and unlimited (-1)", opts.MaxInflight, opts.MaxQueued)
+	}
+	applyLimits(&opts, &config.Config{MaxInflightMessages: &zero})
+	if opts.MaxInflight != 65535 {
+		t.Fatalf("max_inflight_messages 0: inflight %d, want unlimited (65535)", opts.MaxInflight)
 	}
 }

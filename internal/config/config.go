@@ -17,6 +17,10 @@ type Config struct {
 	Listeners []Listener
 	// AllowAnonymous is nil when the file does not set allow_anonymous.
 	AllowAnonymous *bool
+	// MaxInflightMessages and MaxQueuedMessages are nil when not set; 0
+	// means unlimited, as in Mosquitto.
+	MaxInflightMessages *int
+	MaxQueuedMessages   *int
 }
 
 // Listener is one `listener PORT [ADDRESS]` declaration.
@@ -94,6 +98,20 @@ func (c *Config) apply(option string, args []string) error {
 		}
 		c.AllowAnonymous = &b
 		return nil
+	case "max_inflight_messages":
+		n, err := parseCount(option, args)
+		if err != nil {
+			return err
+		}
+		c.MaxInflightMessages = &n
+		return nil
+	case "max_queued_messages":
+		n, err := parseCount(option, args)
+		if err != nil {
+			return err
+		}
+		c.MaxQueuedMessages = &n
+		return nil
 	default:
 		return fmt.Errorf("unknown or not yet supported option %q", option)
 	}
@@ -109,4 +127,14 @@ func parseBool(option string, args []string) (bool, error) {
 		}
 	}
 	return false, fmt.Errorf("%s: invalid value %q (accepted: true, false)", option, strings.Join(args, " "))
+}
+
+// parseCount reads a non-negative integer option value.
+func parseCount(option string, args []string) (int, error) {
+	if len(args) == 1 {
+		if n, err := strconv.Atoi(args[0]); err == nil && n >= 0 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: invalid value %q (accepted: a whole number, 0 or more)", option, strings.Join(args, " "))
 }
