@@ -40,6 +40,8 @@ type conn struct {
 	will       *packets.Will
 	scratch    *readScratch // held while reading a batch
 	registered bool         // known to the poller's epoll set
+	lingering  bool         // reading with Go's poller until lingerFrom+lingerTime
+	lingerFrom time.Time
 
 	// Event-driven reading (polled connections only).
 	polled   bool         // set before the handshake ends, then read-only
@@ -182,12 +184,26 @@ func (c *conn) readReady() {
 		}
 		err := c.readOne()
 		if err == errWouldBlock {
-			break
+			if c.lingering {
+				break
+			}
+			c.linger(time.Now())
+			continue
 		}
 		if err != nil {
 			c.end(err)
 			return
 		}
+		if c.lingering {
+			if now := time.Now(); now.Sub(c.lingerFrom) > lingerTime/2 {
+				c.linger(now)
+			}
+		}
+	}
+	if c.lingering {
+		c.lingering = false
+		c.nc.SetReadDeadline(time.Time{})
+		c.source.raw = c.source.rc
 	}
 	c.dropScratch()
 	c.reader.Release()
@@ -208,6 +224,22 @@ func (c *conn) readReady() {
 	c.pollMu.Unlock()
 }
 
+// lingerTime is how long a polled connection that just ran out of bytes
+// keeps its goroutine, waiting on Go's own network poller, before it goes
+// back to epoll. A connection busy with a conversation (a publisher and its
+// acknowledgements, a subscriber at a steady rate) thus avoids an epoll
+// round trip and a new goroutine for every packet; an idle one costs
+// nothing once the time has passed.
+const lingerTime = 10 * time.Millisecond
+
+// linger switches the reader to blocking reads until now+lingerTime.
+func (c *conn) linger(now time.Time) {
+	c.lingering = true
+	c.lingerFrom = now
+	c.source.raw = nil
+	c.nc.SetReadDeadline(now.Add(lingerTime))
+}
+
 // onReadable is called by the poller when an armed connection has bytes.
 // It reports whether the caller must start a goroutine running readReady.
 func (c *conn) onReadable() bool {
@@ -225,8 +257,8 @@ func (c *conn) onReadable() bool {
 func (c *conn) readOne() error {
 	h, body, err := c.reader.ReadFrame()
 	if err != nil {
-		if err == errWouldBlock {
-			return err
+		if err == errWouldBlock || c.lingering && errors.Is(err, os.ErrDeadlineExceeded) {
+			return errWouldBlock
 		}
 		return c.readError(err)
 	}
