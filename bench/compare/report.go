@@ -420,22 +420,7 @@ func oneLine(s string) string {
 }
 
 // group writes v rounded, with thousands separators.
-func group(v float64) string {
-	s := strconv.FormatInt(int64(math.Round(v)), 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, d := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func group(v float64) string { return bench.Group(int(math.Round(v))) }
 
 func cpuModel() string {
 	data, _ := os.ReadFile("/proc/cpuinfo")

@@ -30,8 +30,8 @@ func row(w io.Writer, name, format string, args ...any) {
 
 func (r *Result) writeConnections(w io.Writer) {
 	c := r.Connections
-	row(w, "connected", "%s of %s (%s failed, %s dropped while held)", group(c.Connected), group(c.Requested), group(c.Failed), group(c.Dropped))
-	row(w, "rate", "%s connections/s over %.2f s", group(int(c.PerSecond+0.5)), c.ConnectSeconds)
+	row(w, "connected", "%s of %s (%s failed, %s dropped while held)", Group(c.Connected), Group(c.Requested), Group(c.Failed), Group(c.Dropped))
+	row(w, "rate", "%s connections/s over %.2f s", Group(int(c.PerSecond+0.5)), c.ConnectSeconds)
 	if len(c.Sources) > 0 {
 		row(w, "sources", "%s", strings.Join(c.Sources, ", "))
 	}
@@ -43,19 +43,19 @@ func (r *Result) writeConnections(w io.Writer) {
 
 func (r *Result) writeRetained(w io.Writer) {
 	rr := r.Retained
-	row(w, "stored", "%s retained messages in %.3f s", group(rr.Stored), rr.StoreSeconds)
-	row(w, "delivered", "%s to a new subscriber to %s in %.3f s (%s/s)", group(int(rr.Delivered)), rr.Filter, rr.DeliverSeconds, group(int(rr.PerSecond+0.5)))
-	row(w, "lost", "%s", group(int(r.Lost)))
-	row(w, "duplicates", "%s", group(int(r.Duplicates)))
+	row(w, "stored", "%s retained messages in %.3f s", Group(rr.Stored), rr.StoreSeconds)
+	row(w, "delivered", "%s to a new subscriber to %s in %.3f s (%s/s)", Group(int(rr.Delivered)), rr.Filter, rr.DeliverSeconds, Group(int(rr.PerSecond+0.5)))
+	row(w, "lost", "%s", Group(int(r.Lost)))
+	row(w, "duplicates", "%s", Group(int(r.Duplicates)))
 }
 
 func (r *Result) writeMessages(w io.Writer) {
 	count := func(name string, n uint64, rest string) {
-		fmt.Fprintf(w, "%-14s %12s%s\n", name, group(int(n)), rest)
+		fmt.Fprintf(w, "%-14s %12s%s\n", name, Group(int(n)), rest)
 	}
 	fmt.Fprintf(w, "%-14s %12s %12s\n", "", "messages", "per second")
 	if r.Publishers > 0 {
-		count("sent", r.Sent, fmt.Sprintf(" %12s   publishing %.3f s", group(int(r.SentPerSecond+0.5)), r.PublishSeconds))
+		count("sent", r.Sent, fmt.Sprintf(" %12s   publishing %.3f s", Group(int(r.SentPerSecond+0.5)), r.PublishSeconds))
 		if r.QoS > 0 {
 			count("acknowledged", r.Acked, "")
 		}
@@ -64,7 +64,7 @@ func (r *Result) writeMessages(w io.Writer) {
 		}
 	}
 	if r.Subscribers > 0 {
-		count("received", r.Received, fmt.Sprintf(" %12s   over %.3f s", group(int(r.ReceivedPerSecond+0.5)), r.ElapsedSeconds))
+		count("received", r.Received, fmt.Sprintf(" %12s   over %.3f s", Group(int(r.ReceivedPerSecond+0.5)), r.ElapsedSeconds))
 		if r.Mode == ModeRun {
 			count("expected", r.Expected, "")
 		}
@@ -92,13 +92,13 @@ func (r *Result) writeUsage(w io.Writer) {
 			row(w, "broker", "pid %d: %s", b.PID, b.Error)
 		} else {
 			row(w, "broker CPU", "pid %d: %.2f s, %.2f cores, %.2f µs per %s", b.PID, b.CPUSeconds, b.Cores, b.CPUPerMessageUS, r.unit())
-			row(w, "broker memory", "RSS %s KiB (%s before), peak %s KiB", group(int(b.RSSKiB)), group(int(b.RSSBeforeKiB)), group(int(b.HWMKiB)))
+			row(w, "broker memory", "RSS %s KiB (%s before), peak %s KiB", Group(int(b.RSSKiB)), Group(int(b.RSSBeforeKiB)), Group(int(b.HWMKiB)))
 			if b.BytesPerConnection != 0 {
-				row(w, "per client", "%s bytes of broker memory", group(int(b.BytesPerConnection+0.5)))
+				row(w, "per client", "%s bytes of broker memory", Group(int(b.BytesPerConnection+0.5)))
 			}
 		}
 	}
-	row(w, "errors", "%s", group(int(r.Errors)))
+	row(w, "errors", "%s", Group(int(r.Errors)))
 	if r.FirstError != "" {
 		row(w, "first error", "%s", r.FirstError)
 	}
@@ -155,11 +155,11 @@ func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return group(n) + " " + noun + "s"
+	return Group(n) + " " + noun + "s"
 }
 
-// group writes n with thousands separators: 1,234,567.
-func group(n int) string {
+// Group writes n with thousands separators: 1,234,567.
+func Group(n int) string {
 	s := strconv.Itoa(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -180,16 +180,16 @@ func group(n int) string {
 // prev (the previous snapshot, or the zero value at first).
 func ProgressLine(mode Mode, prev, cur Progress) string {
 	secs := (cur.Elapsed - prev.Elapsed).Seconds()
-	rate := func(a, b uint64) string { return group(int(ratio(float64(a-b), secs) + 0.5)) }
+	rate := func(a, b uint64) string { return Group(int(ratio(float64(a-b), secs) + 0.5)) }
 	elapsed := cur.Elapsed.Truncate(time.Second)
 	switch mode {
 	case ModeConn:
-		return fmt.Sprintf("%6s  connected %s (%s/s)  failed %s", elapsed, group(cur.Connected),
-			group(int(ratio(float64(cur.Connected-prev.Connected), secs)+0.5)), group(int(cur.Errors)))
+		return fmt.Sprintf("%6s  connected %s (%s/s)  failed %s", elapsed, Group(cur.Connected),
+			Group(int(ratio(float64(cur.Connected-prev.Connected), secs)+0.5)), Group(int(cur.Errors)))
 	}
 	line := fmt.Sprintf("%6s  sent %s/s  received %s/s", elapsed, rate(cur.Sent, prev.Sent), rate(cur.Received, prev.Received))
 	if cur.Acked > 0 {
 		line += fmt.Sprintf("  acked %s/s", rate(cur.Acked, prev.Acked))
 	}
-	return line + fmt.Sprintf("  total sent %s received %s  errors %s", group(int(cur.Sent)), group(int(cur.Received)), group(int(cur.Errors)))
+	return line + fmt.Sprintf("  total sent %s received %s  errors %s", Group(int(cur.Sent)), Group(int(cur.Received)), Group(int(cur.Errors)))
 }
