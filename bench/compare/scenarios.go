@@ -74,7 +74,7 @@ func scenarios(quick bool, conns []int) []scenario {
 	for _, n := range conns {
 		list = append(list, scenario{
 			id: "conn" + strconv.Itoa(n), kind: kindConn,
-			title: fmt.Sprintf("5. Idle connections: %s clients, held %s", group(float64(n)), seconds(5, 3)),
+			title: fmt.Sprintf("5. Idle connections, %s clients: held %s", group(float64(n)), seconds(5, 3)),
 			args:  []string{"conn", "-c", strconv.Itoa(n), "-d", seconds(5, 3), "--concurrency", "64"},
 		})
 	}

@@ -66,12 +66,19 @@ func runRetained(ctx context.Context, c Config) (*Result, error) {
 	return res, nil
 }
 
+// firstDeliveryWait is how long a retained run waits for the first of
+// its messages: a broker may take seconds to gather 100,000 of them
+// (nats-server takes about 5) before it sends any.
+const firstDeliveryWait = 30 * time.Second
+
 // waitFull waits until s has received what it expects, or nothing has
-// arrived for drain, or ctx is done.
+// arrived for drain (before the first delivery, for the longer of drain and
+// firstDeliveryWait), or ctx is done.
 func waitFull(ctx context.Context, s *subscriber, drain time.Duration) {
 	ticker := time.NewTicker(5 * time.Millisecond)
 	defer ticker.Stop()
 	last, quiet := uint64(0), time.Now()
+	patience := max(drain, firstDeliveryWait)
 	for {
 		select {
 		case <-s.full:
@@ -81,8 +88,8 @@ func waitFull(ctx context.Context, s *subscriber, drain time.Duration) {
 		case <-ticker.C:
 		}
 		if n := s.received.Load(); n != last {
-			last, quiet = n, time.Now()
-		} else if time.Since(quiet) >= drain {
+			last, quiet, patience = n, time.Now(), drain
+		} else if time.Since(quiet) >= patience {
 			return
 		}
 	}
