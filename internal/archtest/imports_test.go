@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	"internal/config":        {},
 	"internal/mosquittotest": {},
 	"client":                 {"packets", "topic"},
+	"internal/bench":         {"packets", "topic"},
 	"internal/brokertest":    {"broker", "packets", "topic", "internal/store"},
 	"broker":                 {"packets", "topic", "internal/store"},
 }
