@@ -181,17 +181,10 @@ func (r *connRun) open(ctx context.Context, i int) {
 
 // reportProgress calls c.Progress every second until the crew shuts down.
 func (r *connRun) reportProgress(started time.Time) {
-	ticker := time.NewTicker(time.Second)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-r.crew.quit:
-			return
-		case <-ticker.C:
-		}
+	r.crew.everySecond(func() {
 		r.mu.Lock()
 		failed := r.failed
 		r.mu.Unlock()
 		r.c.Progress(Progress{Elapsed: time.Since(started), Connected: r.crew.connected(), Errors: uint64(failed)})
-	}
+	})
 }

@@ -171,3 +171,17 @@ func randomTag() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// everySecond calls fn once a second until the crew shuts down.
+func (c *crew) everySecond(fn func()) {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-ticker.C:
+		}
+		fn()
+	}
+}

@@ -296,14 +296,7 @@ func (r *messageRun) tallyDeliveries(res *Result) {
 
 // reportProgress calls c.Progress every second until the crew shuts down.
 func (r *messageRun) reportProgress(started time.Time) {
-	ticker := time.NewTicker(time.Second)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-r.crew.quit:
-			return
-		case <-ticker.C:
-		}
+	r.crew.everySecond(func() {
 		p := Progress{Elapsed: time.Since(started), Connected: r.crew.connected(), Errors: r.crew.failures.Load()}
 		for _, pub := range r.pubs {
 			p.Sent += pub.sent.Load()
@@ -315,5 +308,5 @@ func (r *messageRun) reportProgress(started time.Time) {
 			p.Received += s.received.Load()
 		}
 		r.c.Progress(p)
-	}
+	})
 }
