@@ -36,13 +36,6 @@ func (ss *session) release(id uint16) bool {
 	return true
 }
 
-// inflightQoS returns the QoS of an outgoing message in flight, or 0.
-func (ss *session) inflightQoS(id uint16) byte {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.inflight[id].qos
-}
-
 // abandon drops an outgoing message the receiver refused.
 func (ss *session) abandon(id uint16) {
 	ss.mu.Lock()

@@ -73,11 +73,11 @@ func (c *conn) handleAck(h packets.FixedHeader, body []byte) error {
 	ss := c.session
 	switch h.Type {
 	case packets.TypePuback:
-		if !ss.acknowledge(a.PacketID, 1) && ss.inflightQoS(a.PacketID) == 2 {
+		if ss.acknowledge(a.PacketID, 1) {
 			return errWrongAckQoS
 		}
 	case packets.TypePubcomp:
-		if !ss.acknowledge(a.PacketID, 2) && ss.inflightQoS(a.PacketID) == 1 {
+		if ss.acknowledge(a.PacketID, 2) {
 			return errWrongAckQoS
 		}
 	case packets.TypePubrec:

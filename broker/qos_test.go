@@ -188,3 +188,41 @@ func TestEmptyClientID(t *testing.T) {
 	}
 	brokertest.Connect(t, b.Addr, packets.V311, "", true) // accepted with a generated id
 }
+
+// An acknowledgement of the wrong kind for a delivery (PUBREC or PUBCOMP
+// for QoS 1, PUBACK for QoS 2) is a protocol violation [MQTT-4.8.0-1];
+// one for an identifier not in flight is ignored.
+func TestWrongAcknowledgementCloses(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	for _, tc := range []struct {
+		name string
+		qos  byte
+		ack  packets.Type
+	}{
+		{"PUBREC for QoS 1", 1, packets.TypePubrec},
+		{"PUBCOMP for QoS 1", 1, packets.TypePubcomp},
+		{"PUBACK for QoS 2", 2, packets.TypePuback},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			filter := fmt.Sprintf("wrong/%d/%d", tc.qos, tc.ack)
+			sub := brokertest.Connect(t, b.Addr, packets.V311, "s-"+filter, true)
+			subscribe(t, sub, filter, tc.qos)
+			// An unknown identifier is not a violation: the connection
+			// stays (and a PUBREC still gets its PUBREL).
+			sub.Send(&packets.Ack{Kind: tc.ack, PacketID: 999})
+			if tc.ack == packets.TypePubrec {
+				expectAck(t, sub, packets.TypePubrel, 999)
+			}
+			pub.Send(&packets.Publish{QoS: tc.qos, Topic: filter, PacketID: 1, Payload: []byte("x")})
+			pub.Expect() // PUBACK or PUBREC
+			if tc.qos == 2 {
+				pub.Send(&packets.Ack{Kind: packets.TypePubrel, PacketID: 1})
+				pub.Expect()
+			}
+			p := expectPublish(t, sub)
+			sub.Send(&packets.Ack{Kind: tc.ack, PacketID: p.PacketID})
+			sub.ExpectClosed()
+		})
+	}
+}

@@ -112,18 +112,25 @@ func (ss *session) nextPacketIDLocked() uint16 {
 	}
 }
 
-// acknowledge completes a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery. It
-// reports whether the identifier was in flight with the expected QoS.
-func (ss *session) acknowledge(id uint16, qos byte) bool {
+// acknowledge completes a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery. An
+// unknown identifier is ignored; it reports wrongQoS when the identifier is
+// in flight at the other QoS, a protocol violation. A PUBCOMP before PUBREC
+// is ignored.
+func (ss *session) acknowledge(id uint16, qos byte) (wrongQoS bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	f, ok := ss.inflight[id]
-	if !ok || f.qos != qos || (qos == 2 && !f.released) {
-		return ok && f.qos == qos // PUBCOMP before PUBREC: ignore it
+	switch {
+	case !ok:
+		return false
+	case f.qos != qos:
+		return true
+	case qos == 2 && !f.released:
+		return false
 	}
 	delete(ss.inflight, id)
 	ss.fillLocked()
-	return true
+	return false
 }
 
 // received records a PUBREC and reports whether the id is a QoS 2 message
