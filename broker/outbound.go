@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"sync"
+	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/packets"
 )
@@ -36,6 +37,7 @@ type outbound struct {
 	writing    bool          // guarded by mu: a writer goroutine is running
 	writerExit chan struct{} // guarded by mu: closed when the running writer returns
 	drained    chan struct{} // signalled each time the writer takes the queue
+	queued     atomic.Int32  // len(pending), readable without mu by the reader's backlog check
 
 	// startWriter starts a writer goroutine that calls writeLoop; nil means
 	// items only accumulate (benchmarks drain them with take).
@@ -51,12 +53,9 @@ func newOutbound() *outbound {
 	return &outbound{drained: make(chan struct{}, 1)}
 }
 
-// backlog returns the number of items waiting.
-func (o *outbound) backlog() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.pending)
-}
+// backlog returns the number of items waiting. The connection's reader
+// asks after every packet, so it reads an atomic rather than taking mu.
+func (o *outbound) backlog() int { return int(o.queued.Load()) }
 
 // push queues an item. It reports false when the connection is closing.
 func (o *outbound) push(it outItem) bool {
@@ -77,6 +76,7 @@ func (o *outbound) pushLimited(it outItem, limit int) bool {
 		return false
 	}
 	o.pending = append(o.pending, it)
+	o.queued.Store(int32(len(o.pending)))
 	if !o.writing && o.startWriter != nil {
 		o.writing = true
 		o.writerExit = make(chan struct{})
@@ -92,6 +92,7 @@ func (o *outbound) take(done []outItem) []outItem {
 	o.mu.Lock()
 	items := o.pending
 	o.pending = done[:0]
+	o.queued.Store(0)
 	o.mu.Unlock()
 	select {
 	case o.drained <- struct{}{}:
