@@ -99,18 +99,11 @@ func forwardedProperties(in *packets.Properties) *packets.Properties {
 // encoded returns the PUBLISH bytes of m for a protocol level, QoS and
 // retain flag, with packet identifier 0 when qos > 0.
 func (m *Message) encoded(version byte, qos byte, retain bool) []byte {
-	v5 := 0
-	if version == packets.V5 {
-		v5 = 1
-	}
-	r := 0
-	if retain {
-		r = 1
-	}
-	if m.first != nil && m.firstKey == (formKey{uint8(v5), qos, uint8(r)}) {
+	k := keyOf(version, qos, retain)
+	if m.first != nil && m.firstKey == k {
 		return m.first
 	}
-	slot := &m.forms[v5][qos][r]
+	slot := &m.forms[k.v5][k.qos][k.retain]
 	if b := slot.Load(); b != nil {
 		return *b
 	}
