@@ -97,7 +97,7 @@ func forwardedProperties(in *packets.Properties) *packets.Properties {
 }
 
 // encoded returns the PUBLISH bytes of m for a protocol level, QoS and
-// retain flag, with packet identifier 0 when qos > 0.
+// retain flag; a QoS 1 or 2 form carries a placeholder packet identifier.
 func (m *Message) encoded(version byte, qos byte, retain bool) []byte {
 	k := keyOf(version, qos, retain)
 	if m.first != nil && m.firstKey == k {
