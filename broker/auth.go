@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 )
@@ -15,6 +16,8 @@ type ConnectInfo struct {
 	HasPassword bool
 	Remote      net.Addr
 	Version     byte // protocol level: 3, 4 or 5
+	// TLS is the connection's TLS state; nil on a plain connection.
+	TLS *tls.ConnectionState
 }
 
 // Authenticator decides whether a client may connect. It returns nil to
@@ -51,3 +54,27 @@ func AnonymousOnly(allow bool) Authenticator {
 		return ErrNotAuthorized
 	})
 }
+
+// TopicAccess is what one client may do with topics. The broker asks
+// CanWrite for every PUBLISH the client sends and for its will, and CanRead
+// for every message about to be delivered to it: retained messages, queued
+// messages and in-flight messages resent on reconnection included. Both are
+// called often and from many goroutines at once.
+type TopicAccess interface {
+	CanRead(topic string) bool
+	CanWrite(topic string) bool
+}
+
+// Authorizer gives each admitted client its TopicAccess. The broker calls
+// Access once per connection, after authentication, with the client's final
+// identity (a listener that takes user names from certificates has filled
+// Username in). A nil Authorizer, or a nil TopicAccess, allows everything.
+type Authorizer interface {
+	Access(info ConnectInfo) TopicAccess
+}
+
+// AuthorizerFunc adapts a function to the Authorizer interface.
+type AuthorizerFunc func(info ConnectInfo) TopicAccess
+
+// Access calls f.
+func (f AuthorizerFunc) Access(info ConnectInfo) TopicAccess { return f(info) }

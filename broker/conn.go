@@ -30,11 +30,14 @@ type conn struct {
 	reader *packets.Reader
 	source connSource
 
+	listener *listenerState // nil for connections handed to ServeConn
+
 	// Set during CONNECT, then read-only.
 	version   byte
 	clientID  string
 	keepAlive time.Duration
 	session   *session
+	access    TopicAccess // nil: every topic allowed
 
 	// Owned by the goroutine reading the connection.
 	will       *packets.Will
@@ -495,4 +498,12 @@ func disconnectLine(clientID string, err error) string {
 		return fmt.Sprintf("Client %s closed its connection.", clientID)
 	}
 	return fmt.Sprintf("Client %s disconnected: %v.", clientID, err)
+}
+
+// listenerDone takes the connection off its listener's count, once.
+func (c *conn) listenerDone() {
+	if ls := c.listener; ls != nil {
+		c.listener = nil
+		ls.active.Add(-1)
+	}
 }

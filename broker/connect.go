@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -126,14 +127,14 @@ func validClientID(id string) bool {
 	return true
 }
 
-// authenticate asks the Authenticator; a refusal writes CONNACK 4 or 5 (0x86
-// or 0x87 for MQTT 5) and nothing after it is processed [MQTT-3.1.4-5].
+// authenticate admits the client or refuses it, then gives it its topic
+// access. A listener that takes user names from certificates decides by
+// the certificate; otherwise the Authenticator decides. A refusal writes
+// CONNACK 5 (MQTT 3.1 and 3.1.1, whatever the reason, as Mosquitto does),
+// or 0x86 or 0x87 (MQTT 5), and nothing after it is processed
+// [MQTT-3.1.4-5].
 func (c *conn) authenticate(p *packets.Connect) error {
-	a := c.s.opts.Authenticator
-	if a == nil {
-		return nil
-	}
-	err := a.Authenticate(context.Background(), ConnectInfo{
+	info := ConnectInfo{
 		ClientID:    c.clientID,
 		Username:    p.Username,
 		HasUsername: p.UsernameFlag,
@@ -141,22 +142,48 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		HasPassword: p.PasswordFlag,
 		Remote:      c.nc.RemoteAddr(),
 		Version:     p.Version,
-	})
-	if err == nil {
-		return nil
 	}
-	code := packets.ConnRefusedNotAuthorized
-	if p.Version == packets.V5 {
-		code = packets.NotAuthorized
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		info.TLS = &st
 	}
-	if errors.Is(err, ErrBadCredentials) {
-		code = packets.ConnRefusedBadCredentials
+	var err error
+	if ls := c.listener; ls != nil && ls.opts.CertUsername != nil {
+		err = certIdentity(ls.opts.CertUsername, &info)
+		p.Username, p.UsernameFlag = info.Username, info.HasUsername // logged and kept as the session's owner
+	} else if a := c.s.opts.Authenticator; a != nil {
+		err = a.Authenticate(context.Background(), info)
+	}
+	if err != nil {
+		code := packets.ConnRefusedNotAuthorized
 		if p.Version == packets.V5 {
-			code = packets.BadUsernameOrPassword
+			code = packets.NotAuthorized
+			if errors.Is(err, ErrBadCredentials) {
+				code = packets.BadUsernameOrPassword
+			}
 		}
+		c.refuse(p.Version, code)
+		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 	}
-	c.refuse(p.Version, code)
-	return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
+	if a := c.s.opts.Authorizer; a != nil {
+		c.access = a.Access(info)
+	}
+	return nil
+}
+
+// certIdentity replaces the user name in info with the one the client's
+// certificate gives; the password, if any, plays no part.
+func certIdentity(username func(tls.ConnectionState) (string, bool), info *ConnectInfo) error {
+	if info.TLS == nil {
+		return errors.New("the listener takes user names from certificates, and the connection is not TLS")
+	}
+	name, ok := username(*info.TLS)
+	if !ok {
+		return errors.New("no client certificate to take the user name from")
+	}
+	info.Username, info.HasUsername = name, true
+	info.Password, info.HasPassword = nil, false
+	return nil
 }
 
 // refuse writes a CONNACK with a failure code straight to the socket; the
@@ -187,7 +214,9 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 		old.mu.Lock()
 		previous = old.conn
 		old.conn = nil
-		if p.CleanStart || old.clean {
+		if p.CleanStart || old.clean || !old.ownedBy(p.Username, p.UsernameFlag) {
+			// A different user does not inherit the session: it would read
+			// another user's queued messages and keep its subscriptions.
 			s.endSessionLocked(old)
 		} else {
 			ss, present = old, true
@@ -196,7 +225,7 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 		old.mu.Unlock()
 	}
 	if ss == nil {
-		ss = newSession(c.clientID, p.CleanStart)
+		ss = newSession(c.clientID, p.CleanStart, p.Username, p.UsernameFlag)
 		t.m[c.clientID] = ss
 	}
 	c.session = ss

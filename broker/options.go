@@ -14,6 +14,10 @@ type Options struct {
 	// Authenticator decides whether a CONNECT is admitted. Nil admits all.
 	Authenticator Authenticator
 
+	// Authorizer decides which topics each client may publish to and
+	// receive from. Nil allows every topic.
+	Authorizer Authorizer
+
 	// MaxInflight bounds the QoS 1 and 2 messages sent to one client and not
 	// yet acknowledged (Mosquitto's max_inflight_messages). Default 20.
 	MaxInflight int

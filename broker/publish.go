@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/midge-mqtt/midge/packets"
@@ -17,8 +18,13 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	if err := topic.ValidName(p.Topic); err != nil {
 		return &packets.Error{Code: packets.TopicNameInvalid, Msg: err.Error()}
 	}
-	if strings.HasPrefix(p.Topic, "$SYS") && (len(p.Topic) == 4 || p.Topic[4] == '/') {
-		// Only the broker writes $SYS; the message is dropped, the flow completes.
+	if strings.HasPrefix(p.Topic, "$SYS") && (len(p.Topic) == 4 || p.Topic[4] == '/') ||
+		c.access != nil && !c.access.CanWrite(p.Topic) {
+		// Only the broker writes $SYS, and the ACL may forbid the topic:
+		// the message is dropped and the flow completes (MQTT 5: with
+		// 0x87), as in Mosquitto [MQTT-3.3.5-2].
+		c.s.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
+			c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
 		c.ackPublish(p, packets.NotAuthorized)
 		return nil
 	}

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -109,10 +110,40 @@ func (s *Server) goConn(fn func()) {
 	}()
 }
 
+// ListenerOptions are the settings that belong to one listener, as
+// Mosquitto's per-listener options do.
+type ListenerOptions struct {
+	// MaxConnections bounds the clients connected through the listener at
+	// once (Mosquitto's max_connections); a connection over it is closed as
+	// soon as it is accepted. Zero or negative means unlimited.
+	MaxConnections int
+
+	// CertUsername, when set, takes each client's user name from its TLS
+	// client certificate (Mosquitto's use_identity_as_username and
+	// use_subject_as_username). The Authenticator is not asked: the
+	// certificate is the credential, and a client without one, or on a
+	// connection that is not TLS, is refused as not authorized.
+	CertUsername func(tls.ConnectionState) (string, bool)
+}
+
+// listenerState is a listener's options and its count of live connections.
+type listenerState struct {
+	opts   ListenerOptions
+	active atomic.Int64
+}
+
 // Serve accepts connections on l and serves each in its own goroutine until
 // l fails or the server shuts down. It always returns a non-nil error; after
 // Shutdown or Close it is ErrServerClosed. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
+	return s.ServeWith(l, ListenerOptions{})
+}
+
+// ServeWith is Serve with the listener's own options. A TLS listener is a
+// tls.NewListener: the handshake then happens within ConnectTimeout, as
+// part of reading CONNECT.
+func (s *Server) ServeWith(l net.Listener, lo ListenerOptions) error {
+	ls := &listenerState{opts: lo}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -145,7 +176,13 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		if !s.goServe(nc) {
+		if max := lo.MaxConnections; max > 0 && ls.active.Load() >= int64(max) {
+			s.log.Warn("max_connections reached; closing new connection", "remote", nc.RemoteAddr().String(),
+				"listener", l.Addr().String(), "max_connections", max)
+			nc.Close()
+			continue
+		}
+		if !s.goServe(nc, ls) {
 			nc.Close()
 			return ErrServerClosed
 		}
@@ -153,16 +190,17 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // goServe starts a goroutine serving nc unless shutdown has begun.
-func (s *Server) goServe(nc net.Conn) bool {
+func (s *Server) goServe(nc net.Conn, ls *listenerState) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return false
 	}
+	ls.active.Add(1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.ServeConn(nc)
+		s.serveConn(nc, ls)
 	}()
 	return true
 }
@@ -172,11 +210,19 @@ func (s *Server) goServe(nc net.Conn) bool {
 // TCP connections on Linux, once the event-driven reader has taken it over.
 // Listeners that are not net.Listeners (WebSockets, for one) call it.
 func (s *Server) ServeConn(nc net.Conn) {
+	s.serveConn(nc, nil)
+}
+
+// serveConn serves nc, accepted by ls (nil: a connection handed to
+// ServeConn). ls.active already counts it.
+func (s *Server) serveConn(nc net.Conn, ls *listenerState) {
 	s.counters.connectionsAccepted.Add(1)
 	s.start()
 	c := newConn(s, nc)
+	c.listener = ls
 	if !s.track(c) {
 		nc.Close()
+		c.listenerDone()
 		return
 	}
 	c.serve()
@@ -196,6 +242,7 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	c.listenerDone()
 }
 
 func (s *Server) isClosing() bool {

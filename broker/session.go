@@ -13,6 +13,11 @@ import (
 // made on first use, so an idle client that never subscribed costs little.
 type session struct {
 	id string
+	// owner is the user name the session was made for (hasOwner false for
+	// a client without one). Another user connecting with the same client
+	// identifier takes over the connection but not the session.
+	owner    string
+	hasOwner bool
 
 	// subCount is the number of subscriptions, read without mu by routing
 	// to know whether a client can match one message more than once.
@@ -28,6 +33,7 @@ type session struct {
 	nextID      uint16                          // guarded by mu
 	sequence    uint64                          // guarded by mu: orders inflight for resend
 	maxInflight int                             // guarded by mu: window toward the live connection
+	access      TopicAccess                     // guarded by mu: what the client may read; nil allows all
 	ended       bool                            // guarded by mu: removed from the broker
 }
 
@@ -47,11 +53,24 @@ type queuedMsg struct {
 	retain bool
 }
 
-func newSession(id string, clean bool) *session {
+func newSession(id string, clean bool, owner string, hasOwner bool) *session {
 	return &session{
-		id:    id,
-		clean: clean,
+		id:       id,
+		clean:    clean,
+		owner:    owner,
+		hasOwner: hasOwner,
 	}
+}
+
+// ownedBy reports whether the session belongs to the given user.
+func (ss *session) ownedBy(username string, hasUsername bool) bool {
+	return ss.hasOwner == hasUsername && ss.owner == username
+}
+
+// mayReadLocked applies the client's read access to a message about to be
+// delivered, queued or resent.
+func (ss *session) mayReadLocked(m *Message) bool {
+	return ss.access == nil || ss.access.CanRead(m.Topic)
 }
 
 // deliver hands a message to the session at the given QoS. Routing calls it
@@ -59,7 +78,7 @@ func newSession(id string, clean bool) *session {
 func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.ended {
+	if ss.ended || !ss.mayReadLocked(m) {
 		return
 	}
 	if qos == 0 {
@@ -94,6 +113,9 @@ func (ss *session) sendLocked(m *Message, qos byte, retain bool) {
 func (ss *session) fillLocked() {
 	for ss.conn != nil && len(ss.inflight) < ss.maxInflight && ss.queue.len() > 0 {
 		q := ss.queue.pop()
+		if !ss.mayReadLocked(q.msg) { // access reloaded since it was queued
+			continue
+		}
 		ss.sendLocked(q.msg, q.qos, q.retain)
 	}
 }
@@ -153,16 +175,25 @@ func (ss *session) received(id uint16) (known bool, wrongQoS bool) {
 // attach binds a live connection to the session, queues its CONNACK, and resends what was in
 // flight, in the order it was first sent, with DUP set; released QoS 2
 // messages get their PUBREL again [MQTT-4.4.0-1].
+//
+// Read access is checked again for every message resent: the client's
+// access may have changed since it was first sent (CVE-2021-34434). A
+// message it may no longer read is dropped from flight.
 func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.conn = c
 	ss.maxInflight = maxInflight
+	ss.access = c.access
 	c.out.push(outItem{packet: connack})
 	for _, id := range ss.inflightOrderLocked() {
 		f := ss.inflight[id]
 		if f.released {
 			c.out.push(outItem{ack: packets.TypePubrel, id: id})
+			continue
+		}
+		if !ss.mayReadLocked(f.msg) {
+			delete(ss.inflight, id)
 			continue
 		}
 		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, id: id, dup: true})

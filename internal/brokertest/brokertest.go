@@ -28,18 +28,25 @@ type Broker struct {
 // ways of reading connections.
 func Start(t testing.TB, opts broker.Options) *Broker {
 	t.Helper()
-	if os.Getenv("MIDGE_TEST_GOROUTINE_PER_CONNECTION") == "1" {
-		opts.GoroutinePerConnection = true
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("brokertest: %v", err)
+	}
+	return Serve(t, opts, l, broker.ListenerOptions{})
+}
+
+// Serve runs a broker with opts on l, a listener the test made (TLS, for
+// one), with the listener's own options, and stops it when the test ends.
+func Serve(t testing.TB, opts broker.Options, l net.Listener, lo broker.ListenerOptions) *Broker {
+	t.Helper()
+	if os.Getenv("MIDGE_TEST_GOROUTINE_PER_CONNECTION") == "1" {
+		opts.GoroutinePerConnection = true
 	}
 	srv := broker.New(opts)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(l)
+		srv.ServeWith(l, lo)
 	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -69,6 +76,11 @@ func Dial(t testing.TB, addr string, version byte) *Conn {
 		t.Fatalf("brokertest: dial: %v", err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	return Wrap(t, nc, version)
+}
+
+// Wrap makes a Conn of a connection the test opened itself (TLS, for one).
+func Wrap(t testing.TB, nc net.Conn, version byte) *Conn {
 	return &Conn{t: t, Net: nc, Version: version, reader: packets.NewReader(nc, 512), Timeout: 5 * time.Second}
 }
 
@@ -78,6 +90,19 @@ func Connect(t testing.TB, addr string, version byte, clientID string, clean boo
 	t.Helper()
 	c := Dial(t, addr, version)
 	c.Send(&packets.Connect{ProtocolName: protocolName(version), Version: version, CleanStart: clean, KeepAlive: 60, ClientID: clientID})
+	ack, ok := c.Expect().(*packets.Connack)
+	if !ok || ack.ReasonCode != 0 {
+		t.Fatalf("brokertest: CONNACK = %+v", ack)
+	}
+	return c
+}
+
+// ConnectUser is Connect with a user name (and that name as password).
+func ConnectUser(t testing.TB, addr string, version byte, clientID, username string, clean bool) *Conn {
+	t.Helper()
+	c := Dial(t, addr, version)
+	c.Send(&packets.Connect{ProtocolName: protocolName(version), Version: version, CleanStart: clean, KeepAlive: 60,
+		ClientID: clientID, Username: username, UsernameFlag: true, Password: []byte(username), PasswordFlag: true})
 	ack, ok := c.Expect().(*packets.Connack)
 	if !ok || ack.ReasonCode != 0 {
 		t.Fatalf("brokertest: CONNACK = %+v", ack)

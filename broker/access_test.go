@@ -1,0 +1,406 @@
+package broker_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/packets"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// rules is a test Authorizer: per user name, the filters it may read and
+// write. Anonymous clients get the "" entry. Bumping gen changes nothing by
+// itself; tests swap the maps to model a reload.
+type rules struct {
+	read, write atomic.Pointer[map[string][]string]
+}
+
+func newRules(read, write map[string][]string) *rules {
+	r := &rules{}
+	r.read.Store(&read)
+	r.write.Store(&write)
+	return r
+}
+
+func (r *rules) Access(info broker.ConnectInfo) broker.TopicAccess {
+	return userAccess{r: r, user: info.Username}
+}
+
+type userAccess struct {
+	r    *rules
+	user string
+}
+
+func allowed(filters []string, name string) bool {
+	for _, f := range filters {
+		if topic.Match(f, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a userAccess) CanRead(name string) bool  { return allowed((*a.r.read.Load())[a.user], name) }
+func (a userAccess) CanWrite(name string) bool { return allowed((*a.r.write.Load())[a.user], name) }
+
+func accessBroker(t *testing.T, r *rules) *brokertest.Broker {
+	return brokertest.Start(t, broker.Options{Authorizer: r})
+}
+
+// expectNothing fails if c receives a packet within a short while.
+func expectNothing(t *testing.T, c *brokertest.Conn) {
+	t.Helper()
+	c.Timeout = 200 * time.Millisecond
+	defer func() { c.Timeout = 5 * time.Second }()
+	if p, err := c.Read(); err == nil {
+		t.Fatalf("unexpected %T %+v", p, p)
+	}
+}
+
+func publishQoS1(t *testing.T, c *brokertest.Conn, name, payload string, id uint16) *packets.Ack {
+	t.Helper()
+	c.Send(&packets.Publish{QoS: 1, Topic: name, PacketID: id, Payload: []byte(payload)})
+	a, ok := c.Expect().(*packets.Ack)
+	if !ok || a.Kind != packets.TypePuback || a.PacketID != id {
+		t.Fatalf("got %T %+v, want PUBACK %d", a, a, id)
+	}
+	return a
+}
+
+// A subscription to # or a/+/c delivers only the topics the client may
+// read: the ACL is applied to each message at delivery, not to the filter.
+func TestWildcardSubscriptionOnlyReadableTopics(t *testing.T) {
+	r := newRules(map[string][]string{"reader": {"public/#", "a/x/c"}}, map[string][]string{"writer": {"#"}})
+	b := accessBroker(t, r)
+	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
+	subscribe(t, sub, "#", 1)
+	sub.Send(&packets.Subscribe{PacketID: 2, Subscriptions: []packets.Subscription{{Filter: "a/+/c", QoS: 1}}})
+	sub.Expect()
+	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
+	for i, name := range []string{"secret/1", "a/y/c", "public/1", "a/x/c"} {
+		publishQoS1(t, pub, name, name, uint16(i+1))
+	}
+	for _, want := range []string{"public/1", "a/x/c"} {
+		p := expectPublish(t, sub)
+		if p.Topic != want {
+			t.Fatalf("got %q, want %q", p.Topic, want)
+		}
+		sub.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	}
+	expectNothing(t, sub)
+}
+
+// Retained messages replayed on SUBSCRIBE are read-checked one by one.
+func TestRetainedOnlyReadable(t *testing.T) {
+	r := newRules(map[string][]string{"reader": {"r/open"}}, map[string][]string{"writer": {"#"}})
+	b := accessBroker(t, r)
+	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
+	for i, name := range []string{"r/closed", "r/open"} {
+		pub.Send(&packets.Publish{QoS: 1, Retain: true, Topic: name, PacketID: uint16(i + 1), Payload: []byte("x")})
+		pub.Expect()
+	}
+	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
+	subscribe(t, sub, "r/#", 0)
+	if p := expectPublish(t, sub); p.Topic != "r/open" || !p.Retain {
+		t.Fatalf("got %+v", p)
+	}
+	expectNothing(t, sub)
+}
+
+// A PUBLISH the client may not write is dropped. MQTT 3.1.1 has no way to
+// say so: the PUBACK/PUBREC is positive, as Mosquitto sends it. MQTT 5
+// acknowledges with 0x87.
+func TestPublishDenied(t *testing.T) {
+	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"writer": {"ok/#"}})
+	b := accessBroker(t, r)
+	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
+	subscribe(t, sub, "#", 2)
+
+	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
+	if a := publishQoS1(t, pub, "no/1", "x", 1); a.ReasonCode != 0 {
+		t.Fatalf("3.1.1 PUBACK reason = %v", a.ReasonCode)
+	}
+	pub.Send(&packets.Publish{QoS: 2, Topic: "no/2", PacketID: 2, Payload: []byte("x")})
+	expectAck(t, pub, packets.TypePubrec, 2)
+	pub.Send(&packets.Ack{Kind: packets.TypePubrel, PacketID: 2})
+	expectAck(t, pub, packets.TypePubcomp, 2)
+	pub.Send(&packets.Publish{QoS: 0, Retain: true, Topic: "no/3", Payload: []byte("x")})
+
+	v5 := brokertest.Dial(t, b.Addr, packets.V5)
+	v5.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, ClientID: "pub5",
+		Username: "writer", UsernameFlag: true})
+	v5.Expect()
+	v5.Send(&packets.Publish{QoS: 1, Topic: "no/4", PacketID: 4, Payload: []byte("x")})
+	if a, ok := v5.Expect().(*packets.Ack); !ok || a.Kind != packets.TypePuback || a.ReasonCode != packets.NotAuthorized {
+		t.Fatalf("MQTT 5 PUBACK = %+v, want 0x87", a)
+	}
+	v5.Send(&packets.Publish{QoS: 2, Topic: "no/5", PacketID: 5, Payload: []byte("x")})
+	if a, ok := v5.Expect().(*packets.Ack); !ok || a.Kind != packets.TypePubrec || a.ReasonCode != packets.NotAuthorized {
+		t.Fatalf("MQTT 5 PUBREC = %+v, want 0x87", a)
+	}
+
+	publishQoS1(t, pub, "ok/1", "allowed", 6)
+	if p := expectPublish(t, sub); p.Topic != "ok/1" {
+		t.Fatalf("the first message delivered is %q, want ok/1", p.Topic)
+	}
+	// Nothing denied was retained either.
+	late := brokertest.ConnectUser(t, b.Addr, packets.V311, "late", "reader", true)
+	subscribe(t, late, "no/#", 0)
+	expectNothing(t, late)
+}
+
+// A will is held to the client's write access.
+func TestWillToForbiddenTopicNotPublished(t *testing.T) {
+	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"dying": {"wills/ok"}})
+	b := accessBroker(t, r)
+	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
+	subscribe(t, sub, "wills/#", 0)
+	for _, willTopic := range []string{"wills/forbidden", "wills/ok"} {
+		c := brokertest.Dial(t, b.Addr, packets.V311)
+		c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, KeepAlive: 60,
+			ClientID: "dying", Username: "dying", UsernameFlag: true,
+			Will: &packets.Will{Topic: willTopic, Payload: []byte("gone")}})
+		c.Expect()
+		c.Net.Close()
+	}
+	if p := expectPublish(t, sub); p.Topic != "wills/ok" {
+		t.Fatalf("got will on %q, want only wills/ok", p.Topic)
+	}
+	expectNothing(t, sub)
+}
+
+// A different user connecting with the same client identifier takes the
+// connection over but does not inherit the session: not its subscriptions,
+// not its queued messages.
+func TestOtherUserDoesNotInheritSession(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	alice := brokertest.ConnectUser(t, b.Addr, packets.V311, "shared-id", "alice", false)
+	subscribe(t, alice, "alice/#", 1)
+	alice.Send(&packets.Disconnect{})
+	alice.ExpectClosed()
+
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	publishQoS1(t, pub, "alice/inbox", "for alice only", 1)
+
+	mallory := brokertest.Dial(t, b.Addr, packets.V311)
+	mallory.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60,
+		ClientID: "shared-id", Username: "mallory", UsernameFlag: true})
+	if ack, ok := mallory.Expect().(*packets.Connack); !ok || ack.ReasonCode != 0 || ack.SessionPresent {
+		t.Fatalf("CONNACK = %+v, want accepted without a session", ack)
+	}
+	expectNothing(t, mallory)
+	publishQoS1(t, pub, "alice/inbox", "again", 2)
+	expectNothing(t, mallory)
+
+	// The same user resumes its own session.
+	mallory.Send(&packets.Disconnect{})
+	mallory.ExpectClosed()
+	again := brokertest.Dial(t, b.Addr, packets.V311)
+	again.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60,
+		ClientID: "shared-id", Username: "mallory", UsernameFlag: true})
+	if ack, ok := again.Expect().(*packets.Connack); !ok || !ack.SessionPresent {
+		t.Fatalf("CONNACK = %+v, want the session present", ack)
+	}
+}
+
+// In-flight messages resent on reconnection are read-checked again: access
+// taken away while the client was offline stops the resend.
+func TestResendRechecksAccess(t *testing.T) {
+	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"writer": {"#"}})
+	b := accessBroker(t, r)
+	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", false)
+	subscribe(t, sub, "t/#", 1)
+	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
+	publishQoS1(t, pub, "t/revoked", "x", 1)
+	publishQoS1(t, pub, "t/kept", "y", 2)
+	expectPublish(t, sub) // in flight, never acknowledged
+	expectPublish(t, sub)
+	sub.Net.Close()
+
+	read := map[string][]string{"reader": {"t/kept"}}
+	r.read.Store(&read) // a reload took t/revoked away
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 1 })
+	again := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", false)
+	p := expectPublish(t, again)
+	if p.Topic != "t/kept" || !p.Dup {
+		t.Fatalf("resent %+v, want only t/kept with DUP", p)
+	}
+	expectNothing(t, again)
+}
+
+// A shared subscription must not be a way around read access.
+func TestSharedSubscriptionHonoursReadAccess(t *testing.T) {
+	r := newRules(map[string][]string{"reader": {"open/#"}}, map[string][]string{"writer": {"#"}})
+	b := accessBroker(t, r)
+	sub := brokertest.ConnectUser(t, b.Addr, packets.V5, "sub", "reader", true)
+	sub.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "$share/g/#", QoS: 0}}})
+	sub.Expect()
+	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
+	publishQoS1(t, pub, "secret/x", "x", 1)
+	expectNothing(t, sub)
+}
+
+// max_connections closes the connection over the bound at once; a place
+// freed by a disconnect can be taken again.
+func TestMaxConnections(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := brokertest.Serve(t, broker.Options{}, l, broker.ListenerOptions{MaxConnections: 2})
+	first := brokertest.Connect(t, b.Addr, packets.V311, "one", true)
+	brokertest.Connect(t, b.Addr, packets.V311, "two", true)
+	third := brokertest.Dial(t, b.Addr, packets.V311)
+	third.ExpectClosed()
+	first.Send(&packets.Disconnect{})
+	first.ExpectClosed()
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 1 })
+	brokertest.Connect(t, b.Addr, packets.V311, "three", true)
+}
+
+// A listener that takes user names from client certificates admits a
+// client by its certificate, whatever user name and password it sends, and
+// hands the certificate's name to the Authorizer.
+func TestCertUsername(t *testing.T) {
+	ca, caKey := newTestCA(t)
+	serverCert := leafCert(t, ca, caKey, "127.0.0.1", true)
+	clientCert := leafCert(t, ca, caKey, "sensor-7", false)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+
+	seen := make(chan string, 4)
+	auth := broker.AuthorizerFunc(func(info broker.ConnectInfo) broker.TopicAccess {
+		seen <- info.Username
+		return nil
+	})
+	refuseAll := broker.AnonymousOnly(false)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{serverCert},
+		ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven})
+	b := brokertest.Serve(t, broker.Options{Authenticator: refuseAll, Authorizer: auth}, l,
+		broker.ListenerOptions{CertUsername: func(cs tls.ConnectionState) (string, bool) {
+			if len(cs.PeerCertificates) == 0 {
+				return "", false
+			}
+			return cs.PeerCertificates[0].Subject.CommonName, true
+		}})
+
+	dial := func(certs []tls.Certificate) *brokertest.Conn {
+		nc, err := tls.Dial("tcp", b.Addr, &tls.Config{RootCAs: pool, Certificates: certs, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		c := brokertest.Wrap(t, nc, packets.V311)
+		c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, KeepAlive: 60,
+			ClientID: "c", Username: "claimed", UsernameFlag: true, Password: []byte("wrong"), PasswordFlag: true})
+		return c
+	}
+	if ack, ok := dial([]tls.Certificate{clientCert}).Expect().(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("with a certificate: CONNACK = %+v", ack)
+	}
+	if got := <-seen; got != "sensor-7" {
+		t.Fatalf("Authorizer saw user %q, want the certificate's sensor-7", got)
+	}
+	if ack, ok := dial(nil).Expect().(*packets.Connack); !ok || ack.ReasonCode != packets.ConnRefusedNotAuthorized {
+		t.Fatalf("without a certificate: CONNACK = %+v, want 5", ack)
+	}
+}
+
+// A wrong password is refused with CONNACK 5 at 3.1.1 (as Mosquitto does)
+// and 0x86 at MQTT 5; an anonymous client where that is off gets 5 / 0x87.
+func TestRefusalCodes(t *testing.T) {
+	auth := broker.AuthenticatorFunc(func(_ context.Context, info broker.ConnectInfo) error {
+		if !info.HasUsername {
+			return broker.ErrNotAuthorized
+		}
+		if string(info.Password) != "right" {
+			return broker.ErrBadCredentials
+		}
+		return nil
+	})
+	b := brokertest.Start(t, broker.Options{Authenticator: auth})
+	for _, tc := range []struct {
+		version byte
+		user    bool
+		want    packets.ReasonCode
+	}{
+		{packets.V311, true, packets.ConnRefusedNotAuthorized},
+		{packets.V311, false, packets.ConnRefusedNotAuthorized},
+		{packets.V5, true, packets.BadUsernameOrPassword},
+		{packets.V5, false, packets.NotAuthorized},
+	} {
+		c := brokertest.Dial(t, b.Addr, tc.version)
+		connect := &packets.Connect{ProtocolName: "MQTT", Version: tc.version, CleanStart: true, ClientID: "x"}
+		if tc.user {
+			connect.Username, connect.UsernameFlag = "u", true
+			connect.Password, connect.PasswordFlag = []byte("wrong"), true
+		}
+		c.Send(connect)
+		if ack, ok := c.ExpectClosed().(*packets.Connack); !ok || ack.ReasonCode != tc.want {
+			t.Errorf("v%d user=%v: CONNACK = %+v, want %#x", tc.version, tc.user, ack, byte(tc.want))
+		}
+	}
+}
+
+func newTestCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, key
+}
+
+var serial atomic.Int64
+
+func leafCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, server bool) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(100 + serial.Add(1)), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = []net.IP{ip}
+		} else {
+			tmpl.DNSNames = []string{name}
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
