@@ -19,6 +19,7 @@ Commands:
   broker   run the broker (midge broker --help)
   pub      publish messages, like mosquitto_pub
   sub      subscribe and print messages, like mosquitto_sub
+  passwd   manage a password file, like mosquitto_passwd
   bench    load-test any MQTT broker (midge bench --help)
 `
 
@@ -39,6 +40,8 @@ func main() {
 		status = cli.Pub(ctx, args, stdio)
 	case "sub":
 		status = cli.Sub(ctx, args, stdio)
+	case "passwd":
+		status = cli.Passwd(ctx, args, stdio)
 	case "bench":
 		status = cli.Bench(ctx, args, stdio)
 	case "help", "-h", "--help":

@@ -17,6 +17,8 @@ var allowed = map[string][]string{
 	"packets":                {},
 	"topic":                  {},
 	"internal/config":        {},
+	"internal/listener":      {},
+	"internal/auth":          {"topic"},
 	"internal/mosquittotest": {},
 	"client":                 {"packets", "topic"},
 	"internal/bench":         {"packets", "topic"},
