@@ -35,7 +35,7 @@ func main() {
 	var status int
 	switch os.Args[1] {
 	case "broker":
-		status = cli.Broker(ctx, args, stdio)
+		status = cli.BrokerWithReload(ctx, args, stdio, hangups(ctx))
 	case "pub":
 		status = cli.Pub(ctx, args, stdio)
 	case "sub":
@@ -52,4 +52,27 @@ func main() {
 	}
 	stop()
 	os.Exit(status)
+}
+
+// hangups turns SIGHUP into reload requests for the broker, as Mosquitto
+// reloads its security files on SIGHUP. (Windows has no SIGHUP; the
+// channel then never fires.)
+func hangups(ctx context.Context) <-chan struct{} {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				select {
+				case reload <- struct{}{}:
+				default: // one is pending already
+				}
+			}
+		}
+	}()
+	return reload
 }

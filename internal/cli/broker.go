@@ -14,6 +14,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/listener"
 )
 
 // Version is midge's version, reported by the broker.
@@ -22,6 +23,13 @@ const Version = "0.1.0"
 // Broker runs `midge broker`: mosquitto's command line (-c, -p, -v) and,
 // without a configuration file, its local-only default.
 func Broker(ctx context.Context, args []string, stdio Stdio) int {
+	return BrokerWithReload(ctx, args, stdio, nil)
+}
+
+// BrokerWithReload is Broker with a channel that asks for a reload (cmd/midge
+// sends on it for SIGHUP): the password file, the ACL file and TLS
+// certificates are read again without dropping connections.
+func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-chan struct{}) int {
 	fs := flag.NewFlagSet("midge broker", flag.ContinueOnError)
 	fs.SetOutput(stdio.Err)
 	var configFile string
@@ -57,15 +65,45 @@ func Broker(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
 		return 3
 	}
-	opts := broker.Options{
-		Logger:        log,
-		Authenticator: broker.AnonymousOnly(plan.allowAnonymous),
-		Version:       Version,
+	sec, err := loadSecurity(plan.cfg, plan.allowAnonymous)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 3
 	}
+	opts := broker.Options{Logger: log, Version: Version}
+	sec.options(&opts)
 	applyLimits(&opts, plan.cfg)
+	for i := range plan.addrs {
+		a := &plan.addrs[i]
+		if a.tls, err = sec.listenerTLS(a.cfg, log); err != nil {
+			fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+			return 3
+		}
+	}
+	warnIfOpen(plan, sec, log)
 	srv := broker.New(opts)
 	log.Info("midge " + Version + " starting")
-	return serveUntilDone(ctx, srv, plan, log)
+	return serveUntilDone(ctx, srv, plan, sec, reload, log)
+}
+
+// warnIfOpen warns about a listener reachable from the network that admits
+// anyone: anonymous access on, and no password file to check user names.
+func warnIfOpen(plan listenPlan, sec *security, log *slog.Logger) {
+	if !sec.allowAnonymous || sec.passwords != nil {
+		return
+	}
+	for _, a := range plan.addrs {
+		if a.cfg == nil || a.cfg.UseIdentityAsUsername || a.cfg.UseSubjectAsUsername {
+			continue
+		}
+		host, _, _ := net.SplitHostPort(a.address)
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() || host == "localhost" {
+			continue
+		}
+		log.Warn(fmt.Sprintf("%s:%d: listener %d is open to the network with allow_anonymous true and no password_file: "+
+			"anyone who can reach it may publish and subscribe. Add users with `midge passwd` and a password_file line.",
+			a.cfg.File, a.cfg.Line, a.cfg.Port))
+	}
 }
 
 // listenPlan is what the broker will listen on and whom it admits.
@@ -77,7 +115,9 @@ type listenPlan struct {
 
 type listenAddr struct {
 	network, address string
-	optional         bool // failing to bind it only warns (IPv6 missing)
+	optional         bool             // failing to bind it only warns (IPv6 missing)
+	cfg              *config.Listener // nil for the local-only default
+	tls              *listener.TLS    // nil for plain TCP
 }
 
 // planListeners applies Mosquitto's rules: with no listener configured the
@@ -99,8 +139,8 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 		for _, p := range ports {
 			port := strconv.Itoa(p)
 			plan.addrs = append(plan.addrs,
-				listenAddr{"tcp4", net.JoinHostPort("127.0.0.1", port), false},
-				listenAddr{"tcp6", net.JoinHostPort("::1", port), true})
+				listenAddr{network: "tcp4", address: net.JoinHostPort("127.0.0.1", port)},
+				listenAddr{network: "tcp6", address: net.JoinHostPort("::1", port), optional: true})
 		}
 		log.Info("Starting in local only mode. Connections will only be possible from clients running on this machine. " +
 			"Create a configuration file which defines a listener to allow remote access (for example `listener 1883` and `allow_anonymous true`), and start with -c FILE.")
@@ -110,18 +150,20 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 		log.Warn("-p is ignored because the configuration file defines listeners")
 	}
 	plan := listenPlan{allowAnonymous: cfg.AllowAnonymous != nil && *cfg.AllowAnonymous, cfg: cfg}
-	for _, l := range cfg.Listeners {
+	for i := range cfg.Listeners {
+		l := &cfg.Listeners[i]
 		port := strconv.Itoa(l.Port)
 		if l.Address == "" {
 			plan.addrs = append(plan.addrs,
-				listenAddr{"tcp4", net.JoinHostPort("0.0.0.0", port), false},
-				listenAddr{"tcp6", net.JoinHostPort("::", port), true})
+				listenAddr{network: "tcp4", address: net.JoinHostPort("0.0.0.0", port), cfg: l},
+				listenAddr{network: "tcp6", address: net.JoinHostPort("::", port), optional: true, cfg: l})
 			continue
 		}
-		plan.addrs = append(plan.addrs, listenAddr{"tcp", net.JoinHostPort(l.Address, port), false})
+		plan.addrs = append(plan.addrs, listenAddr{network: "tcp", address: net.JoinHostPort(l.Address, port), cfg: l})
 	}
-	if !plan.allowAnonymous {
-		log.Info("allow_anonymous is false and no password file is configured: every client will be refused")
+	if !plan.allowAnonymous && cfg.PasswordFile == "" {
+		log.Info("allow_anonymous is false and no password file is configured: only clients with certificate " +
+			"identities (use_identity_as_username) can connect")
 	}
 	return plan, nil
 }
@@ -145,8 +187,13 @@ func applyLimits(opts *broker.Options, cfg *config.Config) {
 
 // serveUntilDone binds every address, serves until ctx ends, then shuts the
 // broker down cleanly.
-func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, log *slog.Logger) int {
-	var listeners []net.Listener
+func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, sec *security,
+	reload <-chan struct{}, log *slog.Logger) int {
+	type bound struct {
+		l net.Listener
+		a listenAddr
+	}
+	var listeners []bound
 	for _, a := range plan.addrs {
 		l, err := net.Listen(a.network, a.address)
 		if err != nil {
@@ -155,32 +202,45 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, lo
 				continue
 			}
 			log.Error("cannot listen on "+a.address, "err", err)
-			for _, l := range listeners {
-				l.Close()
+			for _, b := range listeners {
+				b.l.Close()
 			}
 			return 1
 		}
-		log.Info("Opening listen socket on " + l.Addr().String())
-		listeners = append(listeners, l)
+		kind := ""
+		if a.tls != nil {
+			kind = " (TLS)"
+		}
+		log.Info("Opening listen socket on " + l.Addr().String() + kind)
+		listeners = append(listeners, bound{l, a})
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(listeners))
-	for _, l := range listeners {
+	for _, b := range listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(l); !errors.Is(err, broker.ErrServerClosed) {
+			err := srv.ServeWith(wrapTLS(b.l, b.a.tls), listenerOptions(b.a.cfg, b.a.tls))
+			if !errors.Is(err, broker.ErrServerClosed) {
 				errs <- err
 			}
 		}()
 	}
 	status := 0
-	select {
-	case <-ctx.Done():
-		log.Info("midge " + Version + " terminating")
-	case err := <-errs:
-		log.Error("listener failed", "err", err)
-		status = 1
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("midge " + Version + " terminating")
+			break wait
+		case <-reload:
+			log.Info("reloading security files (SIGHUP)")
+			sec.reload(log)
+		case err := <-errs:
+			log.Error("listener failed", "err", err)
+			status = 1
+			break wait
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/listener"
+)
+
+// security is what the broker command loaded to decide who may connect
+// and what they may do: the password and ACL files and every TLS
+// listener's certificates. Reload re-reads all of them.
+type security struct {
+	allowAnonymous bool
+	passwords      *auth.PasswordFile // nil without password_file
+	acl            *auth.ACLFile      // nil without acl_file
+	tls            map[*config.Listener]*listener.TLS
+}
+
+// loadSecurity opens the files the configuration names. An unreadable or
+// malformed file stops the start: a broker must not open with weaker
+// security than its configuration asks for.
+func loadSecurity(cfg *config.Config, allowAnonymous bool) (*security, error) {
+	sec := &security{allowAnonymous: allowAnonymous}
+	var err error
+	if cfg.PasswordFile != "" {
+		if sec.passwords, err = auth.OpenPasswordFile(cfg.PasswordFile); err != nil {
+			return nil, fmt.Errorf("password_file: %w", err)
+		}
+	}
+	if cfg.ACLFile != "" {
+		if sec.acl, err = auth.OpenACLFile(cfg.ACLFile); err != nil {
+			return nil, fmt.Errorf("acl_file: %w", err)
+		}
+	}
+	return sec, nil
+}
+
+// Authenticate applies Mosquitto's rules: a client without a user name is
+// admitted when allow_anonymous is true; with a password file a user name
+// needs its password; without one, a user name is taken at its word when
+// anonymous access is allowed.
+func (sec *security) Authenticate(_ context.Context, info broker.ConnectInfo) error {
+	if !info.HasUsername {
+		if sec.allowAnonymous {
+			return nil
+		}
+		return broker.ErrNotAuthorized
+	}
+	if sec.passwords == nil {
+		if sec.allowAnonymous {
+			return nil
+		}
+		return broker.ErrNotAuthorized
+	}
+	// A missing password never matches, as in Mosquitto; Check still
+	// costs a hash so the answer takes the same time.
+	ok := sec.passwords.Check(info.Username, info.Password)
+	if !ok || !info.HasPassword {
+		return broker.ErrBadCredentials
+	}
+	return nil
+}
+
+// options fills in the broker options that enforce the loaded files.
+func (sec *security) options(opts *broker.Options) {
+	opts.Authenticator = sec
+	if sec.acl != nil {
+		acl := sec.acl
+		opts.Authorizer = broker.AuthorizerFunc(func(info broker.ConnectInfo) broker.TopicAccess {
+			return acl.ForClient(info.ClientID, info.Username, info.HasUsername)
+		})
+	}
+}
+
+// listenerTLS loads a listener's TLS configuration; nil for a plain one.
+func (sec *security) listenerTLS(l *config.Listener, log *slog.Logger) (*listener.TLS, error) {
+	if l == nil || !l.TLS() {
+		return nil, nil
+	}
+	if t, ok := sec.tls[l]; ok { // the IPv4 and IPv6 sockets of one listener
+		return t, nil
+	}
+	t, err := listener.NewTLS(listener.TLSOptions{
+		CAFile: l.CAFile, CAPath: l.CAPath, CertFile: l.CertFile, KeyFile: l.KeyFile, CRLFile: l.CRLFile,
+		RequireCertificate: l.RequireCertificate, Version: l.TLSVersion, Ciphers: l.Ciphers, Ciphers13: l.Ciphers13,
+		UseIdentityAsUsername: l.UseIdentityAsUsername, UseSubjectAsUsername: l.UseSubjectAsUsername,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: listener %d: %w", l.File, l.Line, l.Port, err)
+	}
+	for _, w := range t.Warnings() {
+		log.Warn(fmt.Sprintf("%s:%d: listener %d: %s", l.File, l.Line, l.Port, w))
+	}
+	if (l.UseIdentityAsUsername || l.UseSubjectAsUsername) && !l.RequireCertificate {
+		log.Warn(fmt.Sprintf("%s:%d: listener %d: use_identity_as_username or use_subject_as_username without "+
+			"require_certificate true: clients are not asked for a certificate, so every client will be refused", l.File, l.Line, l.Port))
+	}
+	if sec.tls == nil {
+		sec.tls = make(map[*config.Listener]*listener.TLS)
+	}
+	sec.tls[l] = t
+	return t, nil
+}
+
+// listenerOptions returns the broker's per-listener options for l.
+func listenerOptions(l *config.Listener, t *listener.TLS) broker.ListenerOptions {
+	var lo broker.ListenerOptions
+	if l == nil {
+		return lo
+	}
+	lo.MaxConnections = l.MaxConnections
+	if t != nil && (l.UseIdentityAsUsername || l.UseSubjectAsUsername) {
+		lo.CertUsername = t.Username
+	}
+	return lo
+}
+
+// wrapTLS makes ln a TLS listener when t is set. The handshake happens
+// when the broker first reads, within its CONNECT timeout.
+func wrapTLS(ln net.Listener, t *listener.TLS) net.Listener {
+	if t == nil {
+		return ln
+	}
+	return tls.NewListener(ln, t.Config())
+}
+
+// reload re-reads the password file, the ACL file and every TLS listener's
+// certificates, as Mosquitto does on SIGHUP. Connections stay up. A file
+// that fails to load leaves the previous one in force and is logged.
+func (sec *security) reload(log *slog.Logger) {
+	if sec.passwords != nil {
+		if err := sec.passwords.Reload(); err != nil {
+			log.Error("reload: keeping the previous password file", "err", err)
+		} else {
+			log.Info("reloaded password file " + sec.passwords.Path())
+		}
+	}
+	if sec.acl != nil {
+		if err := sec.acl.Reload(); err != nil {
+			log.Error("reload: keeping the previous ACL file", "err", err)
+		} else {
+			log.Info("reloaded ACL file " + sec.acl.Path())
+		}
+	}
+	for l, t := range sec.tls {
+		if err := t.Reload(); err != nil {
+			log.Error(fmt.Sprintf("reload: listener %d keeps its previous TLS certificates", l.Port), "err", err)
+		}
+	}
+}
