@@ -43,3 +43,52 @@ func TestParseLimits(t *testing.T) {
 		t.Fatalf("limits = %d, %d", *cfg.MaxInflightMessages, *cfg.MaxQueuedMessages)
 	}
 }
+
+func TestParseSecurityOptions(t *testing.T) {
+	text := `password_file /etc/mosquitto/passwd
+acl_file /etc/mosquitto/acl
+listener 1883 127.0.0.1
+max_connections 10
+listener 8883
+cafile /etc/ca dir/ca.crt
+certfile /etc/server.crt
+keyfile /etc/server.key
+crlfile /etc/crl.pem
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.3
+ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256
+`
+	cfg, err := Parse(strings.NewReader(text), "m.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PasswordFile != "/etc/mosquitto/passwd" || cfg.ACLFile != "/etc/mosquitto/acl" {
+		t.Fatalf("files = %q, %q", cfg.PasswordFile, cfg.ACLFile)
+	}
+	plain, secure := cfg.Listeners[0], cfg.Listeners[1]
+	if plain.MaxConnections != 10 || plain.TLS() {
+		t.Fatalf("first listener = %+v", plain)
+	}
+	if !secure.TLS() || secure.MaxConnections != -1 || secure.CAFile != "/etc/ca dir/ca.crt" ||
+		secure.CertFile != "/etc/server.crt" || secure.KeyFile != "/etc/server.key" || secure.CRLFile != "/etc/crl.pem" ||
+		!secure.RequireCertificate || !secure.UseIdentityAsUsername || secure.TLSVersion != "tlsv1.3" ||
+		secure.Ciphers != "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256" {
+		t.Fatalf("TLS listener = %+v", secure)
+	}
+}
+
+func TestParseSecurityErrors(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"cafile /ca.crt\n", "m.conf:1: cafile: must follow the `listener` line it belongs to"},
+		{"listener 8883\ntls_version sslv3\n", "m.conf:2: tls_version: invalid value \"sslv3\" (accepted: tlsv1.3, tlsv1.2, tlsv1.1)"},
+		{"listener 8883\nrequire_certificate yes\n", "m.conf:2: require_certificate: invalid value \"yes\""},
+		{"listener 1883\nmax_connections -2\n", "m.conf:2: max_connections: invalid value \"-2\""},
+		{"password_file\n", "m.conf:1: password_file: missing path"},
+	} {
+		_, err := Parse(strings.NewReader(tc.text), "m.conf")
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) error = %v, want prefix %q", tc.text, err, tc.want)
+		}
+	}
+}
