@@ -26,6 +26,16 @@ const firstByte = byte(packets.TypeConnect) << 4
 func (c *conn) handshake() error {
 	deadline := time.Now().Add(c.s.opts.ConnectTimeout)
 	c.nc.SetReadDeadline(deadline)
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		// The TLS handshake counts against the CONNECT timeout: a client
+		// that never finishes it is closed like one that never sends
+		// CONNECT.
+		tc.SetWriteDeadline(deadline)
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("TLS handshake failed: %w", err)
+		}
+		tc.SetWriteDeadline(time.Time{})
+	}
 
 	// Look at the first byte before reserving anything: a connection that
 	// does not start with CONNECT is closed at once (CVE-2023-0809).
