@@ -20,6 +20,7 @@ Commands:
   pub      publish messages, like mosquitto_pub
   sub      subscribe and print messages, like mosquitto_sub
   passwd   manage a password file, like mosquitto_passwd
+  cert     make TLS certificates for a broker and its clients (midge cert --help)
   bench    load-test any MQTT broker (midge bench --help)
 `
 
@@ -42,6 +43,8 @@ func main() {
 		status = cli.Sub(ctx, args, stdio)
 	case "passwd":
 		status = cli.Passwd(ctx, args, stdio)
+	case "cert":
+		status = cli.Cert(ctx, args, stdio)
 	case "bench":
 		status = cli.Bench(ctx, args, stdio)
 	case "help", "-h", "--help":

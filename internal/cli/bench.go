@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,16 +32,22 @@ Usage: midge bench pub|sub|run|conn|retained [options]
 
 Connection:
   -h HOST             broker host (default localhost)
-  -p PORT             broker port (default 1883)
+  -p PORT             broker port (default 1883, 8883 with TLS)
   -V VERSION          MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5; default 311)
   -u USER, -P PASS    username and password
   -k SECONDS          keep alive (default 60; 0 for none)
   -I PREFIX           client id prefix (default "mb" and 4 random hex digits and "-")
   --cafile FILE       TLS: trust the CA certificates in FILE
+  --capath DIR        TLS: trust the CA certificates in the files of DIR
+  --tls-use-os-certs, --tls
+                      TLS: trust the system's CA certificates (the default
+                      when TLS is on without --cafile or --capath)
   --cert FILE, --key FILE
                       TLS: present this client certificate
-  --insecure          TLS: do not verify the broker's certificate or name
-  --tls               TLS with the system's CA certificates
+  --insecure          TLS: do not check the broker's name against its certificate
+                      (its chain is still verified, as with mosquitto_pub)
+  --tls-version V     TLS: minimum version, tlsv1.3 or tlsv1.2 (default)
+                      Any TLS option turns TLS on.
 
 Clients and messages:
   -c N                publishers (pub, run), subscribers (sub) or connections (conn); default 1
@@ -81,15 +86,15 @@ Output:
 
 // benchFlags are midge bench's parsed flags.
 type benchFlags struct {
-	cfg                      bench.Config
-	host, port, version      string
-	keepAlive                int
-	qos                      int
-	duration, drain          durationValue
-	cafile, cert, key        string
-	insecure, useTLS, retain bool
-	sourceBase               string
-	jsonOut, quiet, help     bool
+	cfg                  bench.Config
+	host, port, version  string
+	keepAlive            int
+	qos                  int
+	duration, drain      durationValue
+	tls                  clientTLS
+	portSet, retain      bool
+	sourceBase           string
+	jsonOut, quiet, help bool
 }
 
 // durationValue is a flag that takes a Go duration ("10s") or seconds ("10").
@@ -126,6 +131,7 @@ func parseBench(mode bench.Mode, args []string) (*benchFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	fs.Visit(func(f *flag.Flag) { bf.portSet = bf.portSet || f.Name == "p" || f.Name == "port" })
 	return bf, bf.finish()
 }
 
@@ -154,11 +160,13 @@ func (bf *benchFlags) define(fs *flag.FlagSet) {
 	str(&c.Password, "", "P", "pw")
 	num(&bf.keepAlive, 60, "k", "keepalive")
 	str(&c.ClientPrefix, "", "I", "id-prefix")
-	str(&bf.cafile, "", "cafile")
-	str(&bf.cert, "", "cert")
-	str(&bf.key, "", "key")
-	boolean(&bf.insecure, "insecure")
-	boolean(&bf.useTLS, "tls")
+	fs.Var(&bf.tls.caFile, "cafile", "")
+	fs.Var(&bf.tls.caPath, "capath", "")
+	fs.Var(&bf.tls.certFile, "cert", "")
+	fs.Var(&bf.tls.keyFile, "key", "")
+	fs.Var(&bf.tls.version, "tls-version", "")
+	boolean(&bf.tls.insecure, "insecure")
+	boolean(&bf.tls.useOSCerts, "tls", "tls-use-os-certs")
 	num(&c.Clients, 1, "c", "clients")
 	num(&c.Subscribers, 1, "subscribers")
 	num(&c.Start, 0, "start")
@@ -189,6 +197,13 @@ func (bf *benchFlags) define(fs *flag.FlagSet) {
 // finish turns the flags into the Config.
 func (bf *benchFlags) finish() error {
 	c := &bf.cfg
+	var err error
+	if c.TLS, err = bf.tlsConfig(); err != nil {
+		return err
+	}
+	if c.TLS != nil && !bf.portSet {
+		bf.port = "8883"
+	}
 	c.Addr = net.JoinHostPort(bf.host, bf.port)
 	switch strings.TrimPrefix(bf.version, "mqttv") {
 	case "31":
@@ -221,39 +236,20 @@ func (bf *benchFlags) finish() error {
 	if c.Mode == bench.ModeConn && c.Duration == 0 {
 		c.Duration = 10 * time.Second
 	}
-	if c.TLS, err = bf.tlsConfig(); err != nil {
-		return err
-	}
 	return c.WithDefaults().Validate()
 }
 
-// tlsConfig builds the TLS settings, or nil for plain TCP.
+// tlsConfig builds the TLS settings, or nil for plain TCP: any TLS flag
+// turns TLS on, and without a CA the system's are trusted.
 func (bf *benchFlags) tlsConfig() (*tls.Config, error) {
-	if bf.cafile == "" && bf.cert == "" && bf.key == "" && !bf.insecure && !bf.useTLS {
+	t := &bf.tls
+	if !t.enabled() && !t.certFile.set && !t.keyFile.set && !t.version.set && !t.insecure {
 		return nil, nil
 	}
-	cfg := &tls.Config{ServerName: bf.host, InsecureSkipVerify: bf.insecure}
-	if bf.cafile != "" {
-		pem, err := os.ReadFile(bf.cafile)
-		if err != nil {
-			return nil, err
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate found in %s", bf.cafile)
-		}
-	}
-	if (bf.cert == "") != (bf.key == "") {
+	if t.certFile.set != t.keyFile.set {
 		return nil, errors.New("--cert and --key go together")
 	}
-	if bf.cert != "" {
-		pair, err := tls.LoadX509KeyPair(bf.cert, bf.key)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
+	return t.config(bf.host)
 }
 
 // Bench runs `midge bench MODE [options]` and returns the exit status: 0

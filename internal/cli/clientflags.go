@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/listener"
 	"github.com/midge-mqtt/midge/packets"
 	"github.com/midge-mqtt/midge/topic"
 )
@@ -91,6 +95,7 @@ type clientFlags struct {
 	willQoS                optString
 	willRetain             bool
 	maxInflight            optString
+	tls                    clientTLS
 	topics                 stringList
 	argNouns               map[string]string // flag name -> what its argument is, for errors
 	version                byte              // parsed -V
@@ -120,6 +125,13 @@ func newClientFlags(tool string) *clientFlags {
 	cf.value(&cf.willQoS, "will QoS", "will-qos")
 	cf.boolean(&cf.willRetain, "will-retain")
 	cf.value(&cf.maxInflight, "max_inflight", "M")
+	cf.value(&cf.tls.caFile, "file", "cafile")
+	cf.value(&cf.tls.caPath, "directory", "capath")
+	cf.value(&cf.tls.certFile, "file", "cert")
+	cf.value(&cf.tls.keyFile, "file", "key")
+	cf.value(&cf.tls.version, "version", "tls-version")
+	cf.boolean(&cf.tls.insecure, "insecure")
+	cf.boolean(&cf.tls.useOSCerts, "tls-use-os-certs")
 	cf.value(&cf.topics, "topic", "t", "topic")
 	return cf
 }
@@ -212,6 +224,9 @@ func (cf *clientFlags) validate() error {
 	if err := cf.validateWill(); err != nil {
 		return err
 	}
+	if cf.tls.certFile.set != cf.tls.keyFile.set {
+		return usagef("Both certfile and keyfile must be provided if one of them is set.")
+	}
 	if cf.disableClean && !cf.id.set {
 		return usagef("You must provide a client id if you are using the -c option.")
 	}
@@ -279,8 +294,12 @@ func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Opti
 		host = cf.host.value
 	}
 	port := "1883"
+	if cf.tls.enabled() {
+		port = "8883"
+	}
 	if cf.port.set {
-		port = cf.port.value
+		n, _ := strconv.Atoi(cf.port.value) // validate checked it
+		port = strconv.Itoa(n)
 	}
 	keepAlive := 60
 	if cf.keepAlive.set {
@@ -299,6 +318,20 @@ func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Opti
 	}
 	if cf.maxInflight.set {
 		opts.MaxInflight, _ = strconv.Atoi(cf.maxInflight.value)
+	}
+	switch {
+	case cf.tls.enabled():
+		opts.Dialer = tlsDialer(cf.tls.config(host))
+	case port == "8883":
+		// mosquitto_pub -p 8883 without a CA trusts the system's.
+		withOSCerts := cf.tls
+		withOSCerts.useOSCerts = true
+		opts.Dialer = tlsDialer(withOSCerts.config(host))
+	case cf.tls.version.set:
+		// Checked even without TLS, as mosquitto_pub does.
+		if _, err := listener.TLSVersion(cf.tls.version.value); err != nil {
+			opts.Dialer = tlsDialer(nil, &tlsSetupError{&tlsVersionError{err}})
+		}
 	}
 	if cf.willTopic.set {
 		opts.Will = &packets.Will{
@@ -366,7 +399,13 @@ func connectFailure(stdio Stdio, quiet, refusedLine bool, err error) int {
 func dialErrorText(err error) string {
 	var dnsErr *net.DNSError
 	var errno syscall.Errno
+	var setup *tlsSetupError
+	var handshake *tlsHandshakeError
 	switch {
+	case errors.As(err, &setup):
+		return "Error: " + setup.mosquittoText()
+	case errors.As(err, &handshake):
+		return "Unable to connect (A TLS error occurred.).\nError: " + handshake.err.Error()
 	case errors.As(err, &dnsErr):
 		return "Unable to connect (Lookup error.)."
 	case errors.As(err, &errno):
@@ -417,4 +456,141 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// clientTLS are the TLS settings of midge pub, sub and bench, with
+// mosquitto_pub's meanings. It is the one place where midge's tools set up
+// client TLS.
+type clientTLS struct {
+	caFile, caPath    optString // trust these CA certificates
+	certFile, keyFile optString // present this client certificate
+	version           optString // minimum version: tlsv1.3, tlsv1.2 (default), tlsv1.1
+	// insecure skips checking the server's name against its certificate;
+	// the chain is still verified, as libmosquitto's tls_insecure does.
+	insecure bool
+	// useOSCerts trusts the system's CA certificates too.
+	useOSCerts bool
+}
+
+// enabled reports whether TLS is on: mosquitto_pub turns it on with a CA
+// source (--cafile, --capath or --tls-use-os-certs). --cert, --key and
+// --insecure alone leave it off, as there.
+func (c *clientTLS) enabled() bool {
+	return c.caFile.set || c.caPath.set || c.useOSCerts
+}
+
+// tlsSetupError is a TLS setting that cannot be used: a file that cannot
+// be read or holds nothing usable, or an unknown version.
+type tlsSetupError struct {
+	err error
+}
+
+func (e *tlsSetupError) Error() string { return "TLS setup: " + e.err.Error() }
+func (e *tlsSetupError) Unwrap() error { return e.err }
+
+// mosquittoText words e as mosquitto_pub does, with the file's name and
+// the reason where mosquitto_pub would fail later with less.
+func (e *tlsSetupError) mosquittoText() string {
+	var unsupported *tlsVersionError
+	switch {
+	case errors.As(e.err, &unsupported):
+		return "Problem setting TLS options, check the options are valid."
+	case errors.Is(e.err, fs.ErrNotExist), errors.Is(e.err, fs.ErrPermission):
+		return "Problem setting TLS options: File not found."
+	}
+	return "Problem setting TLS options: " + e.err.Error() + "."
+}
+
+// tlsVersionError is an unknown --tls-version.
+type tlsVersionError struct{ err error }
+
+func (e *tlsVersionError) Error() string { return "--tls-version: " + e.err.Error() }
+
+// tlsHandshakeError is a TLS handshake with the broker that failed.
+type tlsHandshakeError struct{ err error }
+
+func (e *tlsHandshakeError) Error() string { return "TLS handshake: " + e.err.Error() }
+func (e *tlsHandshakeError) Unwrap() error { return e.err }
+
+// config loads the files and returns the configuration for a server that
+// should be named serverName (the host dialled). Its errors are
+// *tlsSetupError, in mosquitto_pub's order: files, then the version.
+func (c *clientTLS) config(serverName string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: serverName}
+	var err error
+	if c.useOSCerts || c.caFile.set || c.caPath.set {
+		roots := x509.NewCertPool()
+		if c.useOSCerts {
+			if roots, err = x509.SystemCertPool(); err != nil {
+				return nil, &tlsSetupError{fmt.Errorf("the system's CA certificates: %w", err)}
+			}
+		}
+		if err := listener.AddCAs(roots, c.caFile.value, c.caPath.value); err != nil {
+			return nil, &tlsSetupError{fmt.Errorf("--%w", err)}
+		}
+		cfg.RootCAs = roots
+	}
+	if c.certFile.set || c.keyFile.set {
+		pair, err := tls.LoadX509KeyPair(c.certFile.value, c.keyFile.value)
+		if err != nil {
+			return nil, &tlsSetupError{fmt.Errorf("--cert %s, --key %s: %w", c.certFile.value, c.keyFile.value, err)}
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if cfg.MinVersion, err = listener.TLSVersion(c.version.value); err != nil {
+		return nil, &tlsSetupError{&tlsVersionError{err}}
+	}
+	if c.insecure {
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = verifyChainOnly(cfg.RootCAs)
+	}
+	return cfg, nil
+}
+
+// verifyChainOnly checks the server's certificate chain against roots (nil:
+// the system's) without checking its name: what --insecure leaves of
+// verification.
+func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the server sent no certificate")
+		}
+		opts := x509.VerifyOptions{
+			Roots:         roots,
+			Intermediates: x509.NewCertPool(),
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		for _, cert := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(cert)
+		}
+		_, err := cs.PeerCertificates[0].Verify(opts)
+		return err
+	}
+}
+
+// tlsDialer returns a client.Options.Dialer that connects over TCP and
+// completes the TLS handshake before returning, so that a refused
+// certificate is reported as such. A cfg that could not be built (err) is
+// reported when dialling, after every other check, where mosquitto_pub
+// reports it.
+func tlsDialer(cfg *tls.Config, err error) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if err != nil {
+			return nil, err
+		}
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conn := tls.Client(nc, cfg)
+		if err := conn.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &tlsHandshakeError{err}
+		}
+		return conn, nil
+	}
 }

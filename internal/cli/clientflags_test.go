@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -186,6 +188,17 @@ func TestUsageErrors(t *testing.T) {
 		{"sub", "-t a -c", "Error: You must provide a client id if you are using the -c option." + hint("sub")},
 		{"sub", "-t a -q -1", "Error: Invalid QoS given: -1" + hint("sub")},
 		{"sub", "-t", "Error: -t argument given but no topic specified." + hint("sub")},
+		{"pub", "-t a -m x --cert c.crt", "Error: Both certfile and keyfile must be provided if one of them is set." + hint("pub")},
+		{"sub", "-t a --cafile ca.crt --key c.key", "Error: Both certfile and keyfile must be provided if one of them is set." + hint("sub")},
+		{"pub", "-t a -m x --cafile", "Error: --cafile argument given but no file specified." + hint("pub")},
+		{"pub", "-t a -m x --capath", "Error: --capath argument given but no directory specified." + hint("pub")},
+		{"sub", "-t a --cert", "Error: --cert argument given but no file specified." + hint("sub")},
+		{"sub", "-t a --tls-version", "Error: --tls-version argument given but no version specified." + hint("sub")},
+		// Found when connecting, after every other check, as mosquitto_pub does.
+		{"pub", "-t a -m x --cafile /nonexistent/ca.crt", "Error: Problem setting TLS options: File not found.\n"},
+		{"sub", "-t a --cafile /nonexistent/ca.crt", "Error: Problem setting TLS options: File not found.\n"},
+		{"pub", "-t a -m x --cafile /nonexistent/ca.crt --tls-version tlsv1.0", "Error: Problem setting TLS options: File not found.\n"},
+		{"pub", "-t a -m x --tls-version tlsv1.0", "Error: Problem setting TLS options, check the options are valid.\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tool+" "+tc.args, func(t *testing.T) {
@@ -211,5 +224,123 @@ func TestHelp(t *testing.T) {
 	// Missing topic or message prints the usage too, like mosquitto_pub.
 	if r := run(t, Pub, "", "-m", "x"); !strings.Contains(r.stdout, "Usage: midge pub") {
 		t.Errorf("pub -m x: stdout %q", r.stdout)
+	}
+}
+
+func TestTLSDefaultPort(t *testing.T) {
+	cases := []struct {
+		args    string
+		addr    string
+		dialler bool
+	}{
+		{"-t a -m x", "localhost:1883", false},
+		{"-t a -m x --cafile ca.crt", "localhost:8883", true},
+		{"-t a -m x --capath certs", "localhost:8883", true},
+		{"-t a -m x --tls-use-os-certs -h broker", "broker:8883", true},
+		{"-t a -m x --cafile ca.crt -p 1884", "localhost:1884", true},
+		// mosquitto_pub -p 8883 is TLS with the system's CA certificates.
+		{"-t a -m x -p 8883", "localhost:8883", true},
+		// As in mosquitto_pub, a client certificate or --insecure alone
+		// leaves TLS off.
+		{"-t a -m x --cert c.crt --key c.key --insecure", "localhost:1883", false},
+	}
+	for _, tc := range cases {
+		pf, err := parsePub(strings.Fields(tc.args))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.args, err)
+		}
+		opts := pf.options("id", &traceHandler{})
+		if opts.Addr != tc.addr || (opts.Dialer != nil) != tc.dialler {
+			t.Errorf("%s: address %s, dialer %v; want %s, %v", tc.args, opts.Addr, opts.Dialer != nil, tc.addr, tc.dialler)
+		}
+	}
+}
+
+// TestPubSubOverTLS runs midge pub and sub through Debian's mosquitto over
+// TLS, with certificates from midge cert.
+func TestPubSubOverTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	makeCerts(t, "--dir", dir, "--host", "localhost", "--host", "127.0.0.1")
+	makeCerts(t, "--dir", dir, "--client", "alice")
+	port := startTLSMosquitto(t, dir, "")
+	ca := filepath.Join(dir, "ca.crt")
+
+	sub := startSub(t, "127.0.0.1", port, "--cafile", ca, "-t", "tls/#", "-v", "-C", "2")
+	pub(t, "127.0.0.1", port, "", "--cafile", ca, "-t", "tls/file", "-m", "one")
+	pub(t, "localhost", port, "", "--capath", dir, "-t", "tls/path", "-m", "two")
+	if r := sub.wait(t); r.status != 0 || messages(r.stdout) != "tls/file one\ntls/path two\n" {
+		t.Errorf("sub: status %d, messages %q, stderr %q", r.status, messages(r.stdout), r.stderr)
+	}
+
+	// A CA that did not sign the broker's certificate.
+	otherDir := filepath.Join(t.TempDir(), "other")
+	makeCerts(t, "--dir", otherDir, "--host", "localhost")
+	otherCA := filepath.Join(otherDir, "ca.crt")
+	r := run(t, Pub, "", "-h", "127.0.0.1", "-p", port, "--cafile", otherCA, "-t", "tls/x", "-m", "x")
+	want := "Unable to connect (A TLS error occurred.).\nError: tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	if r.status != 1 || !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("wrong CA: status %d, stderr %q; want 1, %q", r.status, r.stderr, want)
+	}
+	// --insecure skips the name check but not the chain.
+	if r := run(t, Pub, "", "-h", "127.0.0.1", "-p", port, "--cafile", otherCA, "--insecure", "-t", "tls/x", "-m", "x"); r.status != 1 || !strings.Contains(r.stderr, "unknown authority") {
+		t.Errorf("wrong CA with --insecure: status %d, stderr %q", r.status, r.stderr)
+	}
+}
+
+// TestTLSNameCheckAndClientCertificate uses a broker certificate for
+// another name, and a listener that requires client certificates.
+func TestTLSNameCheckAndClientCertificate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	makeCerts(t, "--dir", dir, "--host", "broker.invalid")
+	makeCerts(t, "--dir", dir, "--client", "alice")
+	port := startTLSMosquitto(t, dir, "require_certificate true\nuse_identity_as_username true")
+	ca, cert, key := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "alice.crt"), filepath.Join(dir, "alice.key")
+
+	r := run(t, Pub, "", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "--cert", cert, "--key", key, "-t", "a", "-m", "x")
+	if r.status != 1 || !strings.Contains(r.stderr, "127.0.0.1") {
+		t.Errorf("name mismatch: status %d, stderr %q", r.status, r.stderr)
+	}
+	pub(t, "127.0.0.1", port, "", "--cafile", ca, "--cert", cert, "--key", key, "--insecure", "-t", "a", "-m", "x")
+	if r := run(t, Pub, "", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "--insecure", "-t", "a", "-m", "x"); r.status == 0 {
+		t.Error("a client without a certificate was let in")
+	}
+	// A TLS 1.3 minimum is fine with mosquitto 2.0.
+	pub(t, "127.0.0.1", port, "", "--cafile", ca, "--cert", cert, "--key", key, "--insecure", "--tls-version", "tlsv1.3", "-t", "a", "-m", "x")
+}
+
+// TestBenchSharesClientTLS checks midge bench takes the same TLS flags,
+// through the same setup, as pub and sub.
+func TestBenchSharesClientTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	makeCerts(t, "--dir", dir, "--host", "broker.invalid")
+	ca := filepath.Join(dir, "ca.crt")
+	bf, err := parseBench("pub", []string{"--cafile", ca, "-h", "broker.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bf.cfg.TLS == nil || bf.cfg.TLS.RootCAs == nil || bf.cfg.Addr != "broker.invalid:8883" {
+		t.Errorf("--cafile: TLS %v, address %s", bf.cfg.TLS != nil, bf.cfg.Addr)
+	}
+	if bf, err := parseBench("pub", nil); err != nil || bf.cfg.TLS != nil || bf.cfg.Addr != "localhost:1883" {
+		t.Errorf("no TLS flags: %v, TLS %v, address %s", err, bf.cfg.TLS != nil, bf.cfg.Addr)
+	}
+	if _, err := parseBench("pub", []string{"--cert", "c.crt"}); err == nil {
+		t.Error("--cert without --key accepted")
+	}
+	if _, err := parseBench("pub", []string{"--tls-version", "tlsv9"}); err == nil {
+		t.Error("--tls-version tlsv9 accepted")
+	}
+
+	// --insecure: the name is not checked, the chain is.
+	port := startTLSMosquitto(t, dir, "")
+	res := benchJSON(t, "127.0.0.1:"+port, "pub", "--cafile", ca, "--insecure", "-C", "10")
+	if res.Sent != 10 || res.Errors != 0 {
+		t.Errorf("bench over TLS: sent %d, errors %d (%s)", res.Sent, res.Errors, res.FirstError)
+	}
+	var out, stderr bytes.Buffer
+	status := Bench(context.Background(), []string{"pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "-C", "10", "--json"},
+		Stdio{In: strings.NewReader(""), Out: &out, Err: &stderr})
+	if status != 1 || !strings.Contains(stderr.String(), "127.0.0.1 because it doesn't contain any IP SANs") {
+		t.Errorf("bench without --insecure, to a broker whose certificate names broker.invalid: status %d, stderr %q", status, stderr.String())
 	}
 }

@@ -379,6 +379,9 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
                  [-d] [-N] [--quiet] [-v]
                  [-V protocol-version]
                  [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+                 [{--cafile file | --capath dir} [--cert file] [--key file]
+                   [--insecure] [--tls-version version]]
+                   [--tls-use-os-certs]
        midge sub --help
 
  -c : disable clean session/enable persistent client mode
@@ -393,7 +396,7 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
       broker is using the clientid_prefixes option.
  -k : keep alive in seconds for this client. Defaults to 60.
  -N : do not add an end of line character when printing the payload.
- -p : network port to connect to. Defaults to 1883.
+ -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
  -P : provide a password
  -q : quality of service level to use for the subscription. Defaults to 0.
  -R : do not print stale messages (those with retain set).
@@ -417,5 +420,18 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
  --will-qos : QoS level for the client Will.
  --will-retain : if given, make the client Will retained.
  --will-topic : the topic on which to publish the client Will.
+ --cafile : path to a file containing trusted CA certificates to enable encrypted
+            communication.
+ --capath : path to a directory containing trusted CA certificates to enable encrypted
+            communication.
+ --cert : client certificate for authentication, if required by server.
+ --key : client private key for authentication, if required by server.
+ --tls-version : TLS protocol version, can be one of tlsv1.3 tlsv1.2 or tlsv1.1.
+                 Defaults to tlsv1.2 if available.
+ --insecure : do not check that the server certificate hostname matches the remote
+              hostname. Using this option means that you cannot be sure that the
+              remote host is the server you wish to connect to and so is insecure.
+              Do not use this option in a production environment.
+ --tls-use-os-certs : Load and trust OS provided CA certificates.
 `)
 }
