@@ -125,3 +125,29 @@ func TestApplyLimits(t *testing.T) {
 		t.Fatalf("max_inflight_messages 0: inflight %d, want unlimited (65535)", opts.MaxInflight)
 	}
 }
+
+// A listener open to the network with anonymous access and no password
+// file is worth a warning; a loopback one, or one with a password file, is
+// not.
+func TestBrokerWarnsAboutOpenListener(t *testing.T) {
+	dir := t.TempDir()
+	addr := mosquittotest.FreeAddr(t)
+	_, port := splitAddr(t, addr)
+	conf := filepath.Join(dir, "open.conf")
+	os.WriteFile(conf, []byte("listener "+port+" 0.0.0.0\nallow_anonymous true\n"), 0o600)
+	log := runBroker(t, "-c", conf)
+	connackCode(t, addr)
+	if !strings.Contains(log.String(), "open to the network with allow_anonymous true and no password_file") {
+		t.Errorf("no warning for an open listener:\n%s", log)
+	}
+
+	addr2 := mosquittotest.FreeAddr(t)
+	_, port2 := splitAddr(t, addr2)
+	conf2 := filepath.Join(dir, "local.conf")
+	os.WriteFile(conf2, []byte("listener "+port2+" 127.0.0.1\nallow_anonymous true\n"), 0o600)
+	log2 := runBroker(t, "-c", conf2)
+	connackCode(t, addr2)
+	if strings.Contains(log2.String(), "open to the network") {
+		t.Errorf("a loopback listener was warned about:\n%s", log2)
+	}
+}
