@@ -37,7 +37,9 @@ type conn struct {
 	clientID  string
 	keepAlive time.Duration
 	session   *session
-	access    TopicAccess // nil: every topic allowed
+	// serverKeepAlive: the broker imposed keepAlive (MQTT 5).
+	serverKeepAlive bool
+	access          TopicAccess // nil: every topic allowed
 
 	// Owned by the goroutine reading the connection.
 	will       *packets.Will
@@ -376,6 +378,13 @@ func (c *conn) handleDisconnect(h packets.FixedHeader, body []byte) error {
 	if err := d.Decode(h.Flags, body, c.version); err != nil {
 		return err
 	}
+	if c.version == packets.V5 && d.Properties.Has(packets.PropSessionExpiry) {
+		// A client may change its session's expiry as it leaves, but not
+		// give one to a session it opened without [MQTT-3.14.2-2].
+		if !c.session.setExpiry(d.Properties.SessionExpiry) {
+			return errExpiryAfterZero
+		}
+	}
 	if d.ReasonCode == packets.DisconnectWithWill {
 		return errDisconnectWithWill
 	}
@@ -475,7 +484,7 @@ func (c *conn) end(err error) {
 	c.will = nil
 	c.dropScratch()
 	c.reader.Release()
-	if c.session.detach(c) {
+	if c.session.detach(c.s, c) {
 		c.s.endSession(c.session)
 	}
 	c.s.untrack(c)

@@ -80,6 +80,11 @@ func (c *conn) handshake() error {
 		c.source.rc, c.fd, c.polled = pollable(c.nc)
 	}
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
+	if max := c.s.opts.MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0 && max < 65535) {
+		// MQTT 5 lets the server impose its keep alive instead of
+		// refusing the client; CONNACK says so.
+		c.keepAlive, c.serverKeepAlive = time.Duration(max)*time.Second, true
+	}
 	c.lastRead.Store(time.Now().UnixNano()) // publishes polled and keepAlive to the keep-alive check
 	if p.Will != nil {
 		w := *p.Will
@@ -214,6 +219,7 @@ func (c *conn) refuse(version byte, code packets.ReasonCode) {
 // from any connection that holds it, queues CONNACK and resends what was in
 // flight. It reports the session-present flag it sent.
 func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
+	expiry := sessionExpiry(p)
 	t := &s.sessions
 	t.mu.Lock()
 	old := t.m[c.clientID]
@@ -224,25 +230,25 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 		old.mu.Lock()
 		previous = old.conn
 		old.conn = nil
-		if p.CleanStart || old.clean || !old.ownedBy(p.Username, p.UsernameFlag) {
+		if p.CleanStart || old.expiry == 0 || !old.ownedBy(p.Username, p.UsernameFlag) {
 			// A different user does not inherit the session: it would read
 			// another user's queued messages and keep its subscriptions.
 			s.endSessionLocked(old)
 		} else {
 			ss, present = old, true
-			ss.clean = false
+			ss.expiry = expiry
+			ss.stopExpiryLocked()
 		}
 		old.mu.Unlock()
 	}
 	if ss == nil {
-		ss = newSession(c.clientID, p.CleanStart, p.Username, p.UsernameFlag)
+		ss = newSession(c.clientID, expiry, p.Username, p.UsernameFlag)
 		t.m[c.clientID] = ss
 	}
 	c.session = ss
 	ack := &packets.Connack{SessionPresent: present}
-	if p.Version == packets.V5 && p.ClientID == "" {
-		ack.Properties.AssignedClientID = c.clientID
-		ack.Properties.Set(packets.PropAssignedClientID)
+	if p.Version == packets.V5 {
+		s.connackProperties(c, p, &ack.Properties)
 	}
 	window := s.opts.MaxInflight
 	if p.Version == packets.V5 && p.Properties.Has(packets.PropReceiveMaximum) {
@@ -255,6 +261,67 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 		previous.kick(errTakenOver) // [MQTT-3.1.4-2]
 	}
 	return present
+}
+
+// sessionExpiry is how long the session of a CONNECT outlives its
+// connection: MQTT 3.1.1's Clean Session 1 ends it, 0 keeps it until a
+// clean start; MQTT 5 says so in seconds (absent means 0).
+func sessionExpiry(p *packets.Connect) uint32 {
+	if p.Version != packets.V5 {
+		if p.CleanStart {
+			return 0
+		}
+		return neverExpires
+	}
+	if p.Properties.Has(packets.PropSessionExpiry) {
+		return p.Properties.SessionExpiry
+	}
+	return 0
+}
+
+// connackProperties tells an MQTT 5 client what the broker allows.
+// Properties whose value is the protocol's default are left out.
+func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.Properties) {
+	if p.ClientID == "" {
+		props.AssignedClientID = c.clientID
+		props.Set(packets.PropAssignedClientID)
+	}
+	if c.serverKeepAlive {
+		props.ServerKeepAlive = s.opts.MaxKeepAlive
+		props.Set(packets.PropServerKeepAlive)
+	}
+	if s.opts.ReceiveMaximum < 65535 {
+		props.ReceiveMaximum = s.opts.ReceiveMaximum
+		props.Set(packets.PropReceiveMaximum)
+	}
+	if s.opts.MaxPacketSize > 0 {
+		props.MaximumPacketSize = uint32(s.opts.MaxPacketSize)
+		props.Set(packets.PropMaximumPacketSize)
+	}
+	if s.opts.TopicAliasMaximum > 0 {
+		props.TopicAliasMaximum = s.opts.TopicAliasMaximum
+		props.Set(packets.PropTopicAliasMaximum)
+	}
+	if p.Properties.Has(packets.PropRequestResponseInfo) && p.Properties.RequestResponseInfo == 1 {
+		props.ResponseInfo = s.opts.ResponseTopicPrefix + c.clientID
+		props.Set(packets.PropResponseInfo)
+	}
+}
+
+// expireSession ends a session whose expiry interval passed while it was
+// offline, unless it was resumed (and its timer replaced) since.
+func (s *Server) expireSession(ss *session, timer *time.Timer) {
+	t := &s.sessions
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.expiryTimer != timer || ss.conn != nil || ss.ended {
+		return
+	}
+	ss.expiryTimer = nil
+	s.endSessionLocked(ss)
+	s.counters.sessionsExpired.Add(1)
 }
 
 // endSession removes a session whose connection ended, unless a newer
@@ -278,6 +345,7 @@ func (s *Server) endSessionLocked(ss *session) {
 		delete(s.sessions.m, ss.id)
 	}
 	ss.ended = true
+	ss.stopExpiryLocked()
 	for filter := range ss.subs {
 		s.subscriptions.Remove(filter, ss.id)
 	}

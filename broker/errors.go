@@ -28,6 +28,7 @@ var (
 	errSecondConnect      = &closeReason{msg: "second CONNECT [MQTT-3.1.0-2]", code: packets.ProtocolError, will: true}
 	errServerPacket       = &closeReason{msg: "client sent a packet only a server sends", code: packets.ProtocolError, will: true}
 	errWrongAckQoS        = &closeReason{msg: "acknowledgement does not match the QoS of the delivery", code: packets.ProtocolError, will: true}
+	errExpiryAfterZero    = &closeReason{msg: "DISCONNECT sets a session expiry on a session opened with none [MQTT-3.14.2-2]", code: packets.ProtocolError, will: true}
 	errSysPublish         = &closeReason{msg: "publish to $SYS", code: packets.NotAuthorized, will: true}
 )
 

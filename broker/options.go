@@ -46,6 +46,24 @@ type Options struct {
 	// 2, as Mosquitto does. Default 65535.
 	MaxKeepAlive uint16
 
+	// ReceiveMaximum bounds the QoS 2 messages one MQTT 5 client may have
+	// sent and not yet released with PUBREL; one more is a protocol error
+	// (DISCONNECT 0x93). It is announced in CONNACK. Default 65535.
+	ReceiveMaximum uint16
+
+	// TopicAliasMaximum is the highest topic alias an MQTT 5 client may
+	// use toward the broker (Mosquitto's max_topic_alias). Default 10; set
+	// NoTopicAliases to refuse aliases altogether.
+	TopicAliasMaximum uint16
+
+	// NoTopicAliases announces a topic alias maximum of 0.
+	NoTopicAliases bool
+
+	// ResponseTopicPrefix makes the Response Information the broker hands
+	// an MQTT 5 client that asks for it: the prefix and the client
+	// identifier. Default "response/".
+	ResponseTopicPrefix string
+
 	// AutoIDPrefix starts the client identifiers the broker assigns to
 	// clients that connect with an empty one. Default "auto-".
 	AutoIDPrefix string
@@ -77,6 +95,17 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxKeepAlive == 0 {
 		o.MaxKeepAlive = 65535
+	}
+	if o.ReceiveMaximum == 0 {
+		o.ReceiveMaximum = 65535
+	}
+	if o.NoTopicAliases {
+		o.TopicAliasMaximum = 0
+	} else if o.TopicAliasMaximum == 0 {
+		o.TopicAliasMaximum = 10
+	}
+	if o.ResponseTopicPrefix == "" {
+		o.ResponseTopicPrefix = "response/"
 	}
 	if o.AutoIDPrefix == "" {
 		o.AutoIDPrefix = "auto-"

@@ -15,7 +15,7 @@ func benchSubscribers(b *testing.B, n int, filter string) (*Server, []*conn) {
 	s := New(Options{MaxQueued: -1})
 	conns := make([]*conn, n)
 	for i := range conns {
-		ss := newSession(fmt.Sprintf("c%d", i), true, "", false)
+		ss := newSession(fmt.Sprintf("c%d", i), 0, "", false)
 		c := &conn{s: s, out: newOutbound(), version: packets.V311, session: ss}
 		ss.attach(c, 20, &packets.Connack{})
 		ss.subscribe(s, packets.Subscription{Filter: filter})
@@ -52,7 +52,7 @@ func BenchmarkRoute(b *testing.B) {
 // its buffers have grown.
 func TestRouteAllocatesNothing(t *testing.T) {
 	s := New(Options{MaxQueued: -1})
-	ss := newSession("c", true, "", false)
+	ss := newSession("c", 0, "", false)
 	c := &conn{s: s, out: newOutbound(), version: packets.V311, session: ss}
 	ss.attach(c, 20, &packets.Connack{})
 	ss.subscribe(s, packets.Subscription{Filter: "a/#"})

@@ -3,6 +3,7 @@ package broker
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/midge-mqtt/midge/packets"
 )
@@ -25,7 +26,8 @@ type session struct {
 
 	mu          sync.Mutex
 	conn        *conn                           // guarded by mu; nil while offline
-	clean       bool                            // guarded by mu: ends with its connection
+	expiry      uint32                          // guarded by mu: seconds kept offline; 0 ends with the connection
+	expiryTimer *time.Timer                     // guarded by mu: ends the session while it is offline
 	subs        map[string]packets.Subscription // guarded by mu; filter -> options
 	inflight    map[uint16]inflightMsg          // guarded by mu; outgoing QoS 1/2 not yet complete
 	queue       messageQueue                    // guarded by mu; waiting for room in flight
@@ -53,10 +55,15 @@ type queuedMsg struct {
 	retain bool
 }
 
-func newSession(id string, clean bool, owner string, hasOwner bool) *session {
+// neverExpires is the session expiry interval of a session that is kept
+// until it is resumed with a clean start: MQTT 3.1.1 Clean Session 0, or
+// MQTT 5 Session Expiry Interval 0xFFFFFFFF.
+const neverExpires = 0xFFFFFFFF
+
+func newSession(id string, expiry uint32, owner string, hasOwner bool) *session {
 	return &session{
 		id:       id,
-		clean:    clean,
+		expiry:   expiry,
 		owner:    owner,
 		hasOwner: hasOwner,
 	}
@@ -215,15 +222,46 @@ func (ss *session) inflightOrderLocked() []uint16 {
 }
 
 // detach unbinds c if it is still the session's connection. It reports
-// whether the session should now end (clean session).
-func (ss *session) detach(c *conn) (end bool) {
+// whether the session should now end (session expiry 0); a session with a
+// finite expiry interval gets a timer that ends it unless it is resumed
+// first.
+func (ss *session) detach(s *Server, c *conn) (end bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.conn != c {
 		return false
 	}
 	ss.conn = nil
-	return ss.clean
+	switch ss.expiry {
+	case 0:
+		return true
+	case neverExpires:
+		return false
+	}
+	var t *time.Timer
+	t = time.AfterFunc(time.Duration(ss.expiry)*time.Second, func() { s.expireSession(ss, t) })
+	ss.expiryTimer = t
+	return false
+}
+
+// setExpiry changes the session's expiry interval from DISCONNECT. It
+// refuses to turn a session opened with expiry 0 into a lasting one.
+func (ss *session) setExpiry(expiry uint32) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.expiry == 0 && expiry != 0 {
+		return false
+	}
+	ss.expiry = expiry
+	return true
+}
+
+// stopExpiryLocked cancels the expiry of a session being resumed.
+func (ss *session) stopExpiryLocked() {
+	if ss.expiryTimer != nil {
+		ss.expiryTimer.Stop()
+		ss.expiryTimer = nil
+	}
 }
 
 // messageQueue is a FIFO of queued messages on a slice.

@@ -18,6 +18,7 @@ type Stats struct {
 	BytesReceived       int64
 	BytesSent           int64
 	ConnectionsAccepted int64 // sockets accepted
+	SessionsExpired     int64 // offline sessions ended by their expiry interval
 }
 
 // counters are the live counters behind Stats; each is updated atomically.
@@ -32,6 +33,7 @@ type counters struct {
 	bytesReceived       atomic.Int64
 	bytesSent           atomic.Int64
 	connectionsAccepted atomic.Int64
+	sessionsExpired     atomic.Int64
 }
 
 func (c *counters) clientConnected() {
@@ -58,6 +60,7 @@ func (s *Server) Stats() Stats {
 		PublishReceived:     c.publishReceived.Load(),
 		PublishSent:         c.publishSent.Load(),
 		PublishDropped:      c.publishDropped.Load(),
+		SessionsExpired:     c.sessionsExpired.Load(),
 		BytesReceived:       c.bytesReceived.Load(),
 		BytesSent:           c.bytesSent.Load(),
 		ConnectionsAccepted: c.connectionsAccepted.Load(),
