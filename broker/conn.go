@@ -39,14 +39,18 @@ type conn struct {
 	session   *session
 	// serverKeepAlive: the broker imposed keepAlive (MQTT 5).
 	serverKeepAlive bool
-	access          TopicAccess // nil: every topic allowed
+	// maxPacketOut is the client's Maximum Packet Size (MQTT 5); 0 means
+	// the protocol's limit.
+	maxPacketOut uint32
+	access       TopicAccess // nil: every topic allowed
 
 	// Owned by the goroutine reading the connection.
-	will       *packets.Will
-	scratch    *readScratch // held while reading a batch
-	registered bool         // known to the poller's epoll set
-	lingering  bool         // reading with Go's poller until lingerFrom+lingerTime
-	lingerFrom time.Time
+	will         *packets.Will
+	topicAliases []string     // MQTT 5: the client's topic aliases, indexed by alias; made on first use
+	scratch      *readScratch // held while reading a batch
+	registered   bool         // known to the poller's epoll set
+	lingering    bool         // reading with Go's poller until lingerFrom+lingerTime
+	lingerFrom   time.Time
 
 	// Event-driven reading (polled connections only).
 	polled   bool         // set before the handshake ends, then read-only

@@ -80,6 +80,9 @@ func (c *conn) handshake() error {
 		c.source.rc, c.fd, c.polled = pollable(c.nc)
 	}
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
+	if p.Version == packets.V5 && p.Properties.Has(packets.PropMaximumPacketSize) {
+		c.maxPacketOut = p.Properties.MaximumPacketSize
+	}
 	if max := c.s.opts.MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0 && max < 65535) {
 		// MQTT 5 lets the server impose its keep alive instead of
 		// refusing the client; CONNACK says so.

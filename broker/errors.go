@@ -29,6 +29,9 @@ var (
 	errServerPacket       = &closeReason{msg: "client sent a packet only a server sends", code: packets.ProtocolError, will: true}
 	errWrongAckQoS        = &closeReason{msg: "acknowledgement does not match the QoS of the delivery", code: packets.ProtocolError, will: true}
 	errExpiryAfterZero    = &closeReason{msg: "DISCONNECT sets a session expiry on a session opened with none [MQTT-3.14.2-2]", code: packets.ProtocolError, will: true}
+	errReceiveMaximum     = &closeReason{msg: "more QoS 2 messages awaiting PUBREL than the receive maximum", code: packets.ReceiveMaximumExceeded, will: true}
+	errTopicAliasInvalid  = &closeReason{msg: "topic alias 0 or above the topic alias maximum", code: packets.TopicAliasInvalid, will: true}
+	errTopicAliasUnknown  = &closeReason{msg: "PUBLISH with an empty topic and a topic alias never defined", code: packets.ProtocolError, will: true}
 	errSysPublish         = &closeReason{msg: "publish to $SYS", code: packets.NotAuthorized, will: true}
 )
 

@@ -4,24 +4,26 @@ package broker
 // the receiver state of incoming QoS 2 messages and lookups used to check
 // acknowledgements.
 
-// maxAwaitingRelease bounds the incoming QoS 2 messages that may await
-// PUBREL: every possible packet identifier, so a client cannot grow it
-// further by repeating identifiers (CVE-2023-28366).
-const maxAwaitingRelease = 65535
-
-// beginReceive records an incoming QoS 2 PUBLISH and reports whether it is
-// new, that is, whether it must be delivered.
-func (ss *session) beginReceive(id uint16) bool {
+// beginReceive records an incoming QoS 2 PUBLISH. fresh reports whether it
+// is new, that is, whether it must be delivered; full reports that it is
+// new and limit messages already await PUBREL, which ends the connection
+// (MQTT 5: DISCONNECT 0x93). The limit is at most every possible packet
+// identifier, so a client cannot grow the state by repeating identifiers
+// (CVE-2023-28366).
+func (ss *session) beginReceive(id uint16, limit int) (fresh, full bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if _, dup := ss.awaitingRel[id]; dup {
-		return false
+		return false, false
+	}
+	if len(ss.awaitingRel) >= limit {
+		return false, true
 	}
 	if ss.awaitingRel == nil {
 		ss.awaitingRel = make(map[uint16]struct{})
 	}
 	ss.awaitingRel[id] = struct{}{}
-	return true
+	return true, false
 }
 
 // release handles PUBREL: the identifier may be used again. It reports

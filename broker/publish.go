@@ -15,6 +15,11 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		return err
 	}
 	c.s.counters.publishReceived.Add(1)
+	if c.version == packets.V5 && p.Properties.Has(packets.PropTopicAlias) {
+		if err := c.resolveTopicAlias(p); err != nil {
+			return err
+		}
+	}
 	if err := topic.ValidName(p.Topic); err != nil {
 		return &packets.Error{Code: packets.TopicNameInvalid, Msg: err.Error()}
 	}
@@ -32,26 +37,77 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	// client that saw its PUBACK and then subscribes finds it; the
 	// acknowledgement is queued before the message is routed, so a publisher
 	// subscribed to its own topic sees its PUBACK first.
+	r := &c.scratch.route
 	switch p.QoS {
 	case 0:
-		c.s.publish(newMessage(p, c.version), &c.scratch.route)
+		m := newMessage(p, c.version)
+		c.s.retain(m)
+		c.s.match(m, r)
+		c.s.deliverMatches(m, r)
 	case 1:
 		m := newMessage(p, c.version)
 		c.s.retain(m)
-		c.ackPublish(p, packets.Success)
-		c.s.route(m, &c.scratch.route)
+		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
+		c.s.deliverMatches(m, r)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
-		if !c.session.beginReceive(p.PacketID) {
+		fresh, full := c.session.beginReceive(p.PacketID, c.receiveMaximum())
+		if full {
+			return errReceiveMaximum
+		}
+		if !fresh {
 			c.ackPublish(p, packets.Success)
 			return nil
 		}
 		m := newMessage(p, c.version)
 		c.s.retain(m)
-		c.ackPublish(p, packets.Success)
-		c.s.route(m, &c.scratch.route)
+		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
+		c.s.deliverMatches(m, r)
 	}
+	return nil
+}
+
+// matchCode is the acknowledgement's reason code for a message that
+// matched n subscriptions: MQTT 5 tells the publisher when there were
+// none (0x10), as Mosquitto does.
+func (c *conn) matchCode(n int) packets.ReasonCode {
+	if n == 0 {
+		return packets.NoMatchingSubscribers
+	}
+	return packets.Success
+}
+
+// receiveMaximum is how many QoS 2 messages the client may have awaiting
+// PUBREL: the broker's announced Receive Maximum for MQTT 5, unbounded
+// (beyond the identifier space) before.
+func (c *conn) receiveMaximum() int {
+	if c.version == packets.V5 {
+		return int(c.s.opts.ReceiveMaximum)
+	}
+	return 65535
+}
+
+// resolveTopicAlias applies an MQTT 5 topic alias: a PUBLISH with a topic
+// name and an alias (re)defines the alias; one with only an alias uses it.
+func (c *conn) resolveTopicAlias(p *packets.Publish) error {
+	alias := p.Properties.TopicAlias
+	if alias == 0 || alias > c.s.opts.TopicAliasMaximum {
+		return errTopicAliasInvalid
+	}
+	if p.Topic != "" {
+		if c.topicAliases == nil {
+			c.topicAliases = make([]string, c.s.opts.TopicAliasMaximum+1)
+		}
+		if c.topicAliases[alias] != p.Topic {
+			c.topicAliases[alias] = strings.Clone(p.Topic) // p.Topic points into the read buffer
+		}
+		return nil
+	}
+	if c.topicAliases == nil || c.topicAliases[alias] == "" {
+		return errTopicAliasUnknown
+	}
+	p.Topic = c.topicAliases[alias]
 	return nil
 }
 
@@ -128,7 +184,8 @@ type router struct {
 // publish stores m if it is retained and routes it.
 func (s *Server) publish(m *Message, r *router) {
 	s.retain(m)
-	s.route(m, r)
+	s.match(m, r)
+	s.deliverMatches(m, r)
 }
 
 // retain stores m in the retained store if its RETAIN flag is set.
@@ -138,11 +195,16 @@ func (s *Server) retain(m *Message) {
 	}
 }
 
-// route delivers m to every matching subscription. Each client receives
-// the message once, at the highest QoS of its matching subscriptions,
-// capped by the message's QoS.
-func (s *Server) route(m *Message, r *router) {
+// match finds the subscriptions m matches, into r, and returns how many.
+func (s *Server) match(m *Message, r *router) int {
 	r.matches = s.subscriptions.MatchAppend(m.Topic, r.matches[:0])
+	return len(r.matches)
+}
+
+// deliverMatches delivers m to the subscriptions match found. Each client
+// receives the message once, at the highest QoS of its matching
+// subscriptions, capped by the message's QoS.
+func (s *Server) deliverMatches(m *Message, r *router) {
 	r.multi = r.multi[:0]
 	for _, sub := range r.matches {
 		if sub.session.subCount.Load() > 1 {

@@ -37,7 +37,8 @@ func BenchmarkRoute(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				s.route(m, &r)
+				s.match(m, &r)
+				s.deliverMatches(m, &r)
 				if i%32 == 31 {
 					for j, c := range conns {
 						spare[j] = c.out.take(spare[j])
@@ -60,7 +61,8 @@ func TestRouteAllocatesNothing(t *testing.T) {
 	var r router
 	var spare []outItem
 	allocs := testing.AllocsPerRun(1000, func() {
-		s.route(m, &r)
+		s.match(m, &r)
+		s.deliverMatches(m, &r)
 		spare = c.out.take(spare)
 	})
 	if allocs != 0 {

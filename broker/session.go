@@ -74,6 +74,17 @@ func (ss *session) ownedBy(username string, hasUsername bool) bool {
 	return ss.hasOwner == hasUsername && ss.owner == username
 }
 
+// fitsLocked reports whether the message fits the Maximum Packet Size of
+// the connected client; a message too large is dropped for that client as
+// if delivered [MQTT-3.1.2-25]. While offline everything is queued.
+func (ss *session) fitsLocked(m *Message, qos byte, retain bool) bool {
+	c := ss.conn
+	if c == nil || c.maxPacketOut == 0 {
+		return true
+	}
+	return uint32(len(m.encoded(c.version, qos, retain))) <= c.maxPacketOut
+}
+
 // mayReadLocked applies the client's read access to a message about to be
 // delivered, queued or resent.
 func (ss *session) mayReadLocked(m *Message) bool {
@@ -86,6 +97,10 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.ended || !ss.mayReadLocked(m) {
+		return
+	}
+	if !ss.fitsLocked(m, qos, retain) {
+		s.counters.publishDropped.Add(1)
 		return
 	}
 	if qos == 0 {
@@ -121,6 +136,10 @@ func (ss *session) fillLocked() {
 	for ss.conn != nil && len(ss.inflight) < ss.maxInflight && ss.queue.len() > 0 {
 		q := ss.queue.pop()
 		if !ss.mayReadLocked(q.msg) { // access reloaded since it was queued
+			continue
+		}
+		if !ss.fitsLocked(q.msg, q.qos, q.retain) {
+			ss.conn.s.counters.publishDropped.Add(1)
 			continue
 		}
 		ss.sendLocked(q.msg, q.qos, q.retain)

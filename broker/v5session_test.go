@@ -140,3 +140,103 @@ func TestServerKeepAliveEnforced(t *testing.T) {
 		t.Fatalf("closed after %v", time.Since(start))
 	}
 }
+
+func publish5(topicName string, qos byte, id uint16, payload string, alias uint16) *packets.Publish {
+	p := &packets.Publish{Topic: topicName, QoS: qos, PacketID: id, Payload: []byte(payload)}
+	if alias != 0 {
+		p.Properties.TopicAlias = alias
+		p.Properties.Set(packets.PropTopicAlias)
+	}
+	return p
+}
+
+// A client's topic aliases: defined with a topic, used without one; alias 0
+// or above the maximum is 0x94, an undefined one a protocol error. The
+// alias never reaches subscribers.
+func TestInboundTopicAliases(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{TopicAliasMaximum: 2})
+	sub, _ := connect5(t, b.Addr, "sub", true, nil)
+	subscribe(t, sub, "a/#", 0)
+	pub, _ := connect5(t, b.Addr, "pub", true, nil)
+	pub.Send(publish5("a/long/topic", 0, 0, "one", 2))
+	pub.Send(publish5("", 0, 0, "two", 2))
+	for _, want := range []string{"one", "two"} {
+		p := expectPublish(t, sub)
+		if p.Topic != "a/long/topic" || string(p.Payload) != want || p.Properties.Has(packets.PropTopicAlias) {
+			t.Fatalf("got %+v", p)
+		}
+	}
+	for _, tc := range []struct {
+		p    *packets.Publish
+		want packets.ReasonCode
+	}{
+		{publish5("a/x", 0, 0, "x", 3), packets.TopicAliasInvalid},
+		{publish5("", 0, 0, "x", 1), packets.ProtocolError},
+	} {
+		c, _ := connect5(t, b.Addr, "bad", true, nil)
+		c.Send(tc.p)
+		if d, ok := c.ExpectClosed().(*packets.Disconnect); !ok || d.ReasonCode != tc.want {
+			t.Errorf("alias %d: got %+v, want DISCONNECT %#x", tc.p.Properties.TopicAlias, d, byte(tc.want))
+		}
+	}
+}
+
+// More QoS 2 messages awaiting PUBREL than the announced receive maximum
+// is 0x93.
+func TestReceiveMaximumExceeded(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{ReceiveMaximum: 2})
+	c, _ := connect5(t, b.Addr, "eager", true, nil)
+	for id := uint16(1); id <= 2; id++ {
+		c.Send(publish5("q", 2, id, "x", 0))
+		expectAck(t, c, packets.TypePubrec, id)
+	}
+	c.Send(publish5("q", 2, 3, "x", 0))
+	if d, ok := c.ExpectClosed().(*packets.Disconnect); !ok || d.ReasonCode != packets.ReceiveMaximumExceeded {
+		t.Fatalf("got %+v, want DISCONNECT 0x93", d)
+	}
+}
+
+// MQTT 5 acknowledgements say when no subscription matched (0x10).
+func TestNoMatchingSubscribers(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	c, _ := connect5(t, b.Addr, "lonely", true, nil)
+	c.Send(publish5("nobody/listens", 1, 1, "x", 0))
+	if a, ok := c.Expect().(*packets.Ack); !ok || a.ReasonCode != packets.NoMatchingSubscribers {
+		t.Fatalf("got %+v, want PUBACK 0x10", a)
+	}
+	subscribe(t, c, "somebody/#", 0)
+	c.Send(publish5("somebody/listens", 2, 2, "x", 0))
+	if a, ok := c.Expect().(*packets.Ack); !ok || a.Kind != packets.TypePubrec || a.ReasonCode != packets.Success {
+		t.Fatalf("got %+v, want PUBREC 0x00", a)
+	}
+}
+
+// Maximum packet size both ways: a packet over the broker's limit is 0x95;
+// a message over the client's limit is not sent to it, and counted.
+func TestMaximumPacketSize(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{MaxPacketSize: 256})
+	big := string(make([]byte, 300))
+	c, _ := connect5(t, b.Addr, "big", true, nil)
+	c.Send(publish5("t", 0, 0, big, 0))
+	if d, ok := c.ExpectClosed().(*packets.Disconnect); !ok || d.ReasonCode != packets.PacketTooLarge {
+		t.Fatalf("got %+v, want DISCONNECT 0x95", d)
+	}
+
+	small, _ := connect5(t, b.Addr, "small", true, func(p *packets.Connect) {
+		p.Properties.MaximumPacketSize = 64
+		p.Properties.Set(packets.PropMaximumPacketSize)
+	})
+	subscribe(t, small, "m/#", 1)
+	pub, _ := connect5(t, b.Addr, "pub", true, nil)
+	before := b.Server.Stats().PublishDropped
+	pub.Send(publish5("m/1", 1, 1, string(make([]byte, 100)), 0))
+	pub.Expect()
+	pub.Send(publish5("m/2", 1, 2, "fits", 0))
+	pub.Expect()
+	if p := expectPublish(t, small); string(p.Payload) != "fits" {
+		t.Fatalf("got %+v, want only the message that fits", p)
+	}
+	if got := b.Server.Stats().PublishDropped - before; got != 1 {
+		t.Fatalf("dropped %d, want 1", got)
+	}
+}
