@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/midge-mqtt/midge/packets"
 )
@@ -18,6 +19,10 @@ type Message struct {
 	QoS        byte
 	Retain     bool
 	Properties *packets.Properties // MQTT 5 properties, forwarded as published; nil when none
+
+	// expiresAt is when the message's expiry interval ends (Unix
+	// nanoseconds); 0 when it has none.
+	expiresAt int64
 
 	// first is the encoding made when the message was accepted, for the form
 	// most recipients need (the publisher's protocol family and QoS, RETAIN
@@ -57,6 +62,9 @@ func newMessage(p *packets.Publish, version byte) *Message {
 		QoS:        p.QoS,
 		Retain:     p.Retain,
 		Properties: forwardedProperties(&p.Properties),
+	}
+	if p.Properties.Has(packets.PropMessageExpiry) {
+		m.expiresAt = time.Now().Add(time.Duration(p.Properties.MessageExpiry) * time.Second).UnixNano()
 	}
 	if version != packets.V5 {
 		version = packets.V311 // 3.1 and 3.1.1 share the PUBLISH form
@@ -133,4 +141,45 @@ func (m *Message) encode(version byte, qos byte, retain bool, payload []byte) []
 		return nil
 	}
 	return b
+}
+
+// expired reports whether the message's expiry interval has passed.
+func (m *Message) expired() bool {
+	return m.expiresAt != 0 && time.Now().UnixNano() >= m.expiresAt
+}
+
+// needsOwnEncoding reports whether a delivery to an MQTT 5 client must be
+// encoded for that client alone: it carries subscription identifiers, or
+// the message's expiry interval counted down [MQTT-3.3.2-6].
+func (m *Message) needsOwnEncoding(subIDs *subIDList) bool {
+	return subIDs != nil || m.expiresAt != 0
+}
+
+// encodeFor encodes a delivery with its own properties into dst: the
+// forwarded properties, the remaining expiry interval and the
+// subscription identifiers.
+func (m *Message) encodeFor(dst []byte, qos byte, retain bool, id uint16, subIDs *subIDList) ([]byte, error) {
+	p := packets.Publish{QoS: qos, Retain: retain, Topic: m.Topic, Payload: m.Payload, PacketID: id}
+	if m.Properties != nil {
+		p.Properties = *m.Properties // a copy; the shared slices are only read
+	}
+	if m.expiresAt != 0 {
+		left := (m.expiresAt - time.Now().UnixNano() + int64(time.Second) - 1) / int64(time.Second)
+		p.Properties.MessageExpiry = uint32(max(left, 0))
+		p.Properties.Set(packets.PropMessageExpiry)
+	}
+	if subIDs != nil {
+		p.Properties.SubscriptionIDs = subIDs.ids
+		p.Properties.Set(packets.PropSubscriptionID)
+	}
+	return p.Encode(dst, packets.V5)
+}
+
+// subIDList is the subscription identifiers one delivery carries. A
+// subscription holds its own (one identifier, made at SUBSCRIBE), so
+// routing passes a pointer and allocates nothing; only a client whose
+// several subscriptions with identifiers match one message gets a merged
+// list.
+type subIDList struct {
+	ids []uint32
 }

@@ -16,7 +16,8 @@ type outItem struct {
 	qos    byte
 	retain bool
 	dup    bool
-	id     uint16 // packet identifier of a PUBLISH or an acknowledgement
+	subIDs *subIDList // MQTT 5 subscription identifiers of this delivery
+	id     uint16     // packet identifier of a PUBLISH or an acknowledgement
 
 	ack    packets.Type // PUBACK, PUBREC, PUBREL or PUBCOMP when msg is nil and ack != 0
 	reason packets.ReasonCode
@@ -139,6 +140,16 @@ func (o *outbound) isClosed() bool {
 // scratch is room for encoding small packets.
 func writeItem(w *bufio.Writer, it *outItem, version byte, scratch []byte) (int, error) {
 	switch {
+	case it.msg != nil && version == packets.V5 && it.msg.needsOwnEncoding(it.subIDs):
+		b, err := it.msg.encodeFor(scratch[:0], it.qos, it.retain, it.id, it.subIDs)
+		if err != nil {
+			return 0, nil // as encode: nothing rather than garbage
+		}
+		if it.dup {
+			b[0] |= 0x08
+		}
+		_, err = w.Write(b)
+		return len(b), err
 	case it.msg != nil:
 		enc := it.msg.encoded(version, it.qos, it.retain)
 		if len(enc) == 0 {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/midge-mqtt/midge/packets"
@@ -43,12 +44,12 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		m := newMessage(p, c.version)
 		c.s.retain(m)
 		c.s.match(m, r)
-		c.s.deliverMatches(m, r)
+		c.s.deliverMatches(m, r, c.session)
 	case 1:
 		m := newMessage(p, c.version)
 		c.s.retain(m)
 		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
-		c.s.deliverMatches(m, r)
+		c.s.deliverMatches(m, r, c.session)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
@@ -63,7 +64,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		m := newMessage(p, c.version)
 		c.s.retain(m)
 		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
-		c.s.deliverMatches(m, r)
+		c.s.deliverMatches(m, r, c.session)
 	}
 	return nil
 }
@@ -181,11 +182,12 @@ type router struct {
 	multi   []subscriber
 }
 
-// publish stores m if it is retained and routes it.
-func (s *Server) publish(m *Message, r *router) {
+// publish stores m if it is retained and routes it; from is the
+// publishing session, nil for a will.
+func (s *Server) publish(m *Message, r *router, from *session) {
 	s.retain(m)
 	s.match(m, r)
-	s.deliverMatches(m, r)
+	s.deliverMatches(m, r, from)
 }
 
 // retain stores m in the retained store if its RETAIN flag is set.
@@ -201,32 +203,49 @@ func (s *Server) match(m *Message, r *router) int {
 	return len(r.matches)
 }
 
-// deliverMatches delivers m to the subscriptions match found. Each client
-// receives the message once, at the highest QoS of its matching
-// subscriptions, capped by the message's QoS.
-func (s *Server) deliverMatches(m *Message, r *router) {
+// deliverMatches delivers m to the subscriptions match found, except
+// those with No Local to the publishing session from (nil for a will).
+// Each client receives the message once, at the highest QoS of its
+// matching subscriptions (capped by the message's QoS), with the RETAIN
+// flag kept where a subscription asked for Retain As Published, and with
+// the identifiers of all its matching subscriptions.
+func (s *Server) deliverMatches(m *Message, r *router, from *session) {
 	r.multi = r.multi[:0]
 	for _, sub := range r.matches {
-		if sub.session.subCount.Load() > 1 {
-			r.multi = appendMaxQoS(r.multi, sub)
+		if sub.sub.noLocal && sub.session == from {
 			continue
 		}
-		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), false)
+		if sub.session.subCount.Load() > 1 {
+			r.multi = appendMerged(r.multi, sub)
+			continue
+		}
+		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	for _, sub := range r.multi {
-		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), false)
+		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	clear(r.matches)
 	clear(r.multi)
 }
 
-// appendMaxQoS adds sub to list unless its session is there already, in
-// which case the higher QoS is kept. Only clients with several
+// appendMerged adds sub to list unless its session is there already, in
+// which case the two subscriptions merge: the higher QoS, Retain As
+// Published if either asks, and both identifiers. Only clients with several
 // subscriptions reach here, and they are few per message.
-func appendMaxQoS(list []subscriber, sub subscriber) []subscriber {
+func appendMerged(list []subscriber, sub subscriber) []subscriber {
 	for i := range list {
 		if list[i].session == sub.session {
-			list[i].sub.qos = max(list[i].sub.qos, sub.sub.qos)
+			got := &list[i].sub
+			got.qos = max(got.qos, sub.sub.qos)
+			got.rap = got.rap || sub.sub.rap
+			if sub.sub.subIDs != nil {
+				// A new list: the subscription's own stays as it is.
+				merged := &subIDList{ids: slices.Clone(sub.sub.subIDs.ids)}
+				if got.subIDs != nil {
+					merged.ids = append(merged.ids, got.subIDs.ids...)
+				}
+				got.subIDs = merged
+			}
 			return list
 		}
 	}

@@ -26,7 +26,9 @@ func (r *retainStore) count() int { return r.names.Len() }
 // match calls fn with every retained message whose topic matches filter.
 func (r *retainStore) match(filter string, fn func(m *Message)) {
 	r.names.MatchFilter(filter, func(_ string, m *Message) bool {
-		fn(m)
+		if !m.expired() { // an expired one is dropped at the next set of its topic
+			fn(m)
+		}
 		return true
 	})
 }

@@ -18,7 +18,7 @@ func benchSubscribers(b *testing.B, n int, filter string) (*Server, []*conn) {
 		ss := newSession(fmt.Sprintf("c%d", i), 0, "", false)
 		c := &conn{s: s, out: newOutbound(), version: packets.V311, session: ss}
 		ss.attach(c, 20, &packets.Connack{})
-		ss.subscribe(s, packets.Subscription{Filter: filter})
+		ss.subscribe(s, packets.Subscription{Filter: filter}, nil)
 		conns[i] = c
 	}
 	return s, conns
@@ -38,7 +38,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				s.match(m, &r)
-				s.deliverMatches(m, &r)
+				s.deliverMatches(m, &r, nil)
 				if i%32 == 31 {
 					for j, c := range conns {
 						spare[j] = c.out.take(spare[j])
@@ -56,13 +56,13 @@ func TestRouteAllocatesNothing(t *testing.T) {
 	ss := newSession("c", 0, "", false)
 	c := &conn{s: s, out: newOutbound(), version: packets.V311, session: ss}
 	ss.attach(c, 20, &packets.Connack{})
-	ss.subscribe(s, packets.Subscription{Filter: "a/#"})
+	ss.subscribe(s, packets.Subscription{Filter: "a/#"}, nil)
 	m := &Message{Topic: "a/b", Payload: []byte("x")}
 	var r router
 	var spare []outItem
 	allocs := testing.AllocsPerRun(1000, func() {
 		s.match(m, &r)
-		s.deliverMatches(m, &r)
+		s.deliverMatches(m, &r, nil)
 		spare = c.out.take(spare)
 	})
 	if allocs != 0 {

@@ -54,7 +54,10 @@ type subscriber struct {
 
 // subscriptionOptions are the per-subscription settings routing needs.
 type subscriptionOptions struct {
-	qos byte
+	qos     byte
+	noLocal bool       // MQTT 5: not to the publishing client itself
+	rap     bool       // MQTT 5: Retain As Published
+	subIDs  *subIDList // MQTT 5: the subscription identifier, if any (one element, shared, read-only)
 }
 
 // New returns a Server configured by opts.

@@ -24,19 +24,20 @@ type session struct {
 	// to know whether a client can match one message more than once.
 	subCount atomic.Int32
 
-	mu          sync.Mutex
-	conn        *conn                           // guarded by mu; nil while offline
-	expiry      uint32                          // guarded by mu: seconds kept offline; 0 ends with the connection
-	expiryTimer *time.Timer                     // guarded by mu: ends the session while it is offline
-	subs        map[string]packets.Subscription // guarded by mu; filter -> options
-	inflight    map[uint16]inflightMsg          // guarded by mu; outgoing QoS 1/2 not yet complete
-	queue       messageQueue                    // guarded by mu; waiting for room in flight
-	awaitingRel map[uint16]struct{}             // guarded by mu; incoming QoS 2 ids before PUBREL
-	nextID      uint16                          // guarded by mu
-	sequence    uint64                          // guarded by mu: orders inflight for resend
-	maxInflight int                             // guarded by mu: window toward the live connection
-	access      TopicAccess                     // guarded by mu: what the client may read; nil allows all
-	ended       bool                            // guarded by mu: removed from the broker
+	mu           sync.Mutex
+	conn         *conn                           // guarded by mu; nil while offline
+	expiry       uint32                          // guarded by mu: seconds kept offline; 0 ends with the connection
+	expiryTimer  *time.Timer                     // guarded by mu: ends the session while it is offline
+	subs         map[string]packets.Subscription // guarded by mu; filter -> options
+	inflight     map[uint16]inflightMsg          // guarded by mu; outgoing QoS 1/2 not yet complete
+	queue        messageQueue                    // guarded by mu; waiting for room in flight
+	awaitingRel  map[uint16]struct{}             // guarded by mu; incoming QoS 2 ids before PUBREL
+	nextID       uint16                          // guarded by mu
+	sequence     uint64                          // guarded by mu: orders inflight for resend
+	maxInflight  int                             // guarded by mu: window toward the live connection
+	access       TopicAccess                     // guarded by mu: what the client may read; nil allows all
+	maxPacketOut uint32                          // guarded by mu: the live connection's Maximum Packet Size; 0 for none
+	ended        bool                            // guarded by mu: removed from the broker
 }
 
 // inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
@@ -44,6 +45,7 @@ type inflightMsg struct {
 	msg      *Message
 	qos      byte
 	retain   bool
+	subIDs   *subIDList // MQTT 5 subscription identifiers sent with it
 	sequence uint64
 	released bool // QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP
 }
@@ -53,6 +55,7 @@ type queuedMsg struct {
 	msg    *Message
 	qos    byte
 	retain bool
+	subIDs *subIDList
 }
 
 // neverExpires is the session expiry interval of a session that is kept
@@ -77,10 +80,17 @@ func (ss *session) ownedBy(username string, hasUsername bool) bool {
 // fitsLocked reports whether the message fits the Maximum Packet Size of
 // the connected client; a message too large is dropped for that client as
 // if delivered [MQTT-3.1.2-25]. While offline everything is queued.
-func (ss *session) fitsLocked(m *Message, qos byte, retain bool) bool {
-	c := ss.conn
-	if c == nil || c.maxPacketOut == 0 {
+func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDList) bool {
+	if ss.maxPacketOut == 0 {
 		return true
+	}
+	c := ss.conn
+	if c == nil {
+		return true
+	}
+	if c.version == packets.V5 && m.needsOwnEncoding(subIDs) {
+		b, err := m.encodeFor(nil, qos, retain, 1, subIDs)
+		return err == nil && uint32(len(b)) <= c.maxPacketOut
 	}
 	return uint32(len(m.encoded(c.version, qos, retain))) <= c.maxPacketOut
 }
@@ -93,56 +103,58 @@ func (ss *session) mayReadLocked(m *Message) bool {
 
 // deliver hands a message to the session at the given QoS. Routing calls it
 // for every recipient; it never blocks on the network.
-func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool) {
+func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs *subIDList) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.ended || !ss.mayReadLocked(m) {
+	if ss.ended || !ss.mayReadLocked(m) || m.expired() {
 		return
 	}
-	if !ss.fitsLocked(m, qos, retain) {
+	if !ss.fitsLocked(m, qos, retain, subIDs) {
 		s.counters.publishDropped.Add(1)
 		return
 	}
 	if qos == 0 {
-		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain}, s.opts.MaxQueued) {
+		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, s.opts.MaxQueued) {
 			s.counters.publishDropped.Add(1)
 		}
 		return
 	}
 	if ss.conn != nil && ss.queue.len() == 0 && len(ss.inflight) < ss.maxInflight {
-		ss.sendLocked(m, qos, retain)
+		ss.sendLocked(m, qos, retain, subIDs)
 		return
 	}
 	if s.opts.MaxQueued > 0 && ss.queue.len() >= s.opts.MaxQueued {
 		s.counters.publishDropped.Add(1)
 		return
 	}
-	ss.queue.push(queuedMsg{msg: m, qos: qos, retain: retain})
+	ss.queue.push(queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs})
 }
 
 // sendLocked puts a message in flight and queues it on the connection.
-func (ss *session) sendLocked(m *Message, qos byte, retain bool) {
+func (ss *session) sendLocked(m *Message, qos byte, retain bool, subIDs *subIDList) {
 	id := ss.nextPacketIDLocked()
 	ss.sequence++
 	if ss.inflight == nil {
 		ss.inflight = make(map[uint16]inflightMsg, ss.maxInflight)
 	}
-	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, sequence: ss.sequence}
-	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, id: id})
+	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: ss.sequence}
+	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, subIDs: subIDs, id: id})
 }
 
 // fillLocked moves queued messages into flight while the window has room.
 func (ss *session) fillLocked() {
 	for ss.conn != nil && len(ss.inflight) < ss.maxInflight && ss.queue.len() > 0 {
 		q := ss.queue.pop()
-		if !ss.mayReadLocked(q.msg) { // access reloaded since it was queued
+		if !ss.mayReadLocked(q.msg) || q.msg.expired() {
+			// Access reloaded since it was queued, or the message's expiry
+			// interval passed while it waited [MQTT-3.3.2-5].
 			continue
 		}
-		if !ss.fitsLocked(q.msg, q.qos, q.retain) {
+		if !ss.fitsLocked(q.msg, q.qos, q.retain, q.subIDs) {
 			ss.conn.s.counters.publishDropped.Add(1)
 			continue
 		}
-		ss.sendLocked(q.msg, q.qos, q.retain)
+		ss.sendLocked(q.msg, q.qos, q.retain, q.subIDs)
 	}
 }
 
@@ -211,6 +223,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.conn = c
 	ss.maxInflight = maxInflight
 	ss.access = c.access
+	ss.maxPacketOut = c.maxPacketOut
 	c.out.push(outItem{packet: connack})
 	for _, id := range ss.inflightOrderLocked() {
 		f := ss.inflight[id]
@@ -222,7 +235,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 			delete(ss.inflight, id)
 			continue
 		}
-		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, id: id, dup: true})
+		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, subIDs: f.subIDs, id: id, dup: true})
 	}
 	ss.fillLocked()
 }

@@ -16,6 +16,14 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		return err
 	}
 	codes := make([]packets.ReasonCode, len(p.Subscriptions))
+	existed := make([]bool, len(p.Subscriptions))
+	var subIDs *subIDList
+	if c.version == packets.V5 && p.Properties.Has(packets.PropSubscriptionID) && len(p.Properties.SubscriptionIDs) > 0 {
+		subIDs = &subIDList{ids: []uint32{p.Properties.SubscriptionIDs[0]}} // one per SUBSCRIBE [MQTT-3.8.2.1.2]
+		if subIDs.ids[0] == 0 {
+			return &packets.Error{Code: packets.ProtocolError, Msg: "subscription identifier 0"}
+		}
+	}
 	for i, sub := range p.Subscriptions {
 		if err := topic.ValidFilter(sub.Filter); err != nil {
 			// [MQTT-4.7.1-2], [MQTT-4.7.1-3]: an invalid filter is a
@@ -27,20 +35,26 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			continue
 		}
 		sub.QoS = min(sub.QoS, maxGrantedQoS)
-		if !c.session.subscribe(c.s, sub) {
+		if c.version != packets.V5 {
+			sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling = false, false, 0
+		}
+		ok, had := c.session.subscribe(c.s, sub, subIDs)
+		if !ok {
 			codes[i] = failure(c.version, packets.UnspecifiedError)
 			continue
 		}
-		codes[i] = packets.ReasonCode(sub.QoS)
+		codes[i], existed[i] = packets.ReasonCode(sub.QoS), had
 	}
 	c.out.push(outItem{packet: &packets.Suback{PacketID: p.PacketID, ReasonCodes: codes}})
 	for i, sub := range p.Subscriptions {
-		if codes[i].IsError() {
+		// Retain Handling: 0 sends the retained messages, 1 only for a new
+		// subscription, 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10].
+		if codes[i].IsError() || sub.RetainHandling == 2 || sub.RetainHandling == 1 && existed[i] {
 			continue
 		}
 		qos := byte(codes[i])
 		c.s.retained.match(sub.Filter, func(m *Message) {
-			c.session.deliver(c.s, m, min(m.QoS, qos), true)
+			c.session.deliver(c.s, m, min(m.QoS, qos), true, subIDs)
 		})
 	}
 	return nil
@@ -54,21 +68,25 @@ func failure(version byte, code packets.ReasonCode) packets.ReasonCode {
 	return packets.SubackFailure
 }
 
-// subscribe records a subscription in the session and the index. A
-// subscription to a filter the session already has replaces it.
-func (ss *session) subscribe(s *Server, sub packets.Subscription) bool {
+// subscribe records a subscription in the session and the index, and
+// reports whether the session already had one to the filter, which it
+// replaces.
+func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDList) (ok, existed bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.ended {
-		return false
+		return false, false
 	}
 	if ss.subs == nil {
 		ss.subs = make(map[string]packets.Subscription)
 	}
+	_, existed = ss.subs[sub.Filter]
 	ss.subs[sub.Filter] = sub
 	ss.subCount.Store(int32(len(ss.subs)))
-	s.subscriptions.Add(sub.Filter, ss.id, subscriber{session: ss, sub: subscriptionOptions{qos: sub.QoS}})
-	return true
+	s.subscriptions.Add(sub.Filter, ss.id, subscriber{session: ss, sub: subscriptionOptions{
+		qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, subIDs: subIDs,
+	}})
+	return true, existed
 }
 
 // unsubscribe removes a subscription; it reports whether one existed.

@@ -20,5 +20,5 @@ func (c *conn) publishWill() {
 		Retain:     w.Retain,
 		Properties: forwardedProperties(&w.Properties),
 	}
-	c.s.publish(m, &c.scratch.route)
+	c.s.publish(m, &c.scratch.route, nil)
 }
