@@ -233,6 +233,7 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 		old.mu.Lock()
 		previous = old.conn
 		old.conn = nil
+		old.online.Store(false)
 		if p.CleanStart || old.expiry == 0 || !old.ownedBy(p.Username, p.UsernameFlag) {
 			// A different user does not inherit the session: it would read
 			// another user's queued messages and keep its subscriptions.
@@ -349,8 +350,8 @@ func (s *Server) endSessionLocked(ss *session) {
 	}
 	ss.ended = true
 	ss.stopExpiryLocked()
-	for filter := range ss.subs {
-		s.subscriptions.Remove(filter, ss.id)
+	for filter, sub := range ss.subs {
+		s.unindex(ss, filter, sub)
 	}
 	clear(ss.subs)
 	ss.subCount.Store(0)

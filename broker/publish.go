@@ -180,6 +180,8 @@ func v5Only(version byte, code packets.ReasonCode) packets.ReasonCode {
 type router struct {
 	matches []subscriber
 	multi   []subscriber
+	shared  []subscriber // shared subscriptions among matches
+	members []subscriber // one group's members, while choosing
 }
 
 // publish stores m if it is retained and routes it; from is the
@@ -212,6 +214,10 @@ func (s *Server) match(m *Message, r *router) int {
 func (s *Server) deliverMatches(m *Message, r *router, from *session) {
 	r.multi = r.multi[:0]
 	for _, sub := range r.matches {
+		if sub.sub.share != nil {
+			r.shared = append(r.shared, sub)
+			continue
+		}
 		if sub.sub.noLocal && sub.session == from {
 			continue
 		}
@@ -223,6 +229,9 @@ func (s *Server) deliverMatches(m *Message, r *router, from *session) {
 	}
 	for _, sub := range r.multi {
 		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+	}
+	if len(r.shared) > 0 {
+		s.deliverShared(m, r)
 	}
 	clear(r.matches)
 	clear(r.multi)

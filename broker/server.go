@@ -30,6 +30,7 @@ type Server struct {
 	sessions      sessionTable
 	subscriptions *topic.Tree[subscriber]
 	retained      retainStore
+	shares        shareGroups
 	autoID        atomic.Uint64
 
 	// poller reads idle connections without a goroutine each (Linux);
@@ -55,9 +56,10 @@ type subscriber struct {
 // subscriptionOptions are the per-subscription settings routing needs.
 type subscriptionOptions struct {
 	qos     byte
-	noLocal bool       // MQTT 5: not to the publishing client itself
-	rap     bool       // MQTT 5: Retain As Published
-	subIDs  *subIDList // MQTT 5: the subscription identifier, if any (one element, shared, read-only)
+	noLocal bool        // MQTT 5: not to the publishing client itself
+	rap     bool        // MQTT 5: Retain As Published
+	subIDs  *subIDList  // MQTT 5: the subscription identifier, if any (one element, shared, read-only)
+	share   *shareGroup // the group of a shared subscription; nil otherwise
 }
 
 // New returns a Server configured by opts.

@@ -20,24 +20,28 @@ type session struct {
 	owner    string
 	hasOwner bool
 
+	// online is set while a connection is attached, for choosing among the
+	// members of a shared subscription without taking mu.
+	online atomic.Bool
+
 	// subCount is the number of subscriptions, read without mu by routing
 	// to know whether a client can match one message more than once.
 	subCount atomic.Int32
 
 	mu           sync.Mutex
-	conn         *conn                           // guarded by mu; nil while offline
-	expiry       uint32                          // guarded by mu: seconds kept offline; 0 ends with the connection
-	expiryTimer  *time.Timer                     // guarded by mu: ends the session while it is offline
-	subs         map[string]packets.Subscription // guarded by mu; filter -> options
-	inflight     map[uint16]inflightMsg          // guarded by mu; outgoing QoS 1/2 not yet complete
-	queue        messageQueue                    // guarded by mu; waiting for room in flight
-	awaitingRel  map[uint16]struct{}             // guarded by mu; incoming QoS 2 ids before PUBREL
-	nextID       uint16                          // guarded by mu
-	sequence     uint64                          // guarded by mu: orders inflight for resend
-	maxInflight  int                             // guarded by mu: window toward the live connection
-	access       TopicAccess                     // guarded by mu: what the client may read; nil allows all
-	maxPacketOut uint32                          // guarded by mu: the live connection's Maximum Packet Size; 0 for none
-	ended        bool                            // guarded by mu: removed from the broker
+	conn         *conn                  // guarded by mu; nil while offline
+	expiry       uint32                 // guarded by mu: seconds kept offline; 0 ends with the connection
+	expiryTimer  *time.Timer            // guarded by mu: ends the session while it is offline
+	subs         map[string]sessionSub  // guarded by mu; filter as subscribed -> options
+	inflight     map[uint16]inflightMsg // guarded by mu; outgoing QoS 1/2 not yet complete
+	queue        messageQueue           // guarded by mu; waiting for room in flight
+	awaitingRel  map[uint16]struct{}    // guarded by mu; incoming QoS 2 ids before PUBREL
+	nextID       uint16                 // guarded by mu
+	sequence     uint64                 // guarded by mu: orders inflight for resend
+	maxInflight  int                    // guarded by mu: window toward the live connection
+	access       TopicAccess            // guarded by mu: what the client may read; nil allows all
+	maxPacketOut uint32                 // guarded by mu: the live connection's Maximum Packet Size; 0 for none
+	ended        bool                   // guarded by mu: removed from the broker
 }
 
 // inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
@@ -93,6 +97,13 @@ func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDLi
 		return err == nil && uint32(len(b)) <= c.maxPacketOut
 	}
 	return uint32(len(m.encoded(c.version, qos, retain))) <= c.maxPacketOut
+}
+
+// mayRead is mayReadLocked for callers that do not hold mu.
+func (ss *session) mayRead(m *Message) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.mayReadLocked(m)
 }
 
 // mayReadLocked applies the client's read access to a message about to be
@@ -221,6 +232,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.conn = c
+	ss.online.Store(true)
 	ss.maxInflight = maxInflight
 	ss.access = c.access
 	ss.maxPacketOut = c.maxPacketOut
@@ -264,6 +276,7 @@ func (ss *session) detach(s *Server, c *conn) (end bool) {
 		return false
 	}
 	ss.conn = nil
+	ss.online.Store(false)
 	switch ss.expiry {
 	case 0:
 		return true

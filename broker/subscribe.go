@@ -30,9 +30,8 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			// protocol violation; the connection closes.
 			return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
 		}
-		if _, _, shared := topic.ParseShared(sub.Filter); shared {
-			codes[i] = failure(c.version, packets.SharedSubNotSupported)
-			continue
+		if _, _, shared := topic.ParseShared(sub.Filter); shared && sub.NoLocal && c.version == packets.V5 {
+			return &packets.Error{Code: packets.ProtocolError, Msg: "No Local on a shared subscription [MQTT-3.8.3-4]"}
 		}
 		sub.QoS = min(sub.QoS, maxGrantedQoS)
 		if c.version != packets.V5 {
@@ -52,6 +51,9 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		if codes[i].IsError() || sub.RetainHandling == 2 || sub.RetainHandling == 1 && existed[i] {
 			continue
 		}
+		if _, _, shared := topic.ParseShared(sub.Filter); shared {
+			continue // no retained messages on a shared subscription [MQTT-3.3.1-10... 4.8.2]
+		}
 		qos := byte(codes[i])
 		c.s.retained.match(sub.Filter, func(m *Message) {
 			c.session.deliver(c.s, m, min(m.QoS, qos), true, subIDs)
@@ -68,6 +70,13 @@ func failure(version byte, code packets.ReasonCode) packets.ReasonCode {
 	return packets.SubackFailure
 }
 
+// sessionSub is one of a session's subscriptions: as subscribed, and the
+// shared group it joined, if any.
+type sessionSub struct {
+	sub   packets.Subscription
+	share *shareGroup
+}
+
 // subscribe records a subscription in the session and the index, and
 // reports whether the session already had one to the filter, which it
 // replaces.
@@ -78,13 +87,18 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 		return false, false
 	}
 	if ss.subs == nil {
-		ss.subs = make(map[string]packets.Subscription)
+		ss.subs = make(map[string]sessionSub)
 	}
-	_, existed = ss.subs[sub.Filter]
-	ss.subs[sub.Filter] = sub
+	old, existed := ss.subs[sub.Filter]
+	match, key, group := indexEntry(ss, sub.Filter)
+	entry := sessionSub{sub: sub, share: old.share}
+	if group != "" && !existed {
+		entry.share = s.shares.join(group, match)
+	}
+	ss.subs[sub.Filter] = entry
 	ss.subCount.Store(int32(len(ss.subs)))
-	s.subscriptions.Add(sub.Filter, ss.id, subscriber{session: ss, sub: subscriptionOptions{
-		qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, subIDs: subIDs,
+	s.subscriptions.Add(match, key, subscriber{session: ss, sub: subscriptionOptions{
+		qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, subIDs: subIDs, share: entry.share,
 	}})
 	return true, existed
 }
@@ -93,13 +107,24 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 func (ss *session) unsubscribe(s *Server, filter string) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if _, ok := ss.subs[filter]; !ok || ss.ended {
+	entry, ok := ss.subs[filter]
+	if !ok || ss.ended {
 		return false
 	}
 	delete(ss.subs, filter)
 	ss.subCount.Store(int32(len(ss.subs)))
-	s.subscriptions.Remove(filter, ss.id)
+	s.unindex(ss, filter, entry)
 	return true
+}
+
+// unindex takes one of a session's subscriptions out of the index and its
+// shared group.
+func (s *Server) unindex(ss *session, filter string, entry sessionSub) {
+	match, key, _ := indexEntry(ss, filter)
+	s.subscriptions.Remove(match, key)
+	if entry.share != nil {
+		s.shares.leave(entry.share)
+	}
 }
 
 // handleUnsubscribe removes subscriptions and answers UNSUBACK.
