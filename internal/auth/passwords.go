@@ -112,7 +112,9 @@ func scanLines(name string, r io.Reader, fn func(number int, line string) error)
 
 // dummyHash returns a hash of the kind and iteration count most of users
 // have (the larger count on a tie; PBKDF2 at DefaultIterations for an empty
-// file), with a random salt and a digest nothing matches.
+// file), with a random salt of the size most of those entries have (the
+// longer on a tie; 12 bytes for an empty file) and a digest nothing
+// matches. SCRAM's answers for unknown users take their shape from it.
 func dummyHash(users map[string]*passwordHash) passwordHash {
 	type shape struct {
 		kind       HashKind
@@ -128,7 +130,19 @@ func dummyHash(users map[string]*passwordHash) passwordHash {
 			best, bestCount = s, n
 		}
 	}
-	d := passwordHash{kind: best.kind, iterations: best.iterations, salt: make([]byte, saltSize), digest: make([]byte, digestSize)}
+	saltCounts := make(map[int]int) // salt size -> entries of the best shape
+	bestSalt, bestSaltCount := saltSize, 0
+	for _, h := range users {
+		if h.kind != best.kind || h.iterations != best.iterations {
+			continue
+		}
+		saltCounts[len(h.salt)]++
+		n := saltCounts[len(h.salt)]
+		if n > bestSaltCount || n == bestSaltCount && len(h.salt) > bestSalt {
+			bestSalt, bestSaltCount = len(h.salt), n
+		}
+	}
+	d := passwordHash{kind: best.kind, iterations: best.iterations, salt: make([]byte, bestSalt), digest: make([]byte, digestSize)}
 	rand.Read(d.salt)
 	rand.Read(d.digest)
 	return d
