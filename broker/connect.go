@@ -350,6 +350,12 @@ func (s *Server) endSessionLocked(ss *session) {
 	}
 	ss.ended = true
 	ss.stopExpiryLocked()
+	if m := ss.takeWillLocked(); m != nil {
+		// The session ends before its will's delay passed: the will goes
+		// now, from a goroutine of its own, since routing takes session
+		// locks this caller holds.
+		s.goConn(func() { s.publish(m, new(router), nil) })
+	}
 	for filter, sub := range ss.subs {
 		s.unindex(ss, filter, sub)
 	}

@@ -31,6 +31,7 @@ type session struct {
 	mu           sync.Mutex
 	conn         *conn                  // guarded by mu; nil while offline
 	expiry       uint32                 // guarded by mu: seconds kept offline; 0 ends with the connection
+	pendingWill  *pendingWill           // guarded by mu: an MQTT 5 will waiting for its delay
 	expiryTimer  *time.Timer            // guarded by mu: ends the session while it is offline
 	subs         map[string]sessionSub  // guarded by mu; filter as subscribed -> options
 	inflight     map[uint16]inflightMsg // guarded by mu; outgoing QoS 1/2 not yet complete
@@ -235,6 +236,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.online.Store(true)
 	ss.maxInflight = maxInflight
 	ss.access = c.access
+	ss.dropWillLocked() // resumed before the will delay passed [MQTT-3.1.3-9]
 	ss.maxPacketOut = c.maxPacketOut
 	c.out.push(outItem{packet: connack})
 	for _, id := range ss.inflightOrderLocked() {

@@ -1,12 +1,20 @@
 package broker
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+
+	"github.com/midge-mqtt/midge/packets"
+)
 
 // publishWill publishes the connection's will: the connection ended without
 // a normal DISCONNECT [MQTT-3.1.2-8].
 //
-// The will is held to the client's write access at the moment it is
-// published, as any PUBLISH would be.
+// The will is held to the client's write access at the moment the
+// connection ends, as any PUBLISH would be. An MQTT 5 will with a Will
+// Delay Interval waits in the session for that long, and is dropped if the
+// session is resumed first [MQTT-3.1.3-9]; it is published early if the
+// session ends first.
 func (c *conn) publishWill() {
 	w := c.will
 	if c.access != nil && !c.access.CanWrite(w.Topic) {
@@ -20,5 +28,75 @@ func (c *conn) publishWill() {
 		Retain:     w.Retain,
 		Properties: forwardedProperties(&w.Properties),
 	}
+	if w.Properties.Has(packets.PropMessageExpiry) {
+		m.expiresAt = time.Now().Add(time.Duration(w.Properties.MessageExpiry) * time.Second).UnixNano()
+	}
+	if c.version == packets.V5 && w.Properties.Has(packets.PropWillDelay) && w.Properties.WillDelay > 0 {
+		if c.session.holdWill(c.s, c, m, w.Properties.WillDelay) {
+			return
+		}
+	}
 	c.s.publish(m, &c.scratch.route, nil)
+}
+
+// pendingWill is a will waiting for its delay to pass.
+type pendingWill struct {
+	msg   *Message
+	timer *time.Timer
+}
+
+// holdWill keeps m in the session for delay seconds (less if the session
+// expires sooner). It reports false when the will must go now: the
+// session ends with this connection. A session already taken over by a new
+// connection drops the will: it has been resumed.
+func (ss *session) holdWill(s *Server, c *conn, m *Message, delay uint32) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.conn != nil && ss.conn != c {
+		return true
+	}
+	if ss.expiry == 0 || ss.ended {
+		return false
+	}
+	if ss.expiry != neverExpires {
+		delay = min(delay, ss.expiry)
+	}
+	ss.dropWillLocked()
+	pw := &pendingWill{msg: m}
+	pw.timer = time.AfterFunc(time.Duration(delay)*time.Second, func() { s.releaseWill(ss, pw) })
+	ss.pendingWill = pw
+	return true
+}
+
+// releaseWill publishes a held will whose delay passed, unless the session
+// was resumed or ended (and published it) since.
+func (s *Server) releaseWill(ss *session, pw *pendingWill) {
+	ss.mu.Lock()
+	if ss.pendingWill != pw {
+		ss.mu.Unlock()
+		return
+	}
+	ss.pendingWill = nil
+	ss.mu.Unlock()
+	s.publish(pw.msg, new(router), nil)
+}
+
+// dropWillLocked forgets a held will: the session was resumed.
+func (ss *session) dropWillLocked() {
+	if ss.pendingWill != nil {
+		ss.pendingWill.timer.Stop()
+		ss.pendingWill = nil
+	}
+}
+
+// takeWillLocked removes a held will from a session that is ending, for the
+// caller to publish once it holds no session lock.
+func (ss *session) takeWillLocked() *Message {
+	pw := ss.pendingWill
+	if pw == nil {
+		return nil
+	}
+	pw.timer.Stop()
+	ss.pendingWill = nil
+	return pw.msg
 }
