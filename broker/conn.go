@@ -39,6 +39,14 @@ type conn struct {
 	session   *session
 	// serverKeepAlive: the broker imposed keepAlive (MQTT 5).
 	serverKeepAlive bool
+	// username is the client's user name once authenticated.
+	username string
+	// authMethod is the MQTT 5 authentication method the client connected
+	// with ("" for none); authData the broker's last answer, for CONNACK.
+	authMethod string
+	authData   []byte
+	// reauth is a re-authentication in progress (owned by the reader).
+	reauth AuthExchange
 	// maxPacketOut is the client's Maximum Packet Size (MQTT 5); 0 means
 	// the protocol's limit.
 	maxPacketOut uint32
@@ -369,7 +377,7 @@ func (c *conn) dispatch(h packets.FixedHeader, body []byte) error {
 		return errSecondConnect
 	case packets.TypeAuth:
 		if c.version == packets.V5 {
-			return &closeReason{msg: "AUTH without an authentication method", code: packets.ProtocolError, will: true}
+			return c.handleAuth(h, body)
 		}
 		return errServerPacket
 	default:

@@ -166,7 +166,17 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		info.TLS = &st
 	}
 	var err error
-	if ls := c.listener; ls != nil && ls.opts.CertUsername != nil {
+	if p.Version == packets.V5 && p.Properties.Has(packets.PropAuthMethod) {
+		var user string
+		var code packets.ReasonCode
+		if user, code, err = c.enhancedAuthenticate(p, info); err != nil {
+			c.refuse(p.Version, code)
+			return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
+		}
+		p.Username, p.UsernameFlag = user, true
+		info.Username, info.HasUsername = user, true
+		info.Password, info.HasPassword = nil, false
+	} else if ls := c.listener; ls != nil && ls.opts.CertUsername != nil {
 		err = certIdentity(ls.opts.CertUsername, &info)
 		p.Username, p.UsernameFlag = info.Username, info.HasUsername // logged and kept as the session's owner
 	} else if a := c.s.opts.Authenticator; a != nil {
@@ -183,6 +193,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		c.refuse(p.Version, code)
 		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 	}
+	c.username = info.Username
 	if a := c.s.opts.Authorizer; a != nil {
 		c.access = a.Access(info)
 	}
@@ -289,6 +300,15 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 	if p.ClientID == "" {
 		props.AssignedClientID = c.clientID
 		props.Set(packets.PropAssignedClientID)
+	}
+	if c.authMethod != "" {
+		props.AuthMethod = c.authMethod
+		props.Set(packets.PropAuthMethod)
+		if c.authData != nil {
+			props.AuthData = c.authData
+			props.Set(packets.PropAuthData)
+		}
+		c.authData = nil
 	}
 	if c.serverKeepAlive {
 		props.ServerKeepAlive = s.opts.MaxKeepAlive

@@ -32,6 +32,7 @@ var (
 	errReceiveMaximum     = &closeReason{msg: "more QoS 2 messages awaiting PUBREL than the receive maximum", code: packets.ReceiveMaximumExceeded, will: true}
 	errTopicAliasInvalid  = &closeReason{msg: "topic alias 0 or above the topic alias maximum", code: packets.TopicAliasInvalid, will: true}
 	errTopicAliasUnknown  = &closeReason{msg: "PUBLISH with an empty topic and a topic alias never defined", code: packets.ProtocolError, will: true}
+	errReauthFailed       = &closeReason{msg: "re-authentication failed", code: packets.NotAuthorized, will: true}
 	errSysPublish         = &closeReason{msg: "publish to $SYS", code: packets.NotAuthorized, will: true}
 )
 

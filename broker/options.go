@@ -14,6 +14,11 @@ type Options struct {
 	// Authenticator decides whether a CONNECT is admitted. Nil admits all.
 	Authenticator Authenticator
 
+	// EnhancedAuth runs MQTT 5 enhanced authentication (CONNECT with an
+	// Authentication Method, and AUTH). Nil refuses such clients with
+	// 0x8C. A client authenticated this way is not asked for a password.
+	EnhancedAuth EnhancedAuthenticator
+
 	// Authorizer decides which topics each client may publish to and
 	// receive from. Nil allows every topic.
 	Authorizer Authorizer
