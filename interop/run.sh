@@ -314,12 +314,51 @@ check_session() {
 	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -i "$id" -t "$t" -E >/dev/null
 }
 
+# MQTT 5 with mosquitto_pub/mosquitto_sub -V 5: properties set with -D pass
+# through the broker untouched, to an MQTT 5 subscriber.
+check_v5_properties() {
+	local t=$base/v5props
+	start_sub v5props -V 5 -t "$t" -q 1 -C 1 -F '%t %q %r %C|%R|%P|%p' || return 1
+	pub -V 5 -q 1 -t "$t" -m hello \
+		-D publish content-type text/plain \
+		-D publish response-topic "$t/reply" \
+		-D publish user-property colour blue \
+		-D publish user-property colour red || return 1
+	expect_sub v5props "$t 1 0 text/plain|$t/reply|colour:blue colour:red|hello"
+}
+
+# Shared subscriptions: two MQTT 5 members of one group share four
+# messages, two each, while a 3.1.1 member of another group gets all four.
+check_v5_shared() {
+	local t=$base/v5shared
+	start_sub share_a -V 5 -t "\$share/g/$t" -q 1 -C 2 || return 1
+	start_sub share_b -V 5 -t "\$share/g/$t" -q 1 -C 2 || return 1
+	start_sub share_other -V 311 -t "\$share/h/$t" -q 1 -C 4 || return 1
+	for i in 1 2 3 4; do
+		pub -V 5 -q 1 -t "$t" -m "m$i" || return 1
+	done
+	local a b
+	wait "${sub_pid[share_a]}" "${sub_pid[share_b]}" || true
+	a=$(grep -c "^$t " "$tmp/share_a.raw" || true)
+	b=$(grep -c "^$t " "$tmp/share_b.raw" || true)
+	if [ "$a" != 2 ] || [ "$b" != 2 ]; then
+		echo "    group members received $a and $b messages, want 2 and 2"
+		return 1
+	fi
+	expect_sub share_other "$t 1 0 m1
+$t 1 0 m2
+$t 1 0 m3
+$t 1 0 m4"
+}
+
 echo "== mosquitto_pub / mosquitto_sub"
 check "mosquitto-clients + wildcard" check_plus
 check "mosquitto-clients # wildcard" check_hash
 check "mosquitto-clients retained" check_retained
 check "mosquitto-clients QoS 0/1/2" check_qos
 check "mosquitto-clients persistent session queueing" check_session
+check "mosquitto-clients MQTT 5 properties (-V 5 -D)" check_v5_properties
+check "mosquitto-clients MQTT 5 shared subscriptions" check_v5_shared
 
 echo "== Python paho ($("$python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'))"
 python_status=0

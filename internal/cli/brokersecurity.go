@@ -71,6 +71,11 @@ func (sec *security) Authenticate(_ context.Context, info broker.ConnectInfo) er
 // options fills in the broker options that enforce the loaded files.
 func (sec *security) options(opts *broker.Options) {
 	opts.Authenticator = sec
+	if sec.passwords != nil {
+		// MQTT 5 clients may prove their password with SCRAM-SHA-512
+		// instead of sending it; the $7$ entries are all it needs.
+		opts.EnhancedAuth = scramMethod{auth.NewSCRAM(sec.passwords.Passwords)}
+	}
 	if sec.acl != nil {
 		acl := sec.acl
 		opts.Authorizer = broker.AuthorizerFunc(func(info broker.ConnectInfo) broker.TopicAccess {
@@ -154,4 +159,14 @@ func (sec *security) reload(log *slog.Logger) {
 			log.Error(fmt.Sprintf("reload: listener %d keeps its previous TLS certificates", l.Port), "err", err)
 		}
 	}
+}
+
+// scramMethod offers SCRAM-SHA-512 to the broker.
+type scramMethod struct{ scram *auth.SCRAM }
+
+func (m scramMethod) Start(method string, _ broker.ConnectInfo) (broker.AuthExchange, bool) {
+	if method != auth.SCRAMMethod {
+		return nil, false
+	}
+	return m.scram.NewExchange(), true
 }
