@@ -2,7 +2,10 @@ module github.com/midge-mqtt/midge
 
 go 1.24.0
 
-require github.com/eclipse/paho.mqtt.golang v1.5.1
+require (
+	github.com/eclipse/paho.golang v0.23.0
+	github.com/eclipse/paho.mqtt.golang v1.5.1
+)
 
 require (
 	github.com/gorilla/websocket v1.5.3 // indirect
