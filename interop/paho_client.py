@@ -231,6 +231,65 @@ def check_persistent_session(args, protocol, base):
         Client(args.host, args.port, protocol, client_id=client_id).start().stop()
 
 
+def check_v5_properties(args, base):
+    """MQTT 5: user properties (order and duplicates kept), content type,
+    response topic and correlation data reach an MQTT 5 subscriber as
+    published."""
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.packettypes import PacketTypes
+
+    topic = base + "/props"
+    got = queue.Queue()
+    acks = queue.Queue()
+    connected = threading.Event()
+    subscribed = threading.Event()
+
+    def make(client_id):
+        if hasattr(mqtt, "CallbackAPIVersion"):  # paho-mqtt 2.x
+            return mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, client_id=client_id, protocol=mqtt.MQTTv5)
+        return mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+
+    sub = make(unique("py5-"))
+    sub.on_connect = lambda c, u, flags, rc, props=None: connected.set()
+    sub.on_subscribe = lambda c, u, mid, codes, props=None: subscribed.set()
+    sub.on_message = lambda c, u, msg: got.put(msg)
+    sub.connect(args.host, args.port, keepalive=60, clean_start=True)
+    sub.loop_start()
+    pub = make(unique("py5-"))
+    pub.on_publish = lambda c, u, mid: acks.put(mid)
+    try:
+        if not connected.wait(TIMEOUT):
+            raise CheckFailed("no CONNACK")
+        sub.subscribe(topic, qos=1)
+        if not subscribed.wait(TIMEOUT):
+            raise CheckFailed("no SUBACK")
+        pub.connect(args.host, args.port, keepalive=60, clean_start=True)
+        pub.loop_start()
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = [("colour", "blue"), ("colour", "red"), ("size", "1")]
+        props.ContentType = "text/plain"
+        props.ResponseTopic = topic + "/reply"
+        props.CorrelationData = b"\x01\x02"
+        info = pub.publish(topic, b"hello", qos=1, properties=props)
+        info.wait_for_publish(TIMEOUT)
+        try:
+            msg = got.get(timeout=TIMEOUT)
+        except queue.Empty:
+            raise CheckFailed("no message") from None
+        p = msg.properties
+        user = list(getattr(p, "UserProperty", []))
+        if user != [("colour", "blue"), ("colour", "red"), ("size", "1")]:
+            raise CheckFailed("user properties %r" % user)
+        if (getattr(p, "ContentType", None), getattr(p, "ResponseTopic", None), getattr(p, "CorrelationData", None)) != \
+                ("text/plain", topic + "/reply", b"\x01\x02"):
+            raise CheckFailed("properties %r" % p)
+    finally:
+        sub.disconnect()
+        sub.loop_stop()
+        pub.disconnect()
+        pub.loop_stop()
+
+
 CHECKS = [
     ("qos", check_qos),
     ("wildcards", check_wildcards),
@@ -258,6 +317,15 @@ def main():
                 print("FAIL - %s: %s: %s" % (label, type(err).__name__, err), flush=True)
             else:
                 print("ok - %s (%.2fs)" % (label, time.monotonic() - started), flush=True)
+    label = "python paho MQTTv5 properties"
+    started = time.monotonic()
+    try:
+        check_v5_properties(args, "midge-interop/python/%s/MQTTv5" % run)
+    except Exception as err:
+        failed += 1
+        print("FAIL - %s: %s: %s" % (label, type(err).__name__, err), flush=True)
+    else:
+        print("ok - %s (%.2fs)" % (label, time.monotonic() - started), flush=True)
     return 1 if failed else 0
 
 
