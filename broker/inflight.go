@@ -26,6 +26,15 @@ func (ss *session) beginReceive(id uint16, limit int) (fresh, full bool) {
 	return true, false
 }
 
+// awaitingRelease reports whether an incoming QoS 2 message with the
+// identifier awaits PUBREL.
+func (ss *session) awaitingRelease(id uint16) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	_, ok := ss.awaitingRel[id]
+	return ok
+}
+
 // release handles PUBREL: the identifier may be used again. It reports
 // whether the identifier was awaiting release.
 func (ss *session) release(id uint16) bool {

@@ -46,6 +46,12 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		c.s.match(m, r)
 		c.s.deliverMatches(m, r, c.session)
 	case 1:
+		if c.version == packets.V5 && c.session.awaitingRelease(p.PacketID) {
+			// The identifier belongs to a QoS 2 message not yet released:
+			// the client's session state is out of step with ours.
+			c.ackPublish(p, packets.PacketIDInUse)
+			return nil
+		}
 		m := newMessage(p, c.version)
 		c.s.retain(m)
 		c.ackPublish(p, c.matchCode(c.s.match(m, r)))

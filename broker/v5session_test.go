@@ -240,3 +240,22 @@ func TestMaximumPacketSize(t *testing.T) {
 		t.Fatalf("dropped %d, want 1", got)
 	}
 }
+
+// A QoS 1 PUBLISH reusing the identifier of a QoS 2 message not yet
+// released is answered 0x91 and not delivered.
+func TestPacketIdentifierInUse(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	sub, _ := connect5(t, b.Addr, "sub", true, nil)
+	subscribe(t, sub, "id/#", 1)
+	c, _ := connect5(t, b.Addr, "reuse", true, nil)
+	c.Send(publish5("id/2", 2, 5, "qos2", 0))
+	expectAck(t, c, packets.TypePubrec, 5)
+	c.Send(publish5("id/1", 1, 5, "qos1", 0))
+	if a, ok := c.Expect().(*packets.Ack); !ok || a.Kind != packets.TypePuback || a.ReasonCode != packets.PacketIDInUse {
+		t.Fatalf("got %+v, want PUBACK 0x91", a)
+	}
+	if p := expectPublish(t, sub); string(p.Payload) != "qos2" {
+		t.Fatalf("got %+v", p)
+	}
+	expectNothing(t, sub)
+}
