@@ -2,6 +2,14 @@
 // broker, publishes and subscribes at QoS 0, 1 and 2, answers the broker's
 // QoS 1 and 2 flows, and keeps the connection alive with PINGREQ.
 //
+// With MQTT 5, properties pass through Publish, SubscribeWith,
+// UnsubscribeWith and DisconnectWith as the caller sets them; failure
+// reason codes come back as *AckError, a server's DISCONNECT as
+// *DisconnectError. The client keeps to what the server's CONNACK allows
+// (Receive Maximum, Maximum Packet Size, Maximum QoS, Retain Available,
+// Topic Alias Maximum), maps the topic aliases the server sends, and runs
+// enhanced authentication through an AuthMethod.
+//
 // A Client owns three goroutines: a reader that decodes packets and calls
 // Options.OnMessage in order, a writer that drains every queued packet into
 // one write call, and a keepalive timer (only when KeepAlive is set). Close
@@ -60,6 +68,9 @@ type Options struct {
 	// when zero) or packets.V5.
 	Version byte
 	// Properties are the MQTT 5 CONNECT properties; ignored before MQTT 5.
+	// The client holds the server to the Maximum Packet Size and Topic
+	// Alias Maximum given here: a larger packet, or an alias above it, ends
+	// the connection with DISCONNECT.
 	Properties packets.Properties
 	// ConnectTimeout bounds dialing, sending CONNECT and receiving CONNACK
 	// together; zero means DefaultConnectTimeout. The ctx given to Dial
@@ -88,8 +99,15 @@ type Options struct {
 	// ("sending PUBLISH (d0, q1, r0, m1, 'a/b', ... (5 bytes))") and the
 	// record carries the attributes "direction" ("sending" or "received"),
 	// "packet" (e.g. "PUBLISH"), where the packet has one "packet_id", and
-	// for SUBACK "reason_codes" ([]packets.ReasonCode).
+	// for SUBACK "reason_codes" ([]packets.ReasonCode). Every record also
+	// carries "client_id": the client identifier in use, empty until an
+	// MQTT 5 server assigns one.
 	Logger *slog.Logger
+	// Auth, when not nil, runs MQTT 5 enhanced authentication: its Name
+	// and Start data go in CONNECT, Dial answers the server's AUTH packets
+	// with Next until CONNACK, whose data Finish verifies. Reauthenticate
+	// runs it again on the open connection. It needs Version packets.V5.
+	Auth AuthMethod
 }
 
 // Client is a connection to an MQTT server. Its methods are safe for
@@ -103,13 +121,19 @@ type Client struct {
 	keepAlive      time.Duration
 	onMessage      func(*packets.Publish)
 	log            *slog.Logger // nil when tracing is off
+	auth           AuthMethod   // Options.Auth; nil without enhanced authentication
+	limits         serverLimits // what the server's CONNACK allows; read-only after Dial
+	aliasMaximum   uint16       // the client's Topic Alias Maximum: the highest alias the server may send
 
 	inflight chan struct{} // a token per QoS 1/2 publish awaiting its ack
+	authing  chan struct{} // capacity 1: held while a re-authentication runs
 
-	mu      sync.Mutex
-	pending map[uint16]*pending // requests awaiting acknowledgement; guarded by mu
-	nextID  uint16              // last packet identifier handed out; guarded by mu
-	err     error               // why the connection ended; guarded by mu
+	mu          sync.Mutex
+	pending     map[uint16]*pending // requests awaiting acknowledgement; guarded by mu
+	nextID      uint16              // last packet identifier handed out; guarded by mu
+	err         error               // why the connection ended; guarded by mu
+	reauth      chan error          // the waiting Reauthenticate, nil when none runs; guarded by mu
+	aliasesSent map[uint16]struct{} // topic aliases given a topic on this connection; guarded by mu
 
 	out outbound // queued bytes and the writer's progress
 
@@ -153,7 +177,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		clientID:  connect.ClientID,
 		keepAlive: time.Duration(connect.KeepAlive) * time.Second,
 		onMessage: opts.OnMessage,
+		auth:      opts.Auth,
+		limits:    noLimits,
 		pending:   make(map[uint16]*pending),
+		authing:   make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -162,15 +189,31 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		c.log = opts.Logger
 	}
 	reader := packets.NewReader(conn, readBufferSize)
+	if c.version == packets.V5 {
+		// What the client announced, it enforces [MQTT-3.1.2-24].
+		props := &connect.Properties
+		if props.Has(packets.PropMaximumPacketSize) {
+			reader.SetMaxPacketSize(int(props.MaximumPacketSize))
+		}
+		if props.Has(packets.PropTopicAliasMaximum) {
+			c.aliasMaximum = props.TopicAliasMaximum
+		}
+	}
 	if err := c.handshake(ctx, connect, reader); err != nil {
 		conn.Close()
 		return nil, err
+	}
+	if c.version == packets.V5 {
+		c.limits = limitsOf(&c.connack.Properties)
+		c.out.maxPacketSize = c.limits.maxPacketSize
 	}
 	maxInflight := opts.MaxInflight
 	if maxInflight <= 0 {
 		maxInflight = DefaultMaxInflight
 	}
 	if c.connack.Properties.Has(packets.PropReceiveMaximum) && int(c.connack.Properties.ReceiveMaximum) < maxInflight {
+		// Never more unacknowledged QoS 1/2 PUBLISHes than the server
+		// accepts [MQTT-4.9.0-2].
 		maxInflight = int(c.connack.Properties.ReceiveMaximum)
 	}
 	c.inflight = make(chan struct{}, min(max(maxInflight, 1), 65535))
@@ -231,6 +274,17 @@ func buildConnect(opts *Options) (*packets.Connect, error) {
 	if version == packets.V5 {
 		connect.Properties = opts.Properties
 	}
+	if opts.Auth != nil {
+		if version != packets.V5 {
+			return nil, fmt.Errorf("%w: enhanced authentication needs MQTT 5", ErrInvalidOptions)
+		}
+		data, err := opts.Auth.Start()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
+		}
+		connect.Properties.AuthMethod = opts.Auth.Name()
+		connect.Properties.AuthData = data
+	}
 	return connect, nil
 }
 
@@ -259,43 +313,78 @@ func (c *Client) handshake(ctx context.Context, connect *packets.Connect, reader
 	return c.conn.SetDeadline(time.Time{})
 }
 
+// exchangeConnect sends CONNECT, answers any AUTH (continue
+// authentication) with Options.Auth, and reads CONNACK.
 func (c *Client) exchangeConnect(connect *packets.Connect, reader *packets.Reader) error {
-	buf, err := connect.Encode(nil, c.version)
+	if err := c.writeDirect(connect); err != nil {
+		return err
+	}
+	for {
+		h, body, err := reader.ReadFrame()
+		if err != nil {
+			return fmt.Errorf("%w: waiting for CONNACK: %w", ErrConnectionLost, err)
+		}
+		if h.Type != packets.TypeConnack && h.Type != packets.TypeAuth {
+			return fmt.Errorf("%w: %s before CONNACK", ErrProtocol, h.Type.String())
+		}
+		p, err := packets.Decode(h, body, c.version)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrProtocol, h.Type.String(), err)
+		}
+		if auth, ok := p.(*packets.Auth); ok {
+			if c.log != nil {
+				c.traceReceived(auth)
+			}
+			answer, err := c.continueAuth(auth)
+			if err != nil {
+				return err
+			}
+			if err := c.writeDirect(answer); err != nil {
+				return err
+			}
+			continue
+		}
+		ack, ok := p.(*packets.Connack)
+		if !ok {
+			return fmt.Errorf("%w: CONNACK decoded as %T", ErrProtocol, p)
+		}
+		return c.receiveConnack(ack)
+	}
+}
+
+// writeDirect writes p on the connection before the writer goroutine runs.
+func (c *Client) writeDirect(p packets.Packet) error {
+	buf, err := p.Encode(nil, c.version)
 	if err != nil {
 		return err
 	}
-	c.trace("sending", packets.TypeConnect, 0, "sending CONNECT")
-	if _, err := c.conn.Write(buf); err != nil {
-		return err
+	if c.log != nil {
+		c.traceSent(p)
 	}
-	h, body, err := reader.ReadFrame()
-	if err != nil {
-		return fmt.Errorf("%w: waiting for CONNACK: %w", ErrConnectionLost, err)
-	}
-	if h.Type != packets.TypeConnack {
-		return fmt.Errorf("%w: %s before CONNACK", ErrProtocol, h.Type.String())
-	}
-	p, err := packets.Decode(h, body, c.version)
-	if err != nil {
-		return fmt.Errorf("%w: CONNACK: %w", ErrProtocol, err)
-	}
-	ack, ok := p.(*packets.Connack)
-	if !ok {
-		return fmt.Errorf("%w: CONNACK decoded as %T", ErrProtocol, p)
+	_, err = c.conn.Write(buf)
+	return err
+}
+
+// receiveConnack records the CONNACK, or returns the refusal; with
+// Options.Auth it verifies the server's final authentication data.
+func (c *Client) receiveConnack(ack *packets.Connack) error {
+	if c.version == packets.V5 && ack.Properties.AssignedClientID != "" {
+		c.clientID = ack.Properties.AssignedClientID
 	}
 	c.trace("received", packets.TypeConnack, 0, "received CONNACK (%d)", byte(ack.ReasonCode))
 	if ack.ReasonCode != packets.Success {
 		return &ConnectError{Code: ack.ReasonCode, Version: c.version, Reason: ack.Properties.ReasonString}
 	}
+	if c.auth != nil {
+		if err := c.finishAuth(&ack.Properties, true); err != nil {
+			return err
+		}
+	}
+	ack.Properties.AuthData = nil // consumed by Finish; it aliases the read buffer
 	c.connack = *ack
 	c.sessionPresent = ack.SessionPresent
-	if c.version == packets.V5 {
-		if ack.Properties.AssignedClientID != "" {
-			c.clientID = ack.Properties.AssignedClientID
-		}
-		if ack.Properties.Has(packets.PropServerKeepAlive) {
-			c.keepAlive = time.Duration(ack.Properties.ServerKeepAlive) * time.Second
-		}
+	if c.version == packets.V5 && ack.Properties.Has(packets.PropServerKeepAlive) {
+		c.keepAlive = time.Duration(ack.Properties.ServerKeepAlive) * time.Second
 	}
 	return nil
 }
@@ -307,7 +396,8 @@ func (c *Client) SessionPresent() bool { return c.sessionPresent }
 // one an MQTT 5 server assigned.
 func (c *Client) ClientID() string { return c.clientID }
 
-// Connack returns the server's CONNACK (for its MQTT 5 properties).
+// Connack returns the server's CONNACK (for its MQTT 5 properties),
+// without its Authentication Data, which Options.Auth consumed.
 func (c *Client) Connack() packets.Connack { return c.connack }
 
 // Done is closed when the connection has ended and every goroutine of the
@@ -316,8 +406,9 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err returns nil while the connection is up. Once Done is closed it
 // returns why the connection ended: ErrClosed after Close or Disconnect,
-// otherwise an error wrapping ErrConnectionLost, ErrPingTimeout or
-// ErrProtocol.
+// a *DisconnectError when the server sent DISCONNECT, otherwise an error
+// wrapping ErrConnectionLost, ErrPingTimeout, ErrProtocol (with MQTT 5 the
+// client sent DISCONNECT with the reason code first) or ErrAuthentication.
 func (c *Client) Err() error {
 	select {
 	case <-c.done:
@@ -350,10 +441,18 @@ func (c *Client) Close() error {
 // written; the connection is closed either way. It must not be called from
 // OnMessage.
 func (c *Client) Disconnect(ctx context.Context) error {
+	return c.DisconnectWith(ctx, &packets.Disconnect{})
+}
+
+// DisconnectWith is Disconnect with the given DISCONNECT: with MQTT 5 it
+// may carry a reason code (packets.DisconnectWithWill asks the server to
+// publish the will anyway) and properties (a Session Expiry Interval, a
+// Reason String, User Properties). Before MQTT 5 they are left out.
+func (c *Client) DisconnectWith(ctx context.Context, d *packets.Disconnect) error {
 	// From here the end of the connection is ours, even if the server
 	// closes it first once it has read DISCONNECT.
 	c.disconnecting.Store(true)
-	end, err := c.send(ctx, &packets.Disconnect{})
+	end, err := c.send(ctx, d)
 	if err == nil {
 		err = c.out.waitFlushed(ctx, end)
 	}
@@ -372,10 +471,15 @@ func (c *Client) shutdown(reason error) {
 		}
 		c.mu.Lock()
 		c.err = reason
+		orphans := c.pending
+		c.pending = nil // register refuses from now on: c.err is set
 		c.mu.Unlock()
 		close(c.closing)
 		c.conn.Close()
 		c.out.fail(reason)
+		for _, p := range orphans {
+			p.done <- reason // what PublishAsync promises its caller
+		}
 	})
 }
 
@@ -383,6 +487,9 @@ func (c *Client) shutdown(reason error) {
 // connection, waits for the other goroutines and closes done.
 func (c *Client) readLoop(reader *packets.Reader) {
 	err := c.read(reader)
+	if c.version == packets.V5 && (errors.Is(err, ErrProtocol) || errors.Is(err, ErrAuthentication)) {
+		c.disconnectFor(err)
+	}
 	c.shutdown(err)
 	c.workers.Wait()
 	close(c.done)

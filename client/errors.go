@@ -26,6 +26,22 @@ var (
 	ErrNoPacketID = errors.New("client: no packet identifier free")
 	// ErrInvalidOptions means Options or a call's arguments are unusable.
 	ErrInvalidOptions = errors.New("client: invalid options")
+	// ErrPacketTooLarge means a packet would exceed the Maximum Packet Size
+	// the MQTT 5 server announced in CONNACK; it was not sent
+	// [MQTT-3.2.2-15].
+	ErrPacketTooLarge = errors.New("client: packet larger than the server's Maximum Packet Size")
+	// ErrQoSNotSupported means a PUBLISH asked for a QoS above the Maximum
+	// QoS the MQTT 5 server announced; it was not sent [MQTT-3.2.2-11].
+	ErrQoSNotSupported = errors.New("client: QoS above the server's Maximum QoS")
+	// ErrRetainNotSupported means a PUBLISH asked for RETAIN from an MQTT 5
+	// server that announced Retain Available 0; it was not sent
+	// [MQTT-3.2.2-14].
+	ErrRetainNotSupported = errors.New("client: the server does not support retained messages")
+	// ErrAuthentication means the client side of an enhanced
+	// authentication (Options.Auth) failed: the method returned an error,
+	// or could not verify the server. The method's error is wrapped
+	// alongside.
+	ErrAuthentication = errors.New("client: enhanced authentication failed")
 )
 
 // ConnectError is returned by Dial when the server refuses the connection
@@ -74,6 +90,33 @@ func (e *AckError) Error() string {
 	}
 	return s
 }
+
+// DisconnectError is why the connection ended when the server sent
+// DISCONNECT (MQTT 5; a 3.1.1 server has no DISCONNECT of its own). It
+// wraps ErrConnectionLost.
+type DisconnectError struct {
+	// Code is the DISCONNECT reason code, e.g. packets.SessionTakenOver.
+	Code packets.ReasonCode
+	// Reason is the Reason String property, if the server sent one.
+	Reason string
+	// ServerReference is the Server Reference property, if any: another
+	// server the client may use (with packets.UseAnotherServer or
+	// packets.ServerMoved).
+	ServerReference string
+}
+
+// Error names the code and the reason, e.g. "client: server sent
+// DISCONNECT: Session taken over (0x8E)".
+func (e *DisconnectError) Error() string {
+	s := fmt.Sprintf("client: server sent DISCONNECT: %s (0x%02X)", e.Code.String(), byte(e.Code))
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Unwrap returns ErrConnectionLost.
+func (e *DisconnectError) Unwrap() error { return ErrConnectionLost }
 
 // ConnackString describes a CONNACK code the way libmosquitto does
 // (mosquitto_connack_string for MQTT 3.1/3.1.1, a reason description for

@@ -27,6 +27,9 @@ const maxSpare = 64 << 10
 // outbound is the queue shared by senders and the writer goroutine.
 type outbound struct {
 	wake chan struct{} // capacity 1: there is something to write
+	// maxPacketSize is the server's Maximum Packet Size, 0 for none; set
+	// before the first enqueue and only read after.
+	maxPacketSize int
 
 	mu      sync.Mutex
 	buf     []byte        // encoded packets not yet taken by the writer; guarded by mu
@@ -68,6 +71,11 @@ func (o *outbound) enqueue(ctx context.Context, p packets.Packet, version byte) 
 		o.buf = o.buf[:start]
 		o.mu.Unlock()
 		return 0, fmt.Errorf("client: encoding %s: %w", p.Type().String(), err)
+	}
+	if size := len(buf) - start; o.maxPacketSize > 0 && size > o.maxPacketSize {
+		o.buf = buf[:start]
+		o.mu.Unlock()
+		return 0, fmt.Errorf("%w: %s of %d bytes, limit %d", ErrPacketTooLarge, p.Type().String(), size, o.maxPacketSize)
 	}
 	o.buf = buf
 	o.queued += uint64(len(buf) - start)

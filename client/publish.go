@@ -13,11 +13,11 @@ import (
 // stopped waiting (its ctx ended): the identifier stays in use, and an
 // in-flight slot stays taken, until the flow is over on the wire.
 type pending struct {
-	expect   packets.Type // the acknowledgement awaited next; guarded by Client.mu
-	inflight bool         // holds a token of Client.inflight
-	filters  int          // SUBSCRIBE/UNSUBSCRIBE: number of filters sent
-	codes    []packets.ReasonCode
-	done     chan error // capacity 1; receives exactly one value, after codes is set
+	expect   packets.Type   // the acknowledgement awaited next; guarded by Client.mu
+	inflight bool           // holds a token of Client.inflight
+	filters  int            // SUBSCRIBE/UNSUBSCRIBE: number of filters sent
+	reply    packets.Packet // the SUBACK or UNSUBACK
+	done     chan error     // capacity 1; receives exactly one value, after reply is set
 }
 
 // register gives p a free packet identifier (never 0, never one in use).
@@ -48,9 +48,10 @@ func (c *Client) unregister(id uint16) {
 }
 
 // complete ends the request id when it awaits kind: the identifier and the
-// in-flight slot are freed and err is handed to the waiter. An
-// acknowledgement for an identifier not awaiting it is ignored.
-func (c *Client) complete(id uint16, kind packets.Type, codes []packets.ReasonCode, err error) {
+// in-flight slot are freed, and reply (SUBACK or UNSUBACK, else nil) and
+// err are handed to the waiter. An acknowledgement for an identifier not
+// awaiting it is ignored.
+func (c *Client) complete(id uint16, kind packets.Type, reply packets.Packet, err error) {
 	c.mu.Lock()
 	p := c.pending[id]
 	if p == nil || p.expect != kind {
@@ -62,7 +63,7 @@ func (c *Client) complete(id uint16, kind packets.Type, codes []packets.ReasonCo
 	if p.inflight {
 		<-c.inflight
 	}
-	p.codes = codes
+	p.reply = reply
 	p.done <- err
 }
 
@@ -99,6 +100,7 @@ func (c *Client) Publish(ctx context.Context, p *packets.Publish) error {
 		if err != nil {
 			return err
 		}
+		c.aliasSent(p)
 		return c.out.waitFlushed(ctx, end)
 	}
 	done, err := c.PublishAsync(ctx, p)
@@ -124,6 +126,7 @@ func (c *Client) PublishAsync(ctx context.Context, p *packets.Publish) (<-chan e
 		if _, err := c.send(ctx, p); err != nil {
 			return nil, err
 		}
+		c.aliasSent(p)
 		done := make(chan error, 1)
 		done <- nil
 		return done, nil
@@ -151,15 +154,26 @@ func (c *Client) PublishAsync(ctx context.Context, p *packets.Publish) (<-chan e
 		<-c.inflight
 		return nil, err
 	}
+	c.aliasSent(p)
 	return req.done, nil
 }
 
+// checkPublish refuses a PUBLISH the protocol or the server does not
+// allow, before it takes a packet identifier.
 func (c *Client) checkPublish(p *packets.Publish) error {
 	if p.QoS > 2 {
 		return fmt.Errorf("%w: QoS %d", ErrInvalidOptions, p.QoS)
 	}
-	if p.Topic == "" && c.version == packets.V5 && p.Properties.Has(packets.PropTopicAlias) {
-		return nil // MQTT 5: the topic alias stands for the name
+	if err := c.checkLimits(p); err != nil {
+		return err
+	}
+	if c.version == packets.V5 && p.Properties.Has(packets.PropTopicAlias) {
+		if err := c.checkAlias(p); err != nil {
+			return err
+		}
+		if p.Topic == "" {
+			return nil // the alias stands for the name
+		}
 	}
 	if err := topic.ValidName(p.Topic); err != nil {
 		return fmt.Errorf("%w: topic %q: %w", ErrInvalidOptions, p.Topic, err)
@@ -171,52 +185,110 @@ func (c *Client) checkPublish(p *packets.Publish) error {
 // returns the SUBACK's codes, one per subscription in order: the granted
 // QoS, or a failure code (0x80 and above), which is not an error.
 func (c *Client) Subscribe(ctx context.Context, subs ...packets.Subscription) ([]packets.ReasonCode, error) {
-	if len(subs) == 0 {
-		return nil, fmt.Errorf("%w: SUBSCRIBE without a filter", ErrInvalidOptions)
+	ack, err := c.SubscribeWith(ctx, &packets.Subscribe{Subscriptions: subs})
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range subs {
-		if err := topic.ValidFilter(s.Filter); err != nil {
-			return nil, fmt.Errorf("%w: filter %q: %w", ErrInvalidOptions, s.Filter, err)
-		}
-		if s.QoS > 2 {
-			return nil, fmt.Errorf("%w: subscription QoS %d", ErrInvalidOptions, s.QoS)
-		}
+	return ack.ReasonCodes, nil
+}
+
+// SubscribeWith sends s, with a packet identifier of the client's choosing
+// (s.PacketID is ignored; s is not modified), and returns the server's
+// SUBACK. With MQTT 5, s may carry a Subscription Identifier and User
+// Properties, and each subscription its options (No Local, Retain As
+// Published, Retain Handling); the SUBACK carries one reason code per
+// subscription, failures included, and may carry a Reason String.
+func (c *Client) SubscribeWith(ctx context.Context, s *packets.Subscribe) (*packets.Suback, error) {
+	if err := c.checkSubscribe(s); err != nil {
+		return nil, err
 	}
-	req := &pending{expect: packets.TypeSuback, filters: len(subs), done: make(chan error, 1)}
+	req := &pending{expect: packets.TypeSuback, filters: len(s.Subscriptions), done: make(chan error, 1)}
 	id, err := c.register(req)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.send(ctx, &packets.Subscribe{PacketID: id, Subscriptions: subs}); err != nil {
+	msg := *s
+	msg.PacketID = id
+	if _, err := c.send(ctx, &msg); err != nil {
 		c.unregister(id)
 		return nil, err
 	}
 	if err := c.wait(ctx, req.done); err != nil {
 		return nil, err
 	}
-	return req.codes, nil
+	return req.reply.(*packets.Suback), nil
+}
+
+func (c *Client) checkSubscribe(s *packets.Subscribe) error {
+	if len(s.Subscriptions) == 0 {
+		return fmt.Errorf("%w: SUBSCRIBE without a filter", ErrInvalidOptions)
+	}
+	for _, sub := range s.Subscriptions {
+		if err := topic.ValidFilter(sub.Filter); err != nil {
+			return fmt.Errorf("%w: filter %q: %w", ErrInvalidOptions, sub.Filter, err)
+		}
+		if sub.QoS > 2 || sub.RetainHandling > 2 {
+			return fmt.Errorf("%w: subscription QoS %d, Retain Handling %d", ErrInvalidOptions, sub.QoS, sub.RetainHandling)
+		}
+	}
+	if c.version != packets.V5 {
+		return nil
+	}
+	ids := s.Properties.SubscriptionIDs
+	switch {
+	case len(ids) > 1:
+		return fmt.Errorf("%w: %d subscription identifiers in one SUBSCRIBE", ErrInvalidOptions, len(ids))
+	case len(ids) == 1 && (ids[0] == 0 || ids[0] > packets.MaxRemainingLength):
+		return fmt.Errorf("%w: subscription identifier %d outside 1..%d", ErrInvalidOptions, ids[0], packets.MaxRemainingLength)
+	case len(ids) == 1 && !c.limits.subscriptionIDs:
+		return fmt.Errorf("%w: the server does not support subscription identifiers", ErrInvalidOptions)
+	}
+	return nil
 }
 
 // Unsubscribe sends one UNSUBSCRIBE with filters and waits for its
 // UNSUBACK. With MQTT 5, the first failure reason code is returned as an
 // *AckError.
 func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
-	if len(filters) == 0 {
-		return fmt.Errorf("%w: UNSUBSCRIBE without a filter", ErrInvalidOptions)
-	}
-	for _, f := range filters {
-		if err := topic.ValidFilter(f); err != nil {
-			return fmt.Errorf("%w: filter %q: %w", ErrInvalidOptions, f, err)
-		}
-	}
-	req := &pending{expect: packets.TypeUnsuback, filters: len(filters), done: make(chan error, 1)}
-	id, err := c.register(req)
+	ack, err := c.UnsubscribeWith(ctx, &packets.Unsubscribe{Filters: filters})
 	if err != nil {
 		return err
 	}
-	if _, err := c.send(ctx, &packets.Unsubscribe{PacketID: id, Filters: filters}); err != nil {
-		c.unregister(id)
-		return err
+	for _, code := range ack.ReasonCodes {
+		if code.IsError() {
+			return c.ackError(packets.TypeUnsuback, ack.PacketID, code, ack.Properties.ReasonString)
+		}
 	}
-	return c.wait(ctx, req.done)
+	return nil
+}
+
+// UnsubscribeWith sends u, with a packet identifier of the client's
+// choosing (u.PacketID is ignored; u is not modified), and returns the
+// server's UNSUBACK. With MQTT 5, u may carry User Properties, and the
+// UNSUBACK holds one reason code per filter, failures included; before
+// MQTT 5 it holds none.
+func (c *Client) UnsubscribeWith(ctx context.Context, u *packets.Unsubscribe) (*packets.Unsuback, error) {
+	if len(u.Filters) == 0 {
+		return nil, fmt.Errorf("%w: UNSUBSCRIBE without a filter", ErrInvalidOptions)
+	}
+	for _, f := range u.Filters {
+		if err := topic.ValidFilter(f); err != nil {
+			return nil, fmt.Errorf("%w: filter %q: %w", ErrInvalidOptions, f, err)
+		}
+	}
+	req := &pending{expect: packets.TypeUnsuback, filters: len(u.Filters), done: make(chan error, 1)}
+	id, err := c.register(req)
+	if err != nil {
+		return nil, err
+	}
+	msg := *u
+	msg.PacketID = id
+	if _, err := c.send(ctx, &msg); err != nil {
+		c.unregister(id)
+		return nil, err
+	}
+	if err := c.wait(ctx, req.done); err != nil {
+		return nil, err
+	}
+	return req.reply.(*packets.Unsuback), nil
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/midge-mqtt/midge/packets"
@@ -10,14 +11,21 @@ import (
 // read is the body of the reader goroutine: it decodes each packet and acts
 // on it until reading fails, and returns why the connection ends.
 func (c *Client) read(reader *packets.Reader) error {
-	// Identifiers of QoS 2 messages delivered and awaiting PUBREL, so that
-	// a resent PUBLISH (DUP) is acknowledged but not delivered again. Only
-	// this goroutine uses it; the server can have at most 65535 such
-	// messages, one per identifier.
-	awaitingRelease := make(map[uint16]struct{})
+	in := inbound{
+		// Identifiers of QoS 2 messages delivered and awaiting PUBREL, so
+		// that a resent PUBLISH (DUP) is acknowledged but not delivered
+		// again. The server can have at most 65535 such messages, one per
+		// identifier.
+		awaitingRelease: make(map[uint16]struct{}),
+		aliases:         make(receivedAliases),
+	}
 	for {
 		h, body, err := reader.ReadFrame()
 		if err != nil {
+			var pe *packets.Error
+			if errors.As(err, &pe) { // malformed framing, or above our Maximum Packet Size
+				return fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
 			return fmt.Errorf("%w: %w", ErrConnectionLost, err)
 		}
 		p, err := packets.Decode(h, body, c.version)
@@ -27,31 +35,52 @@ func (c *Client) read(reader *packets.Reader) error {
 		if c.log != nil {
 			c.traceReceived(p)
 		}
-		switch p := p.(type) {
-		case *packets.Publish:
-			err = c.receivePublish(p, awaitingRelease)
-		case *packets.Ack:
-			err = c.receiveAck(p, awaitingRelease)
-		case *packets.Suback:
-			c.complete(p.PacketID, packets.TypeSuback, p.ReasonCodes, c.checkSuback(p))
-		case *packets.Unsuback:
-			c.complete(p.PacketID, packets.TypeUnsuback, p.ReasonCodes, c.checkUnsuback(p))
-		case *packets.Pingresp:
-			c.pingOutstanding.Store(false)
-		case *packets.Disconnect:
-			err = fmt.Errorf("%w: server sent DISCONNECT (reason 0x%02X) %s", ErrConnectionLost, byte(p.ReasonCode), p.Properties.ReasonString)
-		default:
-			err = fmt.Errorf("%w: unexpected %s", ErrProtocol, h.Type.String())
-		}
-		if err != nil {
+		if err := c.receive(p, &in); err != nil {
 			return err
 		}
 	}
 }
 
+// inbound is the reader goroutine's own state.
+type inbound struct {
+	awaitingRelease map[uint16]struct{}
+	aliases         receivedAliases
+}
+
+// receive acts on one packet from the server.
+func (c *Client) receive(p packets.Packet, in *inbound) error {
+	switch p := p.(type) {
+	case *packets.Publish:
+		return c.receivePublish(p, in)
+	case *packets.Ack:
+		return c.receiveAck(p, in.awaitingRelease)
+	case *packets.Suback:
+		c.complete(p.PacketID, packets.TypeSuback, p, c.checkCount(packets.TypeSuback, p.PacketID, len(p.ReasonCodes)))
+	case *packets.Unsuback:
+		var err error
+		if c.version == packets.V5 {
+			err = c.checkCount(packets.TypeUnsuback, p.PacketID, len(p.ReasonCodes))
+		}
+		c.complete(p.PacketID, packets.TypeUnsuback, p, err)
+	case *packets.Pingresp:
+		c.pingOutstanding.Store(false)
+	case *packets.Auth:
+		return c.receiveAuth(p)
+	case *packets.Disconnect:
+		return &DisconnectError{Code: p.ReasonCode, Reason: p.Properties.ReasonString, ServerReference: p.Properties.ServerReference}
+	default:
+		return fmt.Errorf("%w: unexpected %s", ErrProtocol, p.Type().String())
+	}
+	return nil
+}
+
 // receivePublish delivers p and acknowledges it: QoS 1 with PUBACK after
 // OnMessage returns, QoS 2 with PUBREC, delivering it only the first time.
-func (c *Client) receivePublish(p *packets.Publish, awaitingRelease map[uint16]struct{}) error {
+func (c *Client) receivePublish(p *packets.Publish, in *inbound) error {
+	if err := c.resolve(p, in.aliases); err != nil {
+		return err
+	}
+	awaitingRelease := in.awaitingRelease
 	switch p.QoS {
 	case 0:
 		c.deliver(p)
@@ -122,21 +151,14 @@ func (c *Client) ackError(kind packets.Type, id uint16, code packets.ReasonCode,
 	return &AckError{Packet: kind, PacketID: id, Code: code, Reason: reason}
 }
 
-func (c *Client) checkSuback(s *packets.Suback) error {
+// checkCount checks that a SUBACK or MQTT 5 UNSUBACK has one code per
+// filter of the request it answers.
+func (c *Client) checkCount(kind packets.Type, id uint16, codes int) error {
 	c.mu.Lock()
-	req := c.pending[s.PacketID]
+	req := c.pending[id]
 	c.mu.Unlock()
-	if req != nil && req.expect == packets.TypeSuback && len(s.ReasonCodes) != req.filters {
-		return fmt.Errorf("%w: SUBACK with %d codes for %d filters", ErrProtocol, len(s.ReasonCodes), req.filters)
-	}
-	return nil
-}
-
-func (c *Client) checkUnsuback(u *packets.Unsuback) error {
-	for _, code := range u.ReasonCodes {
-		if code.IsError() {
-			return c.ackError(packets.TypeUnsuback, u.PacketID, code, u.Properties.ReasonString)
-		}
+	if req != nil && req.expect == kind && codes != req.filters {
+		return fmt.Errorf("%w: %s with %d codes for %d filters", ErrProtocol, kind.String(), codes, req.filters)
 	}
 	return nil
 }

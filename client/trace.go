@@ -20,8 +20,9 @@ func (c *Client) traceAttrs(direction string, kind packets.Type, id uint16, msg 
 	if c.log == nil {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 3+len(extra))
-	attrs = append(attrs, slog.String("direction", direction), slog.String("packet", kind.String()))
+	attrs := make([]slog.Attr, 0, 4+len(extra))
+	attrs = append(attrs, slog.String("direction", direction), slog.String("packet", kind.String()),
+		slog.String("client_id", c.clientID))
 	if id != 0 {
 		attrs = append(attrs, slog.Int("packet_id", int(id)))
 	}
@@ -63,6 +64,8 @@ func (c *Client) traceSent(p packets.Packet) {
 		for _, f := range p.Filters {
 			c.trace(dir, packets.TypeUnsubscribe, p.PacketID, "sending UNSUBSCRIBE (Mid: %d, Topic: %s)", p.PacketID, f)
 		}
+	case *packets.Auth:
+		c.trace(dir, packets.TypeAuth, 0, "sending AUTH (%d)", byte(p.ReasonCode))
 	default:
 		c.trace(dir, p.Type(), 0, "sending %s", p.Type().String())
 	}
@@ -88,6 +91,8 @@ func (c *Client) traceReceived(p packets.Packet) {
 		c.trace(dir, packets.TypeUnsuback, p.PacketID, "received UNSUBACK")
 	case *packets.Disconnect:
 		c.trace(dir, packets.TypeDisconnect, 0, "received DISCONNECT (%d)", byte(p.ReasonCode))
+	case *packets.Auth:
+		c.trace(dir, packets.TypeAuth, 0, "received AUTH (%d)", byte(p.ReasonCode))
 	default:
 		c.trace(dir, p.Type(), 0, "received %s", p.Type().String())
 	}

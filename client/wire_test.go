@@ -14,14 +14,22 @@ import (
 // fakeServer accepts one client and speaks raw packets to it, so a test can
 // check exactly what the client sends and script what it receives.
 type fakeServer struct {
-	t      *testing.T
-	conn   net.Conn
-	reader *packets.Reader
+	t       *testing.T
+	conn    net.Conn
+	reader  *packets.Reader
+	version byte // the protocol level it speaks: the client's
 }
 
-// dialFake starts a listener, dials it with opts (Addr is filled in),
-// answers the CONNECT with connack and returns both ends.
-func dialFake(t *testing.T, opts client.Options, connack *packets.Connack) (*client.Client, *fakeServer) {
+// dialResult is what a Dial in the background returned.
+type dialResult struct {
+	c   *client.Client
+	err error
+}
+
+// startFake starts a listener and a Dial with opts (Addr is filled in) in
+// the background, accepts the connection and reads the CONNECT. The test
+// answers it and collects the Dial's outcome from the channel.
+func startFake(t *testing.T, opts client.Options) (*fakeServer, *packets.Connect, <-chan dialResult) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,14 +37,10 @@ func dialFake(t *testing.T, opts client.Options, connack *packets.Connack) (*cli
 	}
 	defer l.Close()
 	opts.Addr = l.Addr().String()
-	type result struct {
-		c   *client.Client
-		err error
-	}
-	dialed := make(chan result, 1)
+	dialed := make(chan dialResult, 1)
 	go func() {
 		c, err := client.Dial(context.Background(), opts)
-		dialed <- result{c, err}
+		dialed <- dialResult{c, err}
 	}()
 	l.(*net.TCPListener).SetDeadline(time.Now().Add(waitTimeout))
 	conn, err := l.Accept()
@@ -44,22 +48,63 @@ func dialFake(t *testing.T, opts client.Options, connack *packets.Connack) (*cli
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	s := &fakeServer{t: t, conn: conn, reader: packets.NewReader(conn, 512)}
-	if _, ok := s.expect().(*packets.Connect); !ok {
+	version := opts.Version
+	if version == 0 {
+		version = packets.V311
+	}
+	s := &fakeServer{t: t, conn: conn, reader: packets.NewReader(conn, 512), version: version}
+	connect, ok := s.expect().(*packets.Connect)
+	if !ok {
 		t.Fatal("first packet is not CONNECT")
 	}
+	return s, connect, dialed
+}
+
+// dialFake starts a fake server, dials it with opts, answers the CONNECT
+// with connack and returns both ends.
+func dialFake(t *testing.T, opts client.Options, connack *packets.Connack) (*client.Client, *fakeServer) {
+	t.Helper()
+	s, _, dialed := startFake(t, opts)
 	s.send(connack)
-	r := <-dialed
+	return awaitDial(t, dialed), s
+}
+
+// awaitDial returns the client of a successful Dial, closed when the test
+// ends.
+func awaitDial(t *testing.T, dialed <-chan dialResult) *client.Client {
+	t.Helper()
+	var r dialResult
+	select {
+	case r = <-dialed:
+	case <-time.After(waitTimeout):
+		t.Fatal("Dial still running")
+	}
 	if r.err != nil {
 		t.Fatalf("Dial: %v", r.err)
 	}
 	t.Cleanup(func() { r.c.Close() })
-	return r.c, s
+	return r.c
+}
+
+// awaitDialError returns the error of a failed Dial.
+func awaitDialError(t *testing.T, dialed <-chan dialResult) error {
+	t.Helper()
+	var r dialResult
+	select {
+	case r = <-dialed:
+	case <-time.After(waitTimeout):
+		t.Fatal("Dial still running")
+	}
+	if r.err == nil {
+		r.c.Close()
+		t.Fatal("Dial succeeded")
+	}
+	return r.err
 }
 
 func (s *fakeServer) send(p packets.Packet) {
 	s.t.Helper()
-	b, err := p.Encode(nil, packets.V311)
+	b, err := p.Encode(nil, s.version)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -76,7 +121,7 @@ func (s *fakeServer) read(timeout time.Duration) (packets.Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return packets.Decode(h, body, packets.V311)
+	return packets.Decode(h, body, s.version)
 }
 
 func (s *fakeServer) expect() packets.Packet {
