@@ -334,13 +334,13 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 
 // expireSession ends a session whose expiry interval passed while it was
 // offline, unless it was resumed (and its timer replaced) since.
-func (s *Server) expireSession(ss *session, timer *time.Timer) {
+func (s *Server) expireSession(ss *session, gen uint64) {
 	t := &s.sessions
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.expiryTimer != timer || ss.conn != nil || ss.ended {
+	if ss.expiryGen != gen || ss.conn != nil || ss.ended {
 		return
 	}
 	ss.expiryTimer = nil

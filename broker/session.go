@@ -33,6 +33,7 @@ type session struct {
 	expiry       uint32                 // guarded by mu: seconds kept offline; 0 ends with the connection
 	pendingWill  *pendingWill           // guarded by mu: an MQTT 5 will waiting for its delay
 	expiryTimer  *time.Timer            // guarded by mu: ends the session while it is offline
+	expiryGen    uint64                 // guarded by mu: names the current expiryTimer, so a stale one does nothing
 	subs         map[string]sessionSub  // guarded by mu; filter as subscribed -> options
 	inflight     map[uint16]inflightMsg // guarded by mu; outgoing QoS 1/2 not yet complete
 	queue        messageQueue           // guarded by mu; waiting for room in flight
@@ -285,9 +286,9 @@ func (ss *session) detach(s *Server, c *conn) (end bool) {
 	case neverExpires:
 		return false
 	}
-	var t *time.Timer
-	t = time.AfterFunc(time.Duration(ss.expiry)*time.Second, func() { s.expireSession(ss, t) })
-	ss.expiryTimer = t
+	ss.expiryGen++
+	gen := ss.expiryGen
+	ss.expiryTimer = time.AfterFunc(time.Duration(ss.expiry)*time.Second, func() { s.expireSession(ss, gen) })
 	return false
 }
 
@@ -305,6 +306,7 @@ func (ss *session) setExpiry(expiry uint32) bool {
 
 // stopExpiryLocked cancels the expiry of a session being resumed.
 func (ss *session) stopExpiryLocked() {
+	ss.expiryGen++
 	if ss.expiryTimer != nil {
 		ss.expiryTimer.Stop()
 		ss.expiryTimer = nil

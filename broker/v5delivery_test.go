@@ -123,6 +123,7 @@ func TestMessageExpiry(t *testing.T) {
 	subscribe5(t, sub, 0, packets.Subscription{Filter: "x/#", QoS: 1})
 	sub.Send(&packets.Disconnect{})
 	sub.ExpectClosed()
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 }) // queued, not in flight
 
 	pub, _ := connect5(t, b.Addr, "pub", true, nil)
 	send := func(topicName string, expiry uint32, retain bool) {

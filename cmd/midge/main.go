@@ -19,6 +19,7 @@ Commands:
   broker   run the broker (midge broker --help)
   pub      publish messages, like mosquitto_pub
   sub      subscribe and print messages, like mosquitto_sub
+  rr       send a request and print its response, like mosquitto_rr
   passwd   manage a password file, like mosquitto_passwd
   cert     make TLS certificates for a broker and its clients (midge cert --help)
   bench    load-test any MQTT broker (midge bench --help)
@@ -41,6 +42,8 @@ func main() {
 		status = cli.Pub(ctx, args, stdio)
 	case "sub":
 		status = cli.Sub(ctx, args, stdio)
+	case "rr":
+		status = cli.RR(ctx, args, stdio)
 	case "passwd":
 		status = cli.Passwd(ctx, args, stdio)
 	case "cert":

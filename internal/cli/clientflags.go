@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -42,6 +43,9 @@ type usageError struct {
 	fullUsage bool
 	// noHint leaves out the "Use ... --help" line.
 	noHint bool
+	// noPrefix prints msg without "Error: " ("Error in CONNECT
+	// properties: ...").
+	noPrefix bool
 }
 
 func (e *usageError) Error() string { return e.msg }
@@ -76,11 +80,14 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-// clientFlags are the connection flags mosquitto_pub and mosquitto_sub
-// share, with Mosquitto's spelling (-h is the host).
+// clientFlags are the connection flags mosquitto_pub, mosquitto_sub and
+// mosquitto_rr share, with Mosquitto's spelling (-h is the host).
 type clientFlags struct {
-	tool string // "pub" or "sub"
+	tool string // "pub", "sub" or "rr"
 	fs   *flag.FlagSet
+	// defaultVersion is the protocol level without -V or -D: 3.1.1, or 5
+	// for rr.
+	defaultVersion byte
 
 	host, port             optString
 	id, idPrefix           optString
@@ -95,16 +102,38 @@ type clientFlags struct {
 	willQoS                optString
 	willRetain             bool
 	maxInflight            optString
+	sessionExpiry          optString // -x
+	properties             propertyFlags
+	scram                  bool // --scram, midge's own
 	tls                    clientTLS
 	topics                 stringList
 	argNouns               map[string]string // flag name -> what its argument is, for errors
-	version                byte              // parsed -V
+	version                byte              // parsed -V, or 5 after -D
 	qosValue, willQoSValue byte
+
+	// flagsSeen counts -V and -D as they are parsed; versionAt and
+	// propertyAt are the counts of the last of each, since the later of
+	// the two decides the version, as in mosquitto_pub.
+	flagsSeen, versionAt, propertyAt int
+}
+
+// sequenced is a flag.Value that records when it was set, counted in
+// *seen, into *at.
+type sequenced struct {
+	flag.Value
+	seen, at *int
+}
+
+func (s sequenced) Set(v string) error {
+	*s.seen++
+	*s.at = *s.seen
+	return s.Value.Set(v)
 }
 
 // newClientFlags defines the shared flags on a new FlagSet.
 func newClientFlags(tool string) *clientFlags {
-	cf := &clientFlags{tool: tool, fs: flag.NewFlagSet("midge "+tool, flag.ContinueOnError), argNouns: map[string]string{}}
+	cf := &clientFlags{tool: tool, fs: flag.NewFlagSet("midge "+tool, flag.ContinueOnError), argNouns: map[string]string{},
+		defaultVersion: packets.V311}
 	cf.fs.SetOutput(io.Discard)
 	cf.fs.Usage = func() {}
 	cf.value(&cf.host, "host", "h", "host")
@@ -118,7 +147,10 @@ func newClientFlags(tool string) *clientFlags {
 	cf.boolean(&cf.debug, "d", "debug")
 	cf.boolean(&cf.quiet, "quiet")
 	cf.boolean(&cf.help, "help")
-	cf.value(&cf.protocolVersion, "version", "V", "protocol-version")
+	cf.value(sequenced{&cf.protocolVersion, &cf.flagsSeen, &cf.versionAt}, "version", "V", "protocol-version")
+	cf.value(sequenced{&cf.properties, &cf.flagsSeen, &cf.propertyAt}, "property", "D", "property")
+	cf.value(&cf.sessionExpiry, "session expiry interval", "x")
+	cf.boolean(&cf.scram, "scram")
 	cf.value(&cf.qos, "QoS", "q", "qos")
 	cf.value(&cf.willTopic, "will topic", "will-topic")
 	cf.value(&cf.willPayload, "will payload", "will-payload")
@@ -154,7 +186,14 @@ func (cf *clientFlags) boolean(p *bool, names ...string) {
 // parse parses args and translates the flag package's complaints into
 // Mosquitto's.
 func (cf *clientFlags) parse(args []string) error {
+	args, err := cf.gatherProperties(args)
+	if err != nil {
+		return err
+	}
 	if err := cf.fs.Parse(args); err != nil {
+		if cf.properties.err != nil {
+			return cf.properties.err // the flag package would wrap it in its own words
+		}
 		msg := err.Error()
 		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 			return usagef("Unknown option '%s'.", spelledAs(args, name))
@@ -208,18 +247,8 @@ func (cf *clientFlags) validate() error {
 			return usagef("Maximum inflight messages must be greater than 0.")
 		}
 	}
-	cf.version = packets.V311
-	if cf.protocolVersion.set {
-		switch cf.protocolVersion.value {
-		case "mqttv31", "31":
-			cf.version = packets.V31
-		case "mqttv311", "311":
-			cf.version = packets.V311
-		case "mqttv5", "5":
-			return usagef("MQTT v5 is not yet supported by midge %s; use mqttv311 or mqttv31.", cf.tool)
-		default:
-			return usagef("Invalid protocol version argument given.")
-		}
+	if err := cf.validateVersion(); err != nil {
+		return err
 	}
 	if err := cf.validateWill(); err != nil {
 		return err
@@ -227,14 +256,109 @@ func (cf *clientFlags) validate() error {
 	if cf.tls.certFile.set != cf.tls.keyFile.set {
 		return usagef("Both certfile and keyfile must be provided if one of them is set.")
 	}
-	if cf.disableClean && !cf.id.set {
-		return usagef("You must provide a client id if you are using the -c option.")
+	if err := cf.validateSession(); err != nil {
+		return err
 	}
-	if cf.password.set && !cf.username.set {
+	if err := cf.properties.check(); err != nil {
+		return err
+	}
+	if cf.scram && (!cf.username.set || !cf.password.set) {
+		return usagef("--scram needs a username (-u) and a password (-P).")
+	}
+	if cf.scram && (cf.properties.connect.Has(packets.PropAuthMethod) || cf.properties.connect.Has(packets.PropAuthData)) {
+		return usagef("--scram and an authentication-method or authentication-data property cannot be used together.")
+	}
+	if cf.password.set && !cf.username.set && cf.version != packets.V5 {
 		// MQTT 3.1.1 sends a password only with a username [MQTT-3.1.2-22].
 		return &usageError{msg: "Problem setting username and/or password.", noHint: true}
 	}
 	return nil
+}
+
+// validateVersion sets cf.version from -V, -D (which implies MQTT 5 unless
+// a later -V says otherwise) and --scram.
+func (cf *clientFlags) validateVersion() error {
+	cf.version = cf.defaultVersion
+	if cf.protocolVersion.set {
+		switch cf.protocolVersion.value {
+		case "mqttv31", "31":
+			cf.version = packets.V31
+		case "mqttv311", "311":
+			cf.version = packets.V311
+		case "mqttv5", "5":
+			cf.version = packets.V5
+		default:
+			return usagef("Invalid protocol version argument given.")
+		}
+	}
+	if cf.properties.given && cf.propertyAt > cf.versionAt {
+		cf.version = packets.V5
+	}
+	if cf.scram {
+		if !cf.protocolVersion.set {
+			cf.version = packets.V5
+		} else if cf.version != packets.V5 {
+			return usagef("--scram needs MQTT v5.")
+		}
+	}
+	return nil
+}
+
+// validateSession checks -c and -x, and with MQTT 5 turns them into the
+// Session Expiry Interval of CONNECT, as mosquitto_pub does: -c alone
+// keeps the session for ever, which needs a client id.
+func (cf *clientFlags) validateSession() error {
+	expiry := int64(-1) // not given
+	if cf.sessionExpiry.set {
+		var err error
+		if expiry, err = parseSessionExpiry(cf.sessionExpiry.value); err != nil {
+			return err
+		}
+	}
+	if cf.version != packets.V5 {
+		if cf.disableClean && !cf.id.set {
+			return usagef("You must provide a client id if you are using the -c option.")
+		}
+		return nil
+	}
+	if cf.disableClean && expiry == -1 {
+		expiry = math.MaxUint32
+	}
+	if expiry <= 0 {
+		return nil
+	}
+	if expiry == math.MaxUint32 && !cf.id.set {
+		return usagef("You must provide a client id if you are using an infinite session expiry interval.")
+	}
+	connect := &cf.properties.connect
+	if connect.Has(packets.PropSessionExpiry) {
+		cf.properties.duplicate(cmdConnect)
+	}
+	connect.SessionExpiry = uint32(expiry)
+	connect.Set(packets.PropSessionExpiry)
+	return nil
+}
+
+// parseSessionExpiry reads -x: seconds, -1 or "∞" for no expiry.
+func parseSessionExpiry(v string) (int64, error) {
+	if v == "∞" {
+		return math.MaxUint32, nil
+	}
+	n, err := strconv.ParseInt(v, 0, 64)
+	var ne *strconv.NumError
+	if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+		return 0, usagef("session-expiry-interval out of range.")
+	}
+	if err != nil {
+		return 0, usagef("session-expiry-interval not a number.")
+	}
+	if n > math.MaxUint32 || n < -1 {
+		return 0, usagef("session-expiry-interval out of range.")
+	}
+	if n == -1 {
+		n = math.MaxUint32
+	}
+	return n, nil
 }
 
 func (cf *clientFlags) validateWill() error {
@@ -267,14 +391,17 @@ func parseQoS(o optString, format string) (byte, error) {
 	return byte(n), nil
 }
 
-// clientID is -i, or -I followed by the process id, or a random id in the
-// spirit of Mosquitto's "mosq-" ids, short enough for MQTT 3.1 (23 bytes).
+// clientID is -i, or -I followed by the process id, or with MQTT 5 empty
+// (the server assigns one), or a random id in the spirit of Mosquitto's
+// "mosq-" ids, short enough for MQTT 3.1 (23 bytes).
 func (cf *clientFlags) clientID() string {
 	switch {
 	case cf.id.set:
 		return cf.id.value
 	case cf.idPrefix.set:
 		return cf.idPrefix.value + strconv.Itoa(os.Getpid())
+	case cf.version == packets.V5:
+		return ""
 	}
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	prefix := "midge-" + cf.tool + "-"
@@ -315,6 +442,13 @@ func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Opti
 		Password:    []byte(cf.password.value),
 		PasswordSet: cf.password.set,
 		Version:     cf.version,
+		Properties:  cf.properties.connect,
+	}
+	if cf.scram {
+		// The password proves itself without crossing the wire; the user
+		// name travels in the SCRAM messages.
+		opts.Auth = client.SCRAMSHA512(cf.username.value, []byte(cf.password.value))
+		opts.UsernameSet, opts.PasswordSet = false, false
 	}
 	if cf.maxInflight.set {
 		opts.MaxInflight, _ = strconv.Atoi(cf.maxInflight.value)
@@ -335,10 +469,11 @@ func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Opti
 	}
 	if cf.willTopic.set {
 		opts.Will = &packets.Will{
-			Topic:   cf.willTopic.value,
-			Payload: []byte(cf.willPayload.value),
-			QoS:     cf.willQoSValue,
-			Retain:  cf.willRetain,
+			Topic:      cf.willTopic.value,
+			Payload:    []byte(cf.willPayload.value),
+			QoS:        cf.willQoSValue,
+			Retain:     cf.willRetain,
+			Properties: cf.properties.will,
 		}
 	}
 	if cf.debug {
@@ -359,7 +494,11 @@ func reportUsage(stdio Stdio, tool string, err error, usage func(io.Writer)) int
 		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdio.Err, "Error: %s\n", ue.msg)
+	if ue.noPrefix {
+		fmt.Fprintln(stdio.Err, ue.msg)
+	} else {
+		fmt.Fprintf(stdio.Err, "Error: %s\n", ue.msg)
+	}
 	switch {
 	case ue.fullUsage:
 		usage(stdio.Out)
@@ -424,10 +563,11 @@ func capitalize(s string) string {
 }
 
 // traceHandler prints the client's debug records the way libmosquitto's
-// log callback does in mosquitto_pub -d: "Client ID sending CONNECT".
+// log callback does in mosquitto_pub -d: "Client ID sending CONNECT". The
+// ID is the record's "client_id", "(null)" while it is empty (before an
+// MQTT 5 server assigns one).
 type traceHandler struct {
-	out      io.Writer
-	clientID string
+	out io.Writer
 	// after, when set, sees every record once it is printed (sub uses it
 	// to print "Subscribed (mid: 1): 0" right after the SUBACK).
 	after func(slog.Record)
@@ -436,7 +576,14 @@ type traceHandler struct {
 func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
-	_, err := fmt.Fprintf(h.out, "Client %s %s\n", h.clientID, r.Message)
+	clientID := "(null)"
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "client_id" && a.Value.String() != "" {
+			clientID = a.Value.String()
+		}
+		return true
+	})
+	_, err := fmt.Fprintf(h.out, "Client %s %s\n", clientID, r.Message)
 	if h.after != nil {
 		h.after(r)
 	}

@@ -137,6 +137,9 @@ func messages(stdout string) string {
 	return traceLine.ReplaceAllString(stdout, "")
 }
 
+// tools are the subcommands by name.
+var tools = map[string]func(context.Context, []string, Stdio) int{"pub": Pub, "sub": Sub, "rr": RR}
+
 // TestUsageErrors checks bad command lines exit with 1 and mosquitto's
 // message.
 func TestUsageErrors(t *testing.T) {
@@ -163,7 +166,6 @@ func TestUsageErrors(t *testing.T) {
 		{"pub", "-t a -m x -c -I pre", "Error: You must provide a client id if you are using the -c option." + hint("pub")},
 		{"pub", "-t a -m x -i a -I b", "Error: -i and -I argument cannot be used together." + hint("pub")},
 		{"pub", "-t a -m x -V 7", "Error: Invalid protocol version argument given." + hint("pub")},
-		{"pub", "-t a -m x -V mqttv5", "Error: MQTT v5 is not yet supported by midge pub; use mqttv311 or mqttv31." + hint("pub")},
 		{"pub", "-t a -m x -p 70000", "Error: Invalid port given: 70000" + hint("pub")},
 		{"pub", "-t a -m x --will-payload p", "Error: Will payload given, but no will topic given." + hint("pub")},
 		{"pub", "-t a -m x --will-retain", "Error: Will retain given, but no will topic given." + hint("pub")},
@@ -199,13 +201,52 @@ func TestUsageErrors(t *testing.T) {
 		{"sub", "-t a --cafile /nonexistent/ca.crt", "Error: Problem setting TLS options: File not found.\n"},
 		{"pub", "-t a -m x --cafile /nonexistent/ca.crt --tls-version tlsv1.0", "Error: Problem setting TLS options: File not found.\n"},
 		{"pub", "-t a -m x --tls-version tlsv1.0", "Error: Problem setting TLS options, check the options are valid.\n"},
+		// MQTT 5: -D, -x, --scram.
+		{"pub", "-t a -m x -D connect foo 1", "Error: Invalid property name given in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D bogus content-type 1", "Error: Invalid command given in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D publish receive-maximum 1", "Error: receive-maximum property not allowed for publish in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D Publish Will-Delay-Interval 1", "Error: Will-Delay-Interval property not allowed for Publish in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D publish subscription-identifier 1", "Error: subscription-identifier property not supported for publish in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D auth authentication-method x", "Error: authentication-method property not supported for auth in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D puback reason-string x", "Error: reason-string property not supported for puback in --property argument." + hint("pub")},
+		{"pub", "-t a -m x -D publish user-property a", "Error: --property argument given but not enough arguments specified." + hint("pub")},
+		{"pub", "-t a -m x -D publish", "Error: --property argument given but not enough arguments specified." + hint("pub")},
+		{"pub", "-t a -m x -D publish message-expiry-interval -1", "Error: Property value (-1) out of range for property message-expiry-interval." + hint("pub")},
+		{"pub", "-t a -m x -D publish payload-format-indicator 300", "Error: Property value (300) out of range for property payload-format-indicator." + hint("pub")},
+		{"pub", "-t a -m x -D publish topic-alias 70000", "Error: Property value (70000) out of range for property topic-alias." + hint("pub")},
+		{"pub", "-t a -m x -D publish topic-alias 0", "Error in PUBLISH properties: A network protocol error occurred when communicating with the broker." + hint("pub")},
+		{"pub", "-t a -m x -D connect receive-maximum 0", "Error in CONNECT properties: A network protocol error occurred when communicating with the broker." + hint("pub")},
+		{"pub", "-t a -m x -D connect request-problem-information 2", "Error in CONNECT properties: A network protocol error occurred when communicating with the broker." + hint("pub")},
+		{"pub", "-t a -m x -D publish content-type x -D publish content-type y", "Error in PUBLISH properties: Duplicate property in property list" + hint("pub")},
+		{"pub", "-t a -m x -D connect session-expiry-interval 5 -x 10", "Error in CONNECT properties: Duplicate property in property list" + hint("pub")},
+		{"pub", "-t a -m x -V 5 -c", "Error: You must provide a client id if you are using an infinite session expiry interval." + hint("pub")},
+		{"pub", "-t a -m x -V 5 -x -1", "Error: You must provide a client id if you are using an infinite session expiry interval." + hint("pub")},
+		{"pub", "-t a -m x -x abc", "Error: session-expiry-interval not a number." + hint("pub")},
+		{"pub", "-t a -m x -x 5000000000", "Error: session-expiry-interval out of range." + hint("pub")},
+		{"pub", "-t a -m x --scram", "Error: --scram needs a username (-u) and a password (-P)." + hint("pub")},
+		{"pub", "-t a -m x --scram -u u -P p -V 311", "Error: --scram needs MQTT v5." + hint("pub")},
+		{"pub", "-t a -m x --scram -u u -P p -D connect authentication-method X", "Error: --scram and an authentication-method or authentication-data property cannot be used together." + hint("pub")},
+		{"sub", "-t a --rh 3", "Error: Invalid retain handling \"3\", it must be 0, 1 or 2." + hint("sub")},
+		{"sub", "-t a -F %", "Error: Incomplete format specifier." + hint("sub")},
+		{"sub", "-t a -F %-08", "Error: Incomplete format specifier." + hint("sub")},
+		{"sub", "-t a -F x%z", "Error: Invalid format specifier 'z'." + hint("sub")},
+		{"sub", "-t a -F @", "Error: Incomplete format specifier." + hint("sub")},
+		{"sub", "-t a -F \\", "Error: Incomplete escape specifier." + hint("sub")},
+		{"sub", "-t a -F \\q", "Error: Invalid escape specifier 'q'." + hint("sub")},
+		{"sub", "-t a -D subscribe content-type x", "Error: content-type property not allowed for subscribe in --property argument." + hint("sub")},
+		{"sub", "-t a -D subscribe subscription-identifier 0", "Error in SUBSCRIBE properties: A network protocol error occurred when communicating with the broker." + hint("sub")},
+		{"rr", "-t a -m x", "Error: All of topic, message, and response topic must be supplied." + hint("rr")},
+		{"rr", "-e r -m x", "Error: All of topic, message, and response topic must be supplied." + hint("rr")},
+		{"rr", "-t a -e r/# -m x", "Error: Invalid response topic 'r/#', does it contain '+' or '#'?" + hint("rr")},
+		{"rr", "-t a -e r -m x -D publish response-topic x", "Error in PUBLISH properties: Duplicate response topic.\n"},
+		{"rr", "-t a -e r -m x -V 311", "Error: midge rr needs MQTT v5: the response topic and correlation data are MQTT v5 properties." + hint("rr")},
+		{"rr", "-t a -e r -l", "Error: Unknown option '-l'." + hint("rr")},
+		{"rr", "-t a -e r -m x -n", "Error: Only one type of message can be sent at once." + hint("rr")},
+		{"rr", "-t a -e r -m x -W 0", "Error: Invalid timeout \"0\"." + hint("rr")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tool+" "+tc.args, func(t *testing.T) {
-			tool := Pub
-			if tc.tool == "sub" {
-				tool = Sub
-			}
+			tool := tools[tc.tool]
 			r := run(t, tool, "", strings.Fields(tc.args)...)
 			if r.status != 1 || r.stderr != tc.stderr {
 				t.Errorf("status %d, stderr %q; want 1, %q", r.status, r.stderr, tc.stderr)
@@ -215,7 +256,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for name, tool := range map[string]func(context.Context, []string, Stdio) int{"pub": Pub, "sub": Sub} {
+	for name, tool := range tools {
 		r := run(t, tool, "", "--help")
 		if r.status != 1 || !strings.Contains(r.stdout, "Usage: midge "+name) || r.stderr != "" {
 			t.Errorf("%s --help: status %d, stdout %q, stderr %q", name, r.status, r.stdout, r.stderr)

@@ -207,14 +207,37 @@ func TestInteropSameErrors(t *testing.T) {
 		{"sub", "-t a -m x"},
 		{"sub", "-t a -n"},
 		{"sub", "--help"},
+		{"pub", "-t a -m x -D connect foo 1"},
+		{"pub", "-t a -m x -D bogus content-type 1"},
+		{"pub", "-t a -m x -D publish receive-maximum 1"},
+		{"pub", "-t a -m x -D publish subscription-identifier 1"},
+		{"pub", "-t a -m x -D auth authentication-method x"},
+		{"pub", "-t a -m x -D pubrel user-property a b"},
+		{"pub", "-t a -m x -D publish user-property a"},
+		{"pub", "-t a -m x -D publish"},
+		{"pub", "-t a -m x -D publish message-expiry-interval -1"},
+		{"pub", "-t a -m x -D publish payload-format-indicator 300"},
+		{"pub", "-t a -m x -D publish topic-alias 0"},
+		{"pub", "-t a -m x -D connect receive-maximum 0"},
+		{"pub", "-t a -m x -D publish content-type x -D publish content-type y"},
+		{"pub", "-t a -m x -V 5 -c"},
+		{"pub", "-t a -m x -x abc"},
+		{"pub", "-t a -m x -x 5000000000"},
+		{"sub", "-t a -F x%z"},
+		{"sub", "-t a -F %"},
+		{"sub", "-t a -F @"},
+		{"sub", "-t a -D subscribe content-type x"},
+		{"rr", "-t a -m x"},
+		{"rr", "-t a -e r/# -m x"},
+		{"rr", "-t a -e r -m x -D publish response-topic x"},
+		{"rr", "-t a -e r -l"},
+		{"rr", "-t a -e r -m x -n"},
+		{"rr", "--help"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tool+" "+tc.args, func(t *testing.T) {
 			args := strings.Fields(tc.args)
-			tool := Pub
-			if tc.tool == "sub" {
-				tool = Sub
-			}
+			tool := tools[tc.tool]
 			want := runMosquittoTool(t, "mosquitto_"+tc.tool, "", args...)
 			got := run(t, tool, "", args...)
 			wantLine := strings.ReplaceAll(firstLine(want.stderr), "mosquitto_"+tc.tool, "midge "+tc.tool)

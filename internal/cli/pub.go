@@ -19,19 +19,19 @@ import (
 // and publishing options of mosquitto_pub.
 type pubFlags struct {
 	*clientFlags
-	message     payloadString // -m
-	file        payloadString // -f
+	payloadFlags
 	stdinLine   payloadSwitch // -l
-	nullMessage payloadSwitch // -n
-	stdinFile   payloadSwitch // -s
 	retain      bool
 	repeat      optString
 	repeatDelay optString
 
-	sources     int // payload sources given; exactly one is allowed
 	topic       string
 	repeatCount int
 	delay       time.Duration
+	// aliasSet says a message with the topic and its Topic Alias (-D
+	// publish topic-alias) has been built: later ones carry the alias
+	// alone, as mosquitto_pub sends them.
+	aliasSet bool
 }
 
 // payloadString is -m or -f: a value that counts as a payload source.
@@ -66,18 +66,57 @@ func (p *payloadSwitch) Set(v string) error {
 	return nil
 }
 
+// payloadFlags are the payload sources of mosquitto_pub and mosquitto_rr:
+// -m, -f, -n and -s (and -l for pub, which adds its own).
+type payloadFlags struct {
+	message     payloadString // -m
+	file        payloadString // -f
+	nullMessage payloadSwitch // -n
+	stdinFile   payloadSwitch // -s
+	sources     int           // payload sources given; exactly one is allowed
+}
+
+func (pl *payloadFlags) define(cf *clientFlags) {
+	pl.message.sources = &pl.sources
+	pl.file.sources = &pl.sources
+	pl.nullMessage.sources = &pl.sources
+	pl.stdinFile.sources = &pl.sources
+	cf.value(&pl.message, "message", "m", "message")
+	cf.value(&pl.file, "file", "f", "file")
+	cf.value(&pl.nullMessage, "", "n", "null-message")
+	cf.value(&pl.stdinFile, "", "s", "stdin-file")
+}
+
+// read returns the payload of -m, -f or -s (nil for -n); on failure it
+// says why, as mosquitto_pub does, and returns false.
+func (pl *payloadFlags) read(stdio Stdio) ([]byte, bool) {
+	switch {
+	case pl.file.set:
+		payload, err := os.ReadFile(pl.file.value)
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "Error: Unable to open file \"%s\".\n", pl.file.value)
+			fmt.Fprintf(stdio.Err, "Error loading input file \"%s\".\n", pl.file.value)
+			return nil, false
+		}
+		return payload, true
+	case pl.stdinFile.on:
+		payload, err := io.ReadAll(stdio.In)
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "Error: reading stdin: %v\n", err)
+			return nil, false
+		}
+		return payload, true
+	case pl.message.set:
+		return []byte(pl.message.value), true
+	}
+	return nil, true
+}
+
 func parsePub(args []string) (*pubFlags, error) {
 	pf := &pubFlags{clientFlags: newClientFlags("pub")}
-	pf.message.sources = &pf.sources
-	pf.file.sources = &pf.sources
+	pf.payloadFlags.define(pf.clientFlags)
 	pf.stdinLine.sources = &pf.sources
-	pf.nullMessage.sources = &pf.sources
-	pf.stdinFile.sources = &pf.sources
-	pf.value(&pf.message, "message", "m", "message")
-	pf.value(&pf.file, "file", "f", "file")
 	pf.value(&pf.stdinLine, "", "l", "stdin-line")
-	pf.value(&pf.nullMessage, "", "n", "null-message")
-	pf.value(&pf.stdinFile, "", "s", "stdin-file")
 	pf.boolean(&pf.retain, "r", "retain")
 	pf.value(&pf.repeat, "count", "repeat")
 	pf.value(&pf.repeatDelay, "time", "repeat-delay")
@@ -128,26 +167,14 @@ func Pub(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return reportUsage(stdio, "pub", err, pubUsage)
 	}
-	var payload []byte
-	switch {
-	case pf.file.set:
-		if payload, err = os.ReadFile(pf.file.value); err != nil {
-			fmt.Fprintf(stdio.Err, "Error: Unable to open file \"%s\".\n", pf.file.value)
-			fmt.Fprintf(stdio.Err, "Error loading input file \"%s\".\n", pf.file.value)
-			return exitFailure
-		}
-	case pf.stdinFile.on:
-		if payload, err = io.ReadAll(stdio.In); err != nil {
-			fmt.Fprintf(stdio.Err, "Error: reading stdin: %v\n", err)
-			return exitFailure
-		}
-	case pf.message.set:
-		payload = []byte(pf.message.value)
+	payload, ok := pf.read(stdio)
+	if !ok {
+		return exitFailure
 	}
 
 	out := &lockedWriter{w: stdio.Out}
 	clientID := pf.clientID()
-	opts := pf.options(clientID, &traceHandler{out: out, clientID: clientID})
+	opts := pf.options(clientID, &traceHandler{out: out})
 	c, err := client.Dial(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -171,7 +198,7 @@ func Pub(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		return exitFailure
 	}
-	if err := c.Disconnect(ctx); err != nil {
+	if err := c.DisconnectWith(ctx, &packets.Disconnect{Properties: pf.properties.disconnect}); err != nil {
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
@@ -183,8 +210,16 @@ func Pub(ctx context.Context, args []string, stdio Stdio) int {
 	return exitOK
 }
 
+// publishPacket builds the next message, with the -D publish properties.
 func (pf *pubFlags) publishPacket(payload []byte) *packets.Publish {
-	return &packets.Publish{Topic: pf.topic, QoS: pf.qosValue, Retain: pf.retain, Payload: payload}
+	p := &packets.Publish{Topic: pf.topic, QoS: pf.qosValue, Retain: pf.retain, Payload: payload, Properties: pf.properties.publish}
+	if pf.version == packets.V5 && p.Properties.Has(packets.PropTopicAlias) {
+		if pf.aliasSet {
+			p.Topic = ""
+		}
+		pf.aliasSet = true
+	}
+	return p
 }
 
 // publishRepeated publishes payload --repeat times, --repeat-delay apart,
@@ -330,7 +365,14 @@ func readLines(in io.Reader, lines chan<- line, stop <-chan struct{}, done chan<
 
 // runtimeErrorText words an error after connecting like libmosquitto.
 func runtimeErrorText(err error) string {
+	var disconnected *client.DisconnectError
 	switch {
+	case errors.As(err, &disconnected):
+		text := fmt.Sprintf("Error: The server disconnected: %s.", disconnected.Code.String())
+		if disconnected.Reason != "" {
+			text += "\n" + disconnected.Reason
+		}
+		return text
 	case errors.Is(err, client.ErrPingTimeout):
 		return "Error: Keepalive timeout."
 	case errors.Is(err, client.ErrConnectionLost):
@@ -352,17 +394,21 @@ Usage: midge pub {[-h host] [-p port] [-u username] [-P password] -t topic}
                  [-d] [--quiet]
                  [-M max_inflight]
                  [-u username [-P password]]
-                 [-V protocol-version]
+                 [-V protocol-version] [-x session-expiry-interval]
                  [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
                  [{--cafile file | --capath dir} [--cert file] [--key file]
                    [--insecure] [--tls-version version]]
                    [--tls-use-os-certs]
+                 [-D command property value] [--scram]
        midge pub --help
 
  -c : disable clean session/enable persistent client mode
       When this argument is used, the broker will be instructed not to clean existing sessions
       for the same client id when the client connects.
  -d : enable debug messages.
+ -D : Define MQTT v5 properties: -D command property value, or -D command user-property
+      name value. Commands: connect, publish, subscribe, unsubscribe, disconnect, will.
+      Properties are spelled as mosquitto_pub spells them, e.g. content-type. Implies -V 5.
  -f : send the contents of a file as the message.
  -h : mqtt host to connect to. Defaults to localhost.
  -i : id to use for this client. Defaults to midge-pub- followed by random characters.
@@ -381,7 +427,11 @@ Usage: midge pub {[-h host] [-p port] [-u username] [-P password] -t topic}
  -t : mqtt topic to publish to.
  -u : provide a username
  -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
+ -x : Set the session-expiry-interval property on the CONNECT packet. Applies to MQTT v5
+      clients only. Set to 0-4294967294 to specify the session will expire in that many
+      seconds after the client disconnects, or use -1, 4294967295, or ∞ for a session
+      that does not expire. Defaults to -1 if -c is also given, or 0 if -c not given.
  --help : display this message.
  --quiet : don't print error messages.
  --repeat : if publish mode is -f, -m, -n or -s, then repeat the publish N times.
@@ -405,5 +455,7 @@ Usage: midge pub {[-h host] [-p port] [-u username] [-P password] -t topic}
               remote host is the server you wish to connect to and so is insecure.
               Do not use this option in a production environment.
  --tls-use-os-certs : Load and trust OS provided CA certificates.
+ --scram : (midge) authenticate with SCRAM-SHA-512, MQTT v5 enhanced authentication, using
+           -u and -P: the password does not cross the network. Implies -V 5.
 `)
 }

@@ -22,26 +22,31 @@ const exitTimeout = 27
 // subFlags are midge sub's flags: the shared ones plus mosquitto_sub's.
 type subFlags struct {
 	*clientFlags
-	verbose        bool
-	noEOL          bool // -N
+	output         outputFlags
 	noRetain       bool // -R
 	exitAfterSub   bool // -E
 	retainedOnly   bool
 	removeRetained bool
+	noLocal        bool      // --nl
+	retainAsPub    bool      // --rap
+	retainHandling optString // --rh
 	count          optString // -C
 	timeout        optString // -W
 	filterOut      stringList
 	unsubscribe    stringList
 
-	countValue   int
-	timeoutValue time.Duration
+	countValue          int
+	timeoutValue        time.Duration
+	retainHandlingValue byte
 }
 
 func parseSub(args []string) (*subFlags, error) {
 	sf := &subFlags{clientFlags: newClientFlags("sub")}
-	sf.boolean(&sf.verbose, "v", "verbose")
-	sf.boolean(&sf.noEOL, "N")
+	sf.output.define(sf.clientFlags)
 	sf.boolean(&sf.noRetain, "R")
+	sf.boolean(&sf.noLocal, "nl")
+	sf.boolean(&sf.retainAsPub, "rap", "retain-as-published")
+	sf.value(&sf.retainHandling, "retain handling", "rh", "retain-handling")
 	sf.boolean(&sf.exitAfterSub, "E")
 	sf.boolean(&sf.retainedOnly, "retained-only")
 	sf.boolean(&sf.removeRetained, "remove-retained")
@@ -54,6 +59,16 @@ func parseSub(args []string) (*subFlags, error) {
 	}
 	if err := sf.validate(); err != nil {
 		return nil, err
+	}
+	if err := sf.output.validate(); err != nil {
+		return nil, err
+	}
+	if sf.retainHandling.set {
+		n, err := strconv.Atoi(sf.retainHandling.value)
+		if err != nil || n < 0 || n > 2 {
+			return nil, usagef("Invalid retain handling \"%s\", it must be 0, 1 or 2.", sf.retainHandling.value)
+		}
+		sf.retainHandlingValue = byte(n)
 	}
 	if sf.count.set {
 		n, err := strconv.Atoi(sf.count.value)
@@ -90,19 +105,24 @@ func parseSub(args []string) (*subFlags, error) {
 	if sf.noRetain && sf.retainedOnly {
 		return nil, &usageError{msg: "Combining '-R' and '--retained-only' makes no sense.", noHint: true}
 	}
+	if sf.version == packets.V5 && sf.countValue > 0 && sf.countValue < client.DefaultMaxInflight &&
+		!sf.properties.connect.Has(packets.PropReceiveMaximum) {
+		// Not more messages in flight than -C wants, as mosquitto_sub.
+		sf.properties.connect.ReceiveMaximum = uint16(sf.countValue)
+		sf.properties.connect.Set(packets.PropReceiveMaximum)
+	}
 	return sf, nil
 }
 
 // subscriber is the state of one midge sub run shared by the reader
 // goroutine (onMessage) and the tool's goroutine.
 type subscriber struct {
-	flags *subFlags
-	out   io.Writer
+	flags   *subFlags
+	printer *printer
 
 	// Touched only by the client's reader goroutine, in onMessage.
 	received int  // messages printed, for -C
 	stopped  bool // -C reached or --retained-only saw a live message
-	line     []byte
 
 	finished     chan struct{} // closed once no more messages are wanted
 	finishOnce   sync.Once
@@ -125,7 +145,7 @@ func Sub(ctx context.Context, args []string, stdio Stdio) int {
 	out := &lockedWriter{w: stdio.Out}
 	s := &subscriber{
 		flags:        sf,
-		out:          out,
+		printer:      sf.output.printer(out, stdio.Err, sf.quiet),
 		finished:     make(chan struct{}),
 		removeSignal: make(chan struct{}, 1),
 	}
@@ -136,7 +156,7 @@ func Sub(ctx context.Context, args []string, stdio Stdio) int {
 		defer cancel()
 	}
 	clientID := sf.clientID()
-	opts := sf.options(clientID, &traceHandler{out: out, clientID: clientID, after: s.traceSubscribed})
+	opts := sf.options(clientID, &traceHandler{out: out, after: s.traceSubscribed})
 	opts.OnMessage = s.onMessage
 	c, err := client.Dial(runCtx, opts)
 	if err != nil {
@@ -149,7 +169,7 @@ func Sub(ctx context.Context, args []string, stdio Stdio) int {
 	if status != exitFailure {
 		disconnectCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		c.Disconnect(disconnectCtx)
+		c.DisconnectWith(disconnectCtx, &packets.Disconnect{Properties: sf.properties.disconnect})
 	}
 	c.Close()
 	return status
@@ -173,17 +193,20 @@ func (s *subscriber) ended(ctx, runCtx context.Context, stdio Stdio) (int, bool)
 // run subscribes, unsubscribes -U, then waits for the end of the run.
 func (s *subscriber) run(ctx, runCtx context.Context, c *client.Client, stdio Stdio) int {
 	sf := s.flags
-	subs := make([]packets.Subscription, len(sf.topics))
+	subscribe := &packets.Subscribe{Properties: sf.properties.subscribe, Subscriptions: make([]packets.Subscription, len(sf.topics))}
 	for i, f := range sf.topics {
-		subs[i] = packets.Subscription{Filter: f, QoS: sf.qosValue}
+		subscribe.Subscriptions[i] = packets.Subscription{Filter: f, QoS: sf.qosValue,
+			NoLocal: sf.noLocal, RetainAsPublished: sf.retainAsPub, RetainHandling: sf.retainHandlingValue}
 	}
-	codes, err := c.Subscribe(runCtx, subs...)
+	ack, err := c.SubscribeWith(runCtx, subscribe)
 	if err != nil {
 		return s.failed(ctx, runCtx, err, stdio)
 	}
+	codes := ack.ReasonCodes
 	s.reportSubscribed(codes, stdio)
 	for _, f := range sf.unsubscribe {
-		if err := c.Unsubscribe(runCtx, f); err != nil {
+		unsubscribe := &packets.Unsubscribe{Properties: sf.properties.unsubscribe, Filters: []string{f}}
+		if _, err := c.UnsubscribeWith(runCtx, unsubscribe); err != nil {
 			return s.failed(ctx, runCtx, err, stdio)
 		}
 	}
@@ -283,7 +306,7 @@ func (s *subscriber) traceSubscribed(r slog.Record) {
 		fmt.Fprintf(&b, " %d", byte(code))
 	}
 	b.WriteByte('\n')
-	io.WriteString(s.out, b.String())
+	io.WriteString(s.printer.out, b.String())
 }
 
 // onMessage runs on the client's reader goroutine for every message, in
@@ -315,41 +338,12 @@ func (s *subscriber) onMessage(m *packets.Publish) {
 		default:
 		}
 	}
-	s.print(m)
+	s.printer.print(m)
 	if sf.countValue > 0 {
 		s.received++
 		if s.received == sf.countValue {
 			s.finish()
 		}
-	}
-}
-
-// print writes one message as mosquitto_sub does without -F: the payload,
-// or with -v "topic payload", then a newline unless -N. An empty payload
-// prints nothing, or "topic (null)" with -v (nothing with -v -N). Each
-// message is one write, so stdout is flushed per message.
-func (s *subscriber) print(m *packets.Publish) {
-	sf := s.flags
-	b := s.line[:0]
-	switch {
-	case len(m.Payload) > 0 && sf.verbose:
-		b = append(b, m.Topic...)
-		b = append(b, ' ')
-		b = append(b, m.Payload...)
-	case len(m.Payload) > 0:
-		b = append(b, m.Payload...)
-	case sf.verbose && !sf.noEOL:
-		b = append(b, m.Topic...)
-		b = append(b, " (null)"...)
-	default:
-		return
-	}
-	if !sf.noEOL {
-		b = append(b, '\n')
-	}
-	s.out.Write(b)
-	if cap(b) <= 64<<10 {
-		s.line = b
 	}
 }
 
@@ -374,14 +368,16 @@ It takes mosquitto_sub's options.
 Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
                  [-c] [-k keepalive] [-q qos]
                  [-C msg_count] [-E] [-R] [--retained-only] [--remove-retained] [-T filter_out] [-U topic ...]
+                 [-F format] [--pretty] [--nl] [--rap] [--rh retain-handling]
                  [-W timeout_secs]
                  [-i id] [-I id_prefix]
                  [-d] [-N] [--quiet] [-v]
-                 [-V protocol-version]
+                 [-V protocol-version] [-x session-expiry-interval]
                  [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
                  [{--cafile file | --capath dir} [--cert file] [--key file]
                    [--insecure] [--tls-version version]]
                    [--tls-use-os-certs]
+                 [-D command property value] [--scram]
        midge sub --help
 
  -c : disable clean session/enable persistent client mode
@@ -389,7 +385,17 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
       for the same client id when the client connects.
  -C : disconnect and exit after receiving the 'msg_count' messages.
  -d : enable debug messages.
+ -D : Define MQTT v5 properties: -D command property value, or -D command user-property
+      name value. Commands: connect, publish, subscribe, unsubscribe, disconnect, will.
+      Properties are spelled as mosquitto_pub spells them, e.g. content-type. Implies -V 5.
  -E : Exit once all subscriptions have been acknowledged by the broker.
+ -F : output format: %t topic, %p payload, %q QoS, %r retain, %m message id, %l payload length,
+      %x/%X payload in hex, %j/%J JSON (payload escaped / payload as JSON), %I ISO 8601 time,
+      %U Unix time with nanoseconds, %% a percent sign; MQTT v5 properties %A topic alias,
+      %C content type, %D correlation data, %E message expiry, %F payload format,
+      %P user properties, %R response topic, %S subscription identifier. Flags 0 and -,
+      width and precision as in printf (%-10t, %05l, %.3C). @X prints strftime's %X,
+      @N nanoseconds, @@ an @. Escapes \\ \0 \a \e \n \r \t \v.
  -h : mqtt host to connect to. Defaults to localhost.
  -i : id to use for this client. Defaults to midge-sub- followed by random characters.
  -I : define the client id as id_prefix appended with the process id. Useful for when the
@@ -406,9 +412,20 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
  -U : unsubscribe from a topic. May be repeated.
  -v : print published messages verbosely.
  -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv311 or mqttv31. Defaults to mqttv311.
+      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
+ -x : Set the session-expiry-interval property on the CONNECT packet. Applies to MQTT v5
+      clients only. Set to 0-4294967294 to specify the session will expire in that many
+      seconds after the client disconnects, or use -1, 4294967295, or ∞ for a session
+      that does not expire. Defaults to -1 if -c is also given, or 0 if -c not given.
  -W : Specifies a timeout in seconds how long to process incoming MQTT messages.
  --help : display this message.
+ --nl : (MQTT v5) no local: do not receive the messages this client publishes.
+ --pretty : print formatted output rather than minimised output when using the
+            JSON output format option.
+ --rap : (MQTT v5) retain as published: keep the retain flag of messages as published
+         (also --retain-as-published).
+ --rh : (MQTT v5) retain handling: 0 send retained messages on subscribing (the default),
+        1 only for a new subscription, 2 never (also --retain-handling).
  --quiet : don't print error messages.
  --retained-only : only handle messages with the retained flag set, and exit when the
                    first non-retained message is received.
@@ -433,5 +450,7 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
               remote host is the server you wish to connect to and so is insecure.
               Do not use this option in a production environment.
  --tls-use-os-certs : Load and trust OS provided CA certificates.
+ --scram : (midge) authenticate with SCRAM-SHA-512, MQTT v5 enhanced authentication, using
+           -u and -P: the password does not cross the network. Implies -V 5.
 `)
 }
