@@ -351,6 +351,33 @@ $t 1 0 m3
 $t 1 0 m4"
 }
 
+# Request/response with mosquitto_rr: the request carries its response
+# topic through the broker, and the answer published there comes back.
+check_v5_rr() {
+	local t=$base/rr got
+	start_sub rr_responder -V 5 -t "$t/request" -C 1 -F '%R|%p' || return 1
+	timeout 15 mosquitto_rr -V 5 -h 127.0.0.1 -p "$port" -t "$t/request" -e "$t/response" -m question -W 10 \
+		>"$tmp/rr.out" 2>&1 &
+	local rr=$!
+	pids+=("$rr")
+	wait "${sub_pid[rr_responder]}" || true
+	got=$(grep -v -e '^Client ' -e '^Subscribed ' "$tmp/rr_responder.raw" || true)
+	if [ "$got" != "$t/response|question" ]; then
+		echo "    the responder saw: $got"
+		return 1
+	fi
+	pub -V 5 -t "$t/response" -m answer || return 1
+	wait "$rr" || {
+		echo "    mosquitto_rr failed:"
+		sed 's/^/    | /' "$tmp/rr.out"
+		return 1
+	}
+	[ "$(cat "$tmp/rr.out")" = answer ] || {
+		echo "    mosquitto_rr printed: $(cat "$tmp/rr.out")"
+		return 1
+	}
+}
+
 echo "== mosquitto_pub / mosquitto_sub"
 check "mosquitto-clients + wildcard" check_plus
 check "mosquitto-clients # wildcard" check_hash
@@ -359,6 +386,7 @@ check "mosquitto-clients QoS 0/1/2" check_qos
 check "mosquitto-clients persistent session queueing" check_session
 check "mosquitto-clients MQTT 5 properties (-V 5 -D)" check_v5_properties
 check "mosquitto-clients MQTT 5 shared subscriptions" check_v5_shared
+check "mosquitto_rr request/response" check_v5_rr
 
 echo "== Python paho ($("$python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'))"
 python_status=0
