@@ -259,3 +259,29 @@ func TestPacketIdentifierInUse(t *testing.T) {
 	}
 	expectNothing(t, sub)
 }
+
+// The broker never has more unacknowledged QoS 1/2 messages toward a
+// client than the Receive Maximum it announced.
+func TestClientReceiveMaximumHonoured(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	c, _ := connect5(t, b.Addr, "slow", true, func(p *packets.Connect) {
+		p.Properties.ReceiveMaximum = 2
+		p.Properties.Set(packets.PropReceiveMaximum)
+	})
+	subscribe(t, c, "rm/#", 1)
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	for i := range 5 {
+		publishQoS1(t, pub, "rm/x", "m", uint16(i+1))
+	}
+	first, second := expectPublish(t, c), expectPublish(t, c)
+	expectNothing(t, c) // two in flight: the window is full
+	c.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: first.PacketID})
+	third := expectPublish(t, c)
+	expectNothing(t, c)
+	for _, p := range []*packets.Publish{second, third} {
+		c.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	}
+	expectPublish(t, c)
+	expectPublish(t, c)
+	expectNothing(t, c)
+}
