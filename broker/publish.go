@@ -24,11 +24,11 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	if err := topic.ValidName(p.Topic); err != nil {
 		return &packets.Error{Code: packets.TopicNameInvalid, Msg: err.Error()}
 	}
-	if strings.HasPrefix(p.Topic, "$SYS") && (len(p.Topic) == 4 || p.Topic[4] == '/') ||
-		c.access != nil && !c.access.CanWrite(p.Topic) {
-		// Only the broker writes $SYS, and the ACL may forbid the topic:
-		// the message is dropped and the flow completes (MQTT 5: with
-		// 0x87), as in Mosquitto [MQTT-3.3.5-2].
+	if reservedTopic(p.Topic) || c.access != nil && !c.access.CanWrite(p.Topic) {
+		// Only the broker writes $SYS, $share/ names a subscription and
+		// not a topic, and the ACL may forbid the topic: the message is
+		// dropped and the flow completes (MQTT 5: with 0x87), as in
+		// Mosquitto [MQTT-3.3.5-2].
 		c.s.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
 			c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
 		c.ackPublish(p, packets.NotAuthorized)
@@ -265,4 +265,11 @@ func appendMerged(list []subscriber, sub subscriber) []subscriber {
 		}
 	}
 	return append(list, sub)
+}
+
+// reservedTopic reports whether clients may not publish to name: $SYS and
+// its subtopics, and anything under $share/.
+func reservedTopic(name string) bool {
+	return strings.HasPrefix(name, "$SYS") && (len(name) == 4 || name[4] == '/') ||
+		strings.HasPrefix(name, "$share/")
 }

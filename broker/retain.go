@@ -24,11 +24,20 @@ func (r *retainStore) set(m *Message) {
 func (r *retainStore) count() int { return r.names.Len() }
 
 // match calls fn with every retained message whose topic matches filter.
+//
+// Retained messages whose expiry interval passed are not delivered, and are
+// removed from the store on the way.
 func (r *retainStore) match(filter string, fn func(m *Message)) {
+	var expired []*Message
 	r.names.MatchFilter(filter, func(_ string, m *Message) bool {
-		if !m.expired() { // an expired one is dropped at the next set of its topic
+		if m.expired() {
+			expired = append(expired, m)
+		} else {
 			fn(m)
 		}
 		return true
 	})
+	for _, m := range expired {
+		r.names.DeleteFunc(m.Topic, func(cur *Message) bool { return cur == m })
+	}
 }

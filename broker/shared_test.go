@@ -112,3 +112,14 @@ func TestSharedSubscriptionOfflineMember(t *testing.T) {
 	}
 	expectNothing(t, back)
 }
+
+// $share/ names subscriptions, not topics: a PUBLISH to it is dropped (MQTT
+// 5: 0x87), as Mosquitto does.
+func TestPublishToShareRefused(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	c, _ := connect5(t, b.Addr, "pub", true, nil)
+	c.Send(publish5("$share/g/t", 1, 1, "x", 0))
+	if a, ok := c.Expect().(*packets.Ack); !ok || a.ReasonCode != packets.NotAuthorized {
+		t.Fatalf("got %+v, want PUBACK 0x87", a)
+	}
+}

@@ -149,4 +149,7 @@ func TestMessageExpiry(t *testing.T) {
 	late, _ := connect5(t, b.Addr, "late", true, nil)
 	subscribe5(t, late, 0, packets.Subscription{Filter: "x/#"})
 	expectNothing(t, late) // the retained x/short expired
+	if n := b.Server.Stats().Retained; n != 0 {
+		t.Fatalf("%d retained messages left, want the expired one removed", n)
+	}
 }

@@ -112,10 +112,27 @@ func (node *nameNode[V]) delete(name string) bool {
 	return true
 }
 
+// DeleteFunc removes name if it is set and drop reports true for its
+// value, in one step: a value set again meanwhile is judged, not the one
+// the caller saw. It reports whether name was removed.
+func (n *Names[V]) DeleteFunc(name string, drop func(V) bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, ok := n.getLocked(name)
+	if !ok || !drop(v) {
+		return false
+	}
+	return n.root.delete(name)
+}
+
 // Get returns the value of name.
 func (n *Names[V]) Get(name string) (V, bool) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
+	return n.getLocked(name)
+}
+
+func (n *Names[V]) getLocked(name string) (V, bool) {
 	node := n.root
 	for rest := name; node != nil; {
 		level, next, last := nextLevel(rest)

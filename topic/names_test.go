@@ -162,3 +162,17 @@ func TestNamesConcurrent(t *testing.T) {
 		t.Errorf("MatchFilter saw %d names, Len = %d", count, names.Len())
 	}
 }
+
+func TestNamesDeleteFunc(t *testing.T) {
+	n := NewNames[int]()
+	n.Set("a/b", 1)
+	if n.DeleteFunc("a/b", func(v int) bool { return v == 2 }) {
+		t.Fatal("deleted a value drop refused")
+	}
+	if !n.DeleteFunc("a/b", func(v int) bool { return v == 1 }) || n.Len() != 0 {
+		t.Fatalf("not deleted; Len = %d", n.Len())
+	}
+	if n.DeleteFunc("a/missing", func(int) bool { return true }) {
+		t.Fatal("deleted a name never set")
+	}
+}
