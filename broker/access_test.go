@@ -252,8 +252,9 @@ func TestSharedSubscriptionHonoursReadAccess(t *testing.T) {
 	expectNothing(t, sub)
 }
 
-// max_connections closes the connection over the bound at once; a place
-// freed by a disconnect can be taken again.
+// A connection over max_connections is refused with CONNACK 3 (3.1.1) or
+// 0x89 Server busy (MQTT 5); a place freed by a disconnect can be taken
+// again.
 func TestMaxConnections(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -262,8 +263,16 @@ func TestMaxConnections(t *testing.T) {
 	b := brokertest.Serve(t, broker.Options{}, l, broker.ListenerOptions{MaxConnections: 2})
 	first := brokertest.Connect(t, b.Addr, packets.V311, "one", true)
 	brokertest.Connect(t, b.Addr, packets.V311, "two", true)
-	third := brokertest.Dial(t, b.Addr, packets.V311)
-	third.ExpectClosed()
+	for _, tc := range []struct {
+		version byte
+		want    packets.ReasonCode
+	}{{packets.V311, packets.ConnRefusedUnavailable}, {packets.V5, packets.ServerBusy}} {
+		over := brokertest.Dial(t, b.Addr, tc.version)
+		over.Send(&packets.Connect{ProtocolName: "MQTT", Version: tc.version, CleanStart: true, ClientID: "over"})
+		if ack, ok := over.ExpectClosed().(*packets.Connack); !ok || ack.ReasonCode != tc.want {
+			t.Fatalf("v%d over max_connections: got %+v, want CONNACK %#x", tc.version, ack, byte(tc.want))
+		}
+	}
 	first.Send(&packets.Disconnect{})
 	first.ExpectClosed()
 	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 1 })

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/packets"
 	"github.com/midge-mqtt/midge/topic"
 )
 
@@ -32,6 +33,7 @@ type Server struct {
 	retained      retainStore
 	shares        shareGroups
 	autoID        atomic.Uint64
+	busyRefusals  atomic.Int32 // connections being refused over max_connections
 
 	// poller reads idle connections without a goroutine each (Linux);
 	// nil where unsupported or disabled by Options.GoroutinePerConnection.
@@ -182,9 +184,7 @@ func (s *Server) ServeWith(l net.Listener, lo ListenerOptions) error {
 		}
 		backoff = 0
 		if max := lo.MaxConnections; max > 0 && ls.active.Load() >= int64(max) {
-			s.log.Warn("max_connections reached; closing new connection", "remote", nc.RemoteAddr().String(),
-				"listener", l.Addr().String(), "max_connections", max)
-			nc.Close()
+			s.refuseBusy(nc, l.Addr().String(), max)
 			continue
 		}
 		if !s.goServe(nc, ls) {
@@ -338,4 +338,46 @@ func (t *sessionTable) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.m)
+}
+
+// maxBusyRefusals bounds the connections over max_connections that are
+// answered with a CONNACK at once; past it they are closed unanswered, so
+// a flood costs nothing.
+const maxBusyRefusals = 64
+
+// refuseBusy answers a connection over its listener's max_connections:
+// it reads the CONNECT (within 2 seconds) and refuses it with CONNACK
+// 0x89 Server busy (MQTT 5) or 3 Server unavailable (3.1.1).
+func (s *Server) refuseBusy(nc net.Conn, listener string, max int) {
+	s.log.Warn("max_connections reached; refusing new connection", "remote", nc.RemoteAddr().String(),
+		"listener", listener, "max_connections", max)
+	if s.busyRefusals.Add(1) > maxBusyRefusals {
+		s.busyRefusals.Add(-1)
+		nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.busyRefusals.Add(-1)
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(2 * time.Second))
+		r := packets.NewReader(nc, 512)
+		r.SetMaxPacketSize(s.opts.MaxConnectSize)
+		h, body, err := r.ReadFrame()
+		if err != nil || h.Type != packets.TypeConnect {
+			return
+		}
+		var p packets.Connect
+		if p.Decode(h.Flags, body, 0) != nil {
+			return
+		}
+		code := packets.ConnRefusedUnavailable
+		if p.Version == packets.V5 {
+			code = packets.ServerBusy
+		}
+		if b, err := (&packets.Connack{ReasonCode: code}).Encode(nil, p.Version); err == nil {
+			nc.Write(b)
+		}
+	}()
 }
