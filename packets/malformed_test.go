@@ -137,7 +137,7 @@ var badInputs = []badInput{
 	{"MQTT-1.5.3-1 topic above U+10FFFF", V311, packet(0x30, 0, 4, 0xF4, 0x90, 0x80, 0x80), mal, ""},
 	{"MQTT-1.5.3-2 topic with U+0000", V311, packet(0x30, 0, 3, "a", 0, "b"), mal, ""},
 	{"5.0 MQTT-1.5.4-2 topic with U+0000", V5, packet(0x30, 0, 1, 0, 0), mal, ""},
-	{"5.0 MQTT-3.3.2-8 Topic Alias 0", V5, packet(0x30, 0, 3, "a/b", 3, 0x23, 0, 0), proto, ""},
+	{"5.0 MQTT-3.3.2-8 Topic Alias 0", V5, packet(0x30, 0, 3, "a/b", 3, 0x23, 0, 0), TopicAliasInvalid, ""},
 	{"5.0 §2.2.2.2 Session Expiry in PUBLISH", V5, packet(0x30, 0, 1, "t", 5, 0x11, 0, 0, 0, 0), mal, ""},
 	{"5.0 §2.2.2.2 unknown property 0x04", V5, packet(0x30, 0, 1, "t", 2, 0x04, 0), mal, ""},
 	{"5.0 §2.2.2.2 unknown property 0x7F", V5, packet(0x30, 0, 1, "t", 2, 0x7F, 0), mal, ""},

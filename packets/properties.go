@@ -390,7 +390,7 @@ func (p *Properties) validate() error {
 	case p.decoded(PropMaximumPacketSize) && p.MaximumPacketSize == 0:
 		return protocolErr("Maximum Packet Size 0")
 	case p.decoded(PropTopicAlias) && p.TopicAlias == 0:
-		return protocolErr("[MQTT-3.3.2-8] Topic Alias 0")
+		return &Error{Code: TopicAliasInvalid, Msg: "[MQTT-3.3.2-8] Topic Alias 0"}
 	case p.decoded(PropAuthData) && !p.decoded(PropAuthMethod):
 		return protocolErr("Authentication Data without Authentication Method")
 	case p.decoded(PropResponseTopic) && (p.ResponseTopic == "" || hasWildcardString(p.ResponseTopic)):
