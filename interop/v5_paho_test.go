@@ -218,3 +218,62 @@ func TestV5ExpiryPaho(t *testing.T) {
 	}
 	back.none(t, 300*time.Millisecond)
 }
+
+// Topic aliases from a paho.golang publisher: the alias is defined with the
+// topic, then used alone; subscribers see the full topic either way.
+func TestV5TopicAliasPaho(t *testing.T) {
+	addr := brokerAddr(t)
+	topic := uniqueTopic(t)
+	sub := connectV5(t, addr, uniqueClientID(), nil)
+	sub.subscribe(t, 0, paho.SubscribeOptions{Topic: topic, QoS: 1})
+	pub := connectV5(t, addr, uniqueClientID(), nil)
+	if pub.connack.Properties == nil || pub.connack.Properties.TopicAliasMaximum == nil || *pub.connack.Properties.TopicAliasMaximum < 1 {
+		t.Fatalf("CONNACK announces no topic aliases: %+v", pub.connack.Properties)
+	}
+	alias := uint16(1)
+	pub.publish(t, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte("defines"), Properties: &paho.PublishProperties{TopicAlias: &alias}})
+	pub.publish(t, &paho.Publish{Topic: "", QoS: 1, Payload: []byte("uses"), Properties: &paho.PublishProperties{TopicAlias: &alias}})
+	for _, want := range []string{"defines", "uses"} {
+		got := sub.next(t, want)
+		if got.Topic != topic || string(got.Payload) != want {
+			t.Fatalf("got %s %q, want %s %q", got.Topic, got.Payload, topic, want)
+		}
+	}
+}
+
+// A will with a delay from a paho.golang client whose connection is lost:
+// not published at once, published after the delay.
+func TestV5WillDelayPaho(t *testing.T) {
+	addr := brokerAddr(t)
+	topic := uniqueTopic(t)
+	watcher := connectV5(t, addr, uniqueClientID(), nil)
+	watcher.subscribe(t, 0, paho.SubscribeOptions{Topic: topic, QoS: 1})
+
+	nc, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dying := paho.NewClient(paho.ClientConfig{Conn: nc})
+	delay, expiry := uint32(1), uint32(30)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	_, err = dying.Connect(ctx, &paho.Connect{ClientID: uniqueClientID(), CleanStart: true, KeepAlive: 30,
+		Properties:     &paho.ConnectProperties{SessionExpiryInterval: &expiry},
+		WillMessage:    &paho.WillMessage{Topic: topic, QoS: 1, Payload: []byte("gone")},
+		WillProperties: &paho.WillProperties{WillDelayInterval: &delay}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := time.Now()
+	nc.Close() // the connection is lost, not closed with DISCONNECT
+	watcher.none(t, 500*time.Millisecond)
+	got := watcher.next(t, "the delayed will")
+	// (Will properties are checked in broker/willdelay_test.go: paho.golang
+	// v0.23.0 does not send a will's Content Type, to mosquitto either.)
+	if string(got.Payload) != "gone" {
+		t.Fatalf("will %q", got.Payload)
+	}
+	if waited := time.Since(lost); waited < 900*time.Millisecond {
+		t.Fatalf("will published %v after the connection was lost, before its 1s delay", waited)
+	}
+}
