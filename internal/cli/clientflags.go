@@ -741,3 +741,28 @@ func tlsDialer(cfg *tls.Config, err error) func(ctx context.Context, network, ad
 		return conn, nil
 	}
 }
+
+// willAndTLSUsage ends the usage text of pub, sub and rr: the will and TLS
+// options they share, worded as mosquitto's tools word them.
+const willAndTLSUsage = ` --will-payload : payload for the client Will, which is sent by the broker in case of
+                  unexpected disconnection. If not given and will-topic is set, a zero
+                  length message will be sent.
+ --will-qos : QoS level for the client Will.
+ --will-retain : if given, make the client Will retained.
+ --will-topic : the topic on which to publish the client Will.
+ --cafile : path to a file containing trusted CA certificates to enable encrypted
+            communication.
+ --capath : path to a directory containing trusted CA certificates to enable encrypted
+            communication.
+ --cert : client certificate for authentication, if required by server.
+ --key : client private key for authentication, if required by server.
+ --tls-version : TLS protocol version, can be one of tlsv1.3 tlsv1.2 or tlsv1.1.
+                 Defaults to tlsv1.2 if available.
+ --insecure : do not check that the server certificate hostname matches the remote
+              hostname. Using this option means that you cannot be sure that the
+              remote host is the server you wish to connect to and so is insecure.
+              Do not use this option in a production environment.
+ --tls-use-os-certs : Load and trust OS provided CA certificates.
+ --scram : (midge) authenticate with SCRAM-SHA-512, MQTT v5 enhanced authentication, using
+           -u and -P: the password does not cross the network. Implies -V 5.
+`

@@ -431,26 +431,5 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
                    first non-retained message is received.
  --remove-retained : send a message to the server to clear any received retained messages
                      Use -T to filter out messages you do not want to be cleared.
- --will-payload : payload for the client Will, which is sent by the broker in case of
-                  unexpected disconnection. If not given and will-topic is set, a zero
-                  length message will be sent.
- --will-qos : QoS level for the client Will.
- --will-retain : if given, make the client Will retained.
- --will-topic : the topic on which to publish the client Will.
- --cafile : path to a file containing trusted CA certificates to enable encrypted
-            communication.
- --capath : path to a directory containing trusted CA certificates to enable encrypted
-            communication.
- --cert : client certificate for authentication, if required by server.
- --key : client private key for authentication, if required by server.
- --tls-version : TLS protocol version, can be one of tlsv1.3 tlsv1.2 or tlsv1.1.
-                 Defaults to tlsv1.2 if available.
- --insecure : do not check that the server certificate hostname matches the remote
-              hostname. Using this option means that you cannot be sure that the
-              remote host is the server you wish to connect to and so is insecure.
-              Do not use this option in a production environment.
- --tls-use-os-certs : Load and trust OS provided CA certificates.
- --scram : (midge) authenticate with SCRAM-SHA-512, MQTT v5 enhanced authentication, using
-           -u and -P: the password does not cross the network. Implies -V 5.
-`)
+`+willAndTLSUsage)
 }
