@@ -39,14 +39,10 @@ type conn struct {
 	session   *session
 	// serverKeepAlive: the broker imposed keepAlive (MQTT 5).
 	serverKeepAlive bool
-	// username is the client's user name once authenticated.
-	username string
-	// authMethod is the MQTT 5 authentication method the client connected
-	// with ("" for none); authData the broker's last answer, for CONNACK.
-	authMethod string
-	authData   []byte
-	// reauth is a re-authentication in progress (owned by the reader).
-	reauth AuthExchange
+	// enhanced is the state of MQTT 5 enhanced authentication; nil for a
+	// client that connected without an authentication method, which is
+	// most, so idle connections do not carry it.
+	enhanced *enhancedState
 	// maxPacketOut is the client's Maximum Packet Size (MQTT 5); 0 means
 	// the protocol's limit.
 	maxPacketOut uint32
@@ -428,7 +424,8 @@ func (c *conn) writeLoop() {
 		writers.Put(w)
 	}()
 	var items []outItem
-	var scratch [64]byte
+	var buf [64]byte // where the writer encodes packets it makes itself
+	scratch := buf[:0]
 	for {
 		items = c.out.take(items)
 		if len(items) == 0 {
@@ -439,7 +436,7 @@ func (c *conn) writeLoop() {
 		}
 		var sent, publishes int64
 		for i := range items {
-			n, err := writeItem(w, &items[i], c.version, scratch[:0])
+			n, err := writeItem(w, &items[i], c.version, &scratch)
 			if err != nil {
 				c.writeFailed()
 				return

@@ -193,7 +193,6 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		c.refuse(p.Version, code)
 		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 	}
-	c.username = info.Username
 	if a := c.s.opts.Authorizer; a != nil {
 		c.access = a.Access(info)
 	}
@@ -301,14 +300,14 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 		props.AssignedClientID = c.clientID
 		props.Set(packets.PropAssignedClientID)
 	}
-	if c.authMethod != "" {
-		props.AuthMethod = c.authMethod
+	if e := c.enhanced; e != nil {
+		props.AuthMethod = e.method
 		props.Set(packets.PropAuthMethod)
-		if c.authData != nil {
-			props.AuthData = c.authData
+		if e.connack != nil {
+			props.AuthData = e.connack
 			props.Set(packets.PropAuthData)
 		}
-		c.authData = nil
+		e.connack = nil
 	}
 	if c.serverKeepAlive {
 		props.ServerKeepAlive = s.opts.MaxKeepAlive

@@ -28,6 +28,14 @@ type EnhancedAuthenticator interface {
 	Start(method string, info ConnectInfo) (ex AuthExchange, ok bool)
 }
 
+// enhancedState is a connection's enhanced authentication.
+type enhancedState struct {
+	method   string       // the Authentication Method of CONNECT
+	username string       // who the method authenticated
+	connack  []byte       // the method's last answer, for CONNACK
+	reauth   AuthExchange // a re-authentication in progress (owned by the reader)
+}
+
 var (
 	errBadAuthMethod = errors.New("authentication method not supported")
 	errAuthSequence  = errors.New("expected AUTH with the same method during authentication")
@@ -36,7 +44,7 @@ var (
 // enhancedAuthenticate runs the AUTH exchange of a CONNECT that names an
 // authentication method. It reports the authenticated user name, or the
 // CONNACK code and error to refuse the client with. The CONNACK's
-// properties are left in c.authMethod and c.authData.
+// properties are left in c.enhanced.
 func (c *conn) enhancedAuthenticate(p *packets.Connect, info ConnectInfo) (string, packets.ReasonCode, error) {
 	method := p.Properties.AuthMethod
 	ea := c.s.opts.EnhancedAuth
@@ -54,7 +62,7 @@ func (c *conn) enhancedAuthenticate(p *packets.Connect, info ConnectInfo) (strin
 			return "", packets.BadUsernameOrPassword, err
 		}
 		if done {
-			c.authMethod, c.authData = method, out
+			c.enhanced = &enhancedState{method: method, username: ex.Username(), connack: out}
 			return ex.Username(), 0, nil
 		}
 		if err := c.writeNow(authPacket(packets.ContinueAuthentication, method, out)); err != nil {
@@ -120,37 +128,38 @@ func (c *conn) handleAuth(h packets.FixedHeader, body []byte) error {
 	if err := a.Decode(h.Flags, body, c.version); err != nil {
 		return err
 	}
-	if c.authMethod == "" || a.Properties.AuthMethod != c.authMethod {
+	e := c.enhanced
+	if e == nil || a.Properties.AuthMethod != e.method {
 		return &closeReason{msg: "AUTH with a method other than the connection's", code: packets.ProtocolError, will: true}
 	}
 	switch a.ReasonCode {
 	case packets.ReAuthenticate:
-		ex, ok := c.s.opts.EnhancedAuth.Start(c.authMethod, ConnectInfo{ClientID: c.clientID, Remote: c.nc.RemoteAddr(), Version: c.version})
+		ex, ok := c.s.opts.EnhancedAuth.Start(e.method, ConnectInfo{ClientID: c.clientID, Remote: c.nc.RemoteAddr(), Version: c.version})
 		if !ok {
 			return errReauthFailed
 		}
-		c.reauth = ex
+		e.reauth = ex
 	case packets.ContinueAuthentication:
-		if c.reauth == nil {
+		if e.reauth == nil {
 			return &closeReason{msg: "AUTH 0x18 outside an exchange", code: packets.ProtocolError, will: true}
 		}
 	default:
 		return &closeReason{msg: "AUTH with reason code " + a.ReasonCode.String(), code: packets.ProtocolError, will: true}
 	}
-	out, done, err := c.reauth.Step(a.Properties.AuthData)
+	out, done, err := e.reauth.Step(a.Properties.AuthData)
 	if err != nil {
 		c.s.log.Info(fmt.Sprintf("Client %s failed re-authentication: %v.", c.clientID, err))
 		return errReauthFailed
 	}
 	if !done {
-		c.out.push(outItem{packet: authPacket(packets.ContinueAuthentication, c.authMethod, out)})
+		c.out.push(outItem{packet: authPacket(packets.ContinueAuthentication, e.method, out)})
 		return nil
 	}
-	if user := c.reauth.Username(); user != c.username {
-		c.s.log.Info(fmt.Sprintf("Client %s re-authenticated as %q, not as %q.", c.clientID, user, c.username))
+	if user := e.reauth.Username(); user != e.username {
+		c.s.log.Info(fmt.Sprintf("Client %s re-authenticated as %q, not as %q.", c.clientID, user, e.username))
 		return errReauthFailed
 	}
-	c.reauth = nil
-	c.out.push(outItem{packet: authPacket(packets.Success, c.authMethod, out)})
+	e.reauth = nil
+	c.out.push(outItem{packet: authPacket(packets.Success, e.method, out)})
 	return nil
 }

@@ -16,11 +16,15 @@ type outItem struct {
 	qos    byte
 	retain bool
 	dup    bool
-	subIDs *subIDList // MQTT 5 subscription identifiers of this delivery
-	id     uint16     // packet identifier of a PUBLISH or an acknowledgement
+	id     uint16 // packet identifier of a PUBLISH or an acknowledgement
 
 	ack    packets.Type // PUBACK, PUBREC, PUBREL or PUBCOMP when msg is nil and ack != 0
 	reason packets.ReasonCode
+
+	// subIDs are the MQTT 5 subscription identifiers of this delivery. (It
+	// comes after the small fields, which then share one word: the queue
+	// holds many items.)
+	subIDs *subIDList
 
 	packet packets.Packet // any other packet
 }
@@ -137,14 +141,17 @@ func (o *outbound) isClosed() bool {
 }
 
 // writeItem encodes one item into w and returns the bytes it wrote.
-// scratch is room for encoding small packets.
-func writeItem(w *bufio.Writer, it *outItem, version byte, scratch []byte) (int, error) {
+// scratch is room for encoding packets the writer makes itself (small
+// acknowledgements, and MQTT 5 deliveries with their own properties); it
+// grows as needed and the caller keeps it for the next item.
+func writeItem(w *bufio.Writer, it *outItem, version byte, scratch *[]byte) (int, error) {
 	switch {
 	case it.msg != nil && version == packets.V5 && it.msg.needsOwnEncoding(it.subIDs):
-		b, err := it.msg.encodeFor(scratch[:0], it.qos, it.retain, it.id, it.subIDs)
+		b, err := it.msg.encodeFor((*scratch)[:0], it.qos, it.retain, it.id, it.subIDs)
 		if err != nil {
 			return 0, nil // as encode: nothing rather than garbage
 		}
+		*scratch = b
 		if it.dup {
 			b[0] |= 0x08
 		}
@@ -174,20 +181,20 @@ func writeItem(w *bufio.Writer, it *outItem, version byte, scratch []byte) (int,
 		return len(enc), err
 	case it.ack != 0:
 		a := packets.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.reason}
-		var err error
-		scratch, err = a.Encode(scratch[:0], version)
+		b, err := a.Encode((*scratch)[:0], version)
 		if err != nil {
 			return 0, err
 		}
-		_, err = w.Write(scratch)
-		return len(scratch), err
+		*scratch = b
+		_, err = w.Write(b)
+		return len(b), err
 	default:
-		var err error
-		scratch, err = it.packet.Encode(scratch[:0], version)
+		b, err := it.packet.Encode((*scratch)[:0], version)
 		if err != nil {
 			return 0, err
 		}
-		_, err = w.Write(scratch)
-		return len(scratch), err
+		*scratch = b
+		_, err = w.Write(b)
+		return len(b), err
 	}
 }

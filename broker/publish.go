@@ -41,10 +41,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	r := &c.scratch.route
 	switch p.QoS {
 	case 0:
-		m := newMessage(p, c.version)
-		c.s.retain(m)
-		c.s.match(m, r)
-		c.s.deliverMatches(m, r, c.session)
+		c.s.publish(newMessage(p, c.version), r, c.session)
 	case 1:
 		if c.version == packets.V5 && c.session.awaitingRelease(p.PacketID) {
 			// The identifier belongs to a QoS 2 message not yet released:

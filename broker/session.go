@@ -94,11 +94,22 @@ func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDLi
 	if c == nil {
 		return true
 	}
-	if c.version == packets.V5 && m.needsOwnEncoding(subIDs) {
-		b, err := m.encodeFor(nil, qos, retain, 1, subIDs)
-		return err == nil && uint32(len(b)) <= c.maxPacketOut
+	size := len(m.encoded(c.version, qos, retain))
+	if c.version == packets.V5 && subIDs != nil {
+		// The delivery adds its subscription identifiers to that form
+		// (the expiry property is in it already, with another value).
+		// Bound the growth, the two length fields' included, and encode
+		// only in the rare case the bound does not settle it.
+		bound := size + 8
+		for _, id := range subIDs.ids {
+			bound += 1 + packets.VarintSize(int(id))
+		}
+		if uint32(bound) > c.maxPacketOut {
+			b, err := m.encodeFor(nil, qos, retain, 1, subIDs)
+			return err == nil && uint32(len(b)) <= c.maxPacketOut
+		}
 	}
-	return uint32(len(m.encoded(c.version, qos, retain))) <= c.maxPacketOut
+	return uint32(size) <= c.maxPacketOut
 }
 
 // mayRead is mayReadLocked for callers that do not hold mu.

@@ -153,3 +153,25 @@ func TestMessageExpiry(t *testing.T) {
 		t.Fatalf("%d retained messages left, want the expired one removed", n)
 	}
 }
+
+// A client's Maximum Packet Size counts the subscription identifiers its
+// delivery carries: a message that fits without them but not with them is
+// not sent.
+func TestMaximumPacketSizeCountsSubscriptionIDs(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	c, _ := connect5(t, b.Addr, "small", true, func(p *packets.Connect) {
+		p.Properties.MaximumPacketSize = 64
+		p.Properties.Set(packets.PropMaximumPacketSize)
+	})
+	subscribe5(t, c, 1000000, packets.Subscription{Filter: "m/#"}) // a 3-byte identifier
+	pub, _ := connect5(t, b.Addr, "pub", true, nil)
+	// QoS 0 to "m/1" is 8 bytes plus the payload, and 4 more with the
+	// identifier: 54 bytes of payload make 62 without it and 66 with it.
+	pub.Send(publish5("m/1", 0, 0, string(make([]byte, 54)), 0))
+	pub.Send(publish5("m/1", 0, 0, string(make([]byte, 50)), 0))
+	p := expectPublish(t, c)
+	if len(p.Payload) != 50 {
+		t.Fatalf("got a %d-byte payload, want only the 50-byte one", len(p.Payload))
+	}
+	expectNothing(t, c)
+}
