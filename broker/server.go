@@ -356,7 +356,15 @@ func (s *Server) refuseBusy(nc net.Conn, listener string, max int) {
 		nc.Close()
 		return
 	}
+	s.mu.Lock() // as in goServe: no new goroutine once shutdown waits for them
+	if s.closing {
+		s.mu.Unlock()
+		s.busyRefusals.Add(-1)
+		nc.Close()
+		return
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		defer s.busyRefusals.Add(-1)
