@@ -329,6 +329,22 @@ func TestCertUsername(t *testing.T) {
 	if ack, ok := dial(nil).Expect().(*packets.Connack); !ok || ack.ReasonCode != packets.ConnRefusedNotAuthorized {
 		t.Fatalf("without a certificate: CONNACK = %+v, want 5", ack)
 	}
+
+	// MQTT 5 enhanced authentication cannot replace the certificate's
+	// identity on such a listener.
+	nc, err := tls.Dial("tcp", b.Addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c5 := brokertest.Wrap(t, nc, packets.V5)
+	p := &packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, ClientID: "c5"}
+	p.Properties.AuthMethod = "SCRAM-SHA-512"
+	p.Properties.Set(packets.PropAuthMethod)
+	c5.Send(p)
+	if ack, ok := c5.ExpectClosed().(*packets.Connack); !ok || ack.ReasonCode != packets.BadAuthenticationMethod {
+		t.Fatalf("enhanced authentication on a certificate listener: CONNACK = %+v, want 0x8C", ack)
+	}
 }
 
 // A wrong password is refused with CONNACK 5 at 3.1.1 (as Mosquitto does)

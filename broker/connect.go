@@ -166,7 +166,18 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		info.TLS = &st
 	}
 	var err error
-	if p.Version == packets.V5 && p.Properties.Has(packets.PropAuthMethod) {
+	enhanced := p.Version == packets.V5 && p.Properties.Has(packets.PropAuthMethod)
+	if ls := c.listener; ls != nil && ls.opts.CertUsername != nil {
+		// The certificate is the credential on this listener: another
+		// method must not replace the identity it gives.
+		if enhanced {
+			c.refuse(p.Version, packets.BadAuthenticationMethod)
+			return fmt.Errorf("client %s: authentication method %q on a listener that takes user names from certificates",
+				c.clientID, p.Properties.AuthMethod)
+		}
+		err = certIdentity(ls.opts.CertUsername, &info)
+		p.Username, p.UsernameFlag = info.Username, info.HasUsername // logged and kept as the session's owner
+	} else if enhanced {
 		var user string
 		var code packets.ReasonCode
 		if user, code, err = c.enhancedAuthenticate(p, info); err != nil {
@@ -176,9 +187,6 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		p.Username, p.UsernameFlag = user, true
 		info.Username, info.HasUsername = user, true
 		info.Password, info.HasPassword = nil, false
-	} else if ls := c.listener; ls != nil && ls.opts.CertUsername != nil {
-		err = certIdentity(ls.opts.CertUsername, &info)
-		p.Username, p.UsernameFlag = info.Username, info.HasUsername // logged and kept as the session's owner
 	} else if a := c.s.opts.Authenticator; a != nil {
 		err = a.Authenticate(context.Background(), info)
 	}
