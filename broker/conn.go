@@ -39,6 +39,9 @@ type conn struct {
 	session   *session
 	// serverKeepAlive: the broker imposed keepAlive (MQTT 5).
 	serverKeepAlive bool
+	// noProblemInfo: the MQTT 5 client set Request Problem Information to
+	// 0, so no reason strings [MQTT-3.1.2-29].
+	noProblemInfo bool
 	// enhanced is the state of MQTT 5 enhanced authentication; nil for a
 	// client that connected without an authentication method, which is
 	// most, so idle connections do not carry it.
@@ -475,7 +478,9 @@ func (c *conn) end(err error) {
 	}
 	code, publishWill := protocolReason(err)
 	if c.version == packets.V5 && code.IsError() {
-		c.out.push(outItem{packet: &packets.Disconnect{ReasonCode: code}})
+		d := &packets.Disconnect{ReasonCode: code}
+		c.addReasonString(d, &d.Properties, reasonText(err))
+		c.out.push(outItem{packet: d})
 	}
 	written := c.out.close()
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))

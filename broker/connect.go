@@ -60,14 +60,20 @@ func (c *conn) handshake() error {
 	if err := p.Decode(h.Flags, body, 0); err != nil {
 		var pe *packets.Error
 		if errors.As(err, &pe) && pe.Code == packets.UnsupportedProtocolVersion {
-			c.refuse(packets.V311, packets.ConnRefusedVersion) // [MQTT-3.1.2-2]
+			c.refuse(packets.V311, packets.ConnRefusedVersion, "") // [MQTT-3.1.2-2]
 		}
 		return err
 	}
 	c.version = p.Version
 	c.clientID = p.ClientID
+	if p.Version == packets.V5 {
+		c.noProblemInfo = p.Properties.Has(packets.PropRequestProblemInfo) && p.Properties.RequestProblemInfo == 0
+		if p.Properties.Has(packets.PropMaximumPacketSize) {
+			c.maxPacketOut = p.Properties.MaximumPacketSize
+		}
+	}
 	if code, err := c.checkConnect(&p); err != nil {
-		c.refuse(p.Version, code)
+		c.refuse(p.Version, code, err.Error())
 		return err
 	}
 	if err := c.authenticate(&p); err != nil {
@@ -80,9 +86,6 @@ func (c *conn) handshake() error {
 		c.source.rc, c.fd, c.polled = pollable(c.nc)
 	}
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
-	if p.Version == packets.V5 && p.Properties.Has(packets.PropMaximumPacketSize) {
-		c.maxPacketOut = p.Properties.MaximumPacketSize
-	}
 	if max := c.s.opts.MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0 && max < 65535) {
 		// MQTT 5 lets the server impose its keep alive instead of
 		// refusing the client; CONNACK says so.
@@ -171,7 +174,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		// The certificate is the credential on this listener: another
 		// method must not replace the identity it gives.
 		if enhanced {
-			c.refuse(p.Version, packets.BadAuthenticationMethod)
+			c.refuse(p.Version, packets.BadAuthenticationMethod, "this listener takes user names from client certificates")
 			return fmt.Errorf("client %s: authentication method %q on a listener that takes user names from certificates",
 				c.clientID, p.Properties.AuthMethod)
 		}
@@ -181,7 +184,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		var user string
 		var code packets.ReasonCode
 		if user, code, err = c.enhancedAuthenticate(p, info); err != nil {
-			c.refuse(p.Version, code)
+			c.refuse(p.Version, code, authRefusal(code))
 			return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 		}
 		p.Username, p.UsernameFlag = user, true
@@ -198,7 +201,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 				code = packets.BadUsernameOrPassword
 			}
 		}
-		c.refuse(p.Version, code)
+		c.refuse(p.Version, code, authRefusal(code))
 		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 	}
 	if a := c.s.opts.Authorizer; a != nil {
@@ -222,10 +225,25 @@ func certIdentity(username func(tls.ConnectionState) (string, bool), info *Conne
 	return nil
 }
 
-// refuse writes a CONNACK with a failure code straight to the socket; the
-// writer goroutine is not running yet.
-func (c *conn) refuse(version byte, code packets.ReasonCode) {
-	b, err := (&packets.Connack{ReasonCode: code}).Encode(nil, version)
+// authRefusal is the reason string of a refused login. It says no more than
+// the reason code: why a password failed is for the log, not the client.
+func authRefusal(code packets.ReasonCode) string {
+	switch code {
+	case packets.BadAuthenticationMethod:
+		return "authentication method not supported"
+	case packets.BadUsernameOrPassword:
+		return "bad user name or password"
+	}
+	return "not authorized"
+}
+
+// refuse writes a CONNACK with a failure code, and at MQTT 5 the reason
+// string why, straight to the socket; the writer goroutine is not running
+// yet.
+func (c *conn) refuse(version byte, code packets.ReasonCode, why string) {
+	ack := &packets.Connack{ReasonCode: code}
+	c.addReasonString(ack, &ack.Properties, why)
+	b, err := ack.Encode(nil, version)
 	if err != nil {
 		return
 	}

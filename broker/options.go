@@ -46,6 +46,23 @@ type Options struct {
 	// included. Zero means the protocol maximum (about 256 MiB).
 	MaxPacketSize int
 
+	// MaxSubscriptions bounds the subscriptions one session holds. A
+	// SUBSCRIBE beyond it is refused for the filters over the bound: SUBACK
+	// 0x97 Quota exceeded (MQTT 5) or 0x80 (3.1.1). Replacing an existing
+	// subscription always succeeds. Default 100,000; negative means
+	// unlimited.
+	MaxSubscriptions int
+
+	// MemoryLimit is Mosquitto's memory_limit: when the Go heap holds more
+	// than this many bytes, a PUBLISH that arrives is dropped and its client
+	// disconnected (MQTT 5: DISCONNECT 0x97 Quota exceeded). The heap is
+	// sampled every 100 ms. Zero means no limit. The Server does not touch
+	// the Go runtime's own memory limit (debug.SetMemoryLimit), which is
+	// the whole program's: a program that runs only the broker may set it
+	// to the same value, so that garbage is collected before the limit
+	// refuses messages, as midge broker does.
+	MemoryLimit int64
+
 	// MaxKeepAlive is the largest keep alive a client may ask for, in
 	// seconds. An MQTT 3.1.1 client asking for more is refused with CONNACK
 	// 2, as Mosquitto does. Default 65535.
@@ -94,6 +111,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxSubscriptions == 0 {
+		o.MaxSubscriptions = 100000
 	}
 	if o.MaxConnectSize <= 0 {
 		o.MaxConnectSize = 100000

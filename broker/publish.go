@@ -16,6 +16,12 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		return err
 	}
 	c.s.counters.publishReceived.Add(1)
+	if c.s.overMemoryLimit.Load() {
+		// Mosquitto's memory_limit: the message is dropped and its
+		// publisher disconnected.
+		c.s.counters.publishDropped.Add(1)
+		return errMemoryLimit
+	}
 	if c.version == packets.V5 && p.Properties.Has(packets.PropTopicAlias) {
 		if err := c.resolveTopicAlias(p); err != nil {
 			return err
@@ -122,12 +128,31 @@ func (c *conn) ackPublish(p *packets.Publish, code packets.ReasonCode) {
 	if c.version != packets.V5 {
 		code = packets.Success
 	}
-	switch p.QoS {
-	case 1:
-		c.out.push(outItem{ack: packets.TypePuback, id: p.PacketID, reason: code})
-	case 2:
-		c.out.push(outItem{ack: packets.TypePubrec, id: p.PacketID, reason: code})
+	kind := packets.TypePuback
+	if p.QoS == 2 {
+		kind = packets.TypePubrec
+	} else if p.QoS != 1 {
+		return
 	}
+	if code.IsError() && !c.noProblemInfo {
+		// A refusal says why; it is rare enough to be a packet of its own.
+		a := &packets.Ack{Kind: kind, PacketID: p.PacketID, ReasonCode: code}
+		c.addReasonString(a, &a.Properties, publishRefusal(code, p.Topic))
+		c.out.push(outItem{packet: a})
+		return
+	}
+	c.out.push(outItem{ack: kind, id: p.PacketID, reason: code})
+}
+
+// publishRefusal is the reason string of a refused PUBLISH.
+func publishRefusal(code packets.ReasonCode, topic string) string {
+	switch code {
+	case packets.NotAuthorized:
+		return "not authorized to publish to " + topic
+	case packets.PacketIDInUse:
+		return "packet identifier in use by a QoS 2 message awaiting PUBREL"
+	}
+	return ""
 }
 
 // handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.

@@ -34,6 +34,8 @@ type Server struct {
 	shares        shareGroups
 	autoID        atomic.Uint64
 	busyRefusals  atomic.Int32 // connections being refused over max_connections
+	// overMemoryLimit: the heap holds more than Options.MemoryLimit.
+	overMemoryLimit atomic.Bool
 
 	// poller reads idle connections without a goroutine each (Linux);
 	// nil where unsupported or disabled by Options.GoroutinePerConnection.
@@ -93,6 +95,13 @@ func New(opts Options) *Server {
 // arrives.
 func (s *Server) start() {
 	s.startOnce.Do(func() {
+		if s.opts.MemoryLimit > 0 {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.watchMemory(s.done)
+			}()
+		}
 		if s.poller == nil {
 			return
 		}

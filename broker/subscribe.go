@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"cmp"
+	"fmt"
+
 	"github.com/midge-mqtt/midge/packets"
 	"github.com/midge-mqtt/midge/topic"
 )
@@ -24,11 +27,20 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			return &packets.Error{Code: packets.ProtocolError, Msg: "subscription identifier 0"}
 		}
 	}
+	var why string // the first refusal, for the reason string
 	for i, sub := range p.Subscriptions {
 		if err := topic.ValidFilter(sub.Filter); err != nil {
-			// [MQTT-4.7.1-2], [MQTT-4.7.1-3]: an invalid filter is a
-			// protocol violation; the connection closes.
-			return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
+			if c.version != packets.V5 {
+				// [MQTT-4.7.1-2], [MQTT-4.7.1-3]: an invalid filter is a
+				// protocol violation; at 3.1.1 the connection closes, as
+				// Mosquitto does.
+				return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
+			}
+			// MQTT 5 has a reason code for it: the other filters of the
+			// SUBSCRIBE still count.
+			codes[i] = packets.TopicFilterInvalid
+			why = cmp.Or(why, fmt.Sprintf("topic filter %q: %v", sub.Filter, err))
+			continue
 		}
 		if _, _, shared := topic.ParseShared(sub.Filter); shared && sub.NoLocal && c.version == packets.V5 {
 			return &packets.Error{Code: packets.ProtocolError, Msg: "No Local on a shared subscription [MQTT-3.8.3-4]"}
@@ -37,14 +49,21 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		if c.version != packets.V5 {
 			sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling = false, false, 0
 		}
-		ok, had := c.session.subscribe(c.s, sub, subIDs)
-		if !ok {
-			codes[i] = failure(c.version, packets.UnspecifiedError)
+		code, had := c.session.subscribe(c.s, sub, subIDs)
+		if code != packets.Success {
+			codes[i] = failure(c.version, code)
+			if code == packets.QuotaExceeded {
+				why = cmp.Or(why, fmt.Sprintf("more than %d subscriptions", c.s.opts.MaxSubscriptions))
+				c.s.log.Warn("subscription refused: session at its subscription limit",
+					"client", c.clientID, "filter", sub.Filter, "max_subscriptions", c.s.opts.MaxSubscriptions)
+			}
 			continue
 		}
 		codes[i], existed[i] = packets.ReasonCode(sub.QoS), had
 	}
-	c.out.push(outItem{packet: &packets.Suback{PacketID: p.PacketID, ReasonCodes: codes}})
+	ack := &packets.Suback{PacketID: p.PacketID, ReasonCodes: codes}
+	c.addReasonString(ack, &ack.Properties, why)
+	c.out.push(outItem{packet: ack})
 	for i, sub := range p.Subscriptions {
 		// Retain Handling: 0 sends the retained messages, 1 only for a new
 		// subscription, 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10].
@@ -79,17 +98,22 @@ type sessionSub struct {
 
 // subscribe records a subscription in the session and the index, and
 // reports whether the session already had one to the filter, which it
-// replaces.
-func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDList) (ok, existed bool) {
+// replaces. It refuses with QuotaExceeded a new subscription beyond
+// Options.MaxSubscriptions, and with UnspecifiedError one to a session that
+// has ended.
+func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDList) (code packets.ReasonCode, existed bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.ended {
-		return false, false
+		return packets.UnspecifiedError, false
 	}
 	if ss.subs == nil {
 		ss.subs = make(map[string]sessionSub)
 	}
 	old, existed := ss.subs[sub.Filter]
+	if max := s.opts.MaxSubscriptions; !existed && max > 0 && len(ss.subs) >= max {
+		return packets.QuotaExceeded, false
+	}
 	match, key, group := indexEntry(ss, sub.Filter)
 	entry := sessionSub{sub: sub, share: old.share}
 	if group != "" && !existed {
@@ -100,7 +124,7 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 	s.subscriptions.Add(match, key, subscriber{session: ss, sub: subscriptionOptions{
 		qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, subIDs: subIDs, share: entry.share,
 	}})
-	return true, existed
+	return packets.Success, existed
 }
 
 // unsubscribe removes a subscription; it reports whether one existed.
@@ -134,18 +158,23 @@ func (c *conn) handleUnsubscribe(flags byte, body []byte) error {
 		return err
 	}
 	ack := &packets.Unsuback{PacketID: p.PacketID}
+	var why string
 	for _, filter := range p.Filters {
-		if err := topic.ValidFilter(filter); err != nil {
-			return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
-		}
 		code := packets.Success
-		if !c.session.unsubscribe(c.s, filter) {
+		if err := topic.ValidFilter(filter); err != nil {
+			if c.version != packets.V5 {
+				return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
+			}
+			code = packets.TopicFilterInvalid
+			why = cmp.Or(why, fmt.Sprintf("topic filter %q: %v", filter, err))
+		} else if !c.session.unsubscribe(c.s, filter) {
 			code = packets.NoSubscriptionExisted
 		}
 		if c.version == packets.V5 {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
+	c.addReasonString(ack, &ack.Properties, why)
 	c.out.push(outItem{packet: ack})
 	return nil
 }
