@@ -22,14 +22,37 @@ type v5Client struct {
 // CONNECT. It disconnects when the test ends.
 func connectV5(t *testing.T, addr, clientID string, fill func(*paho.Connect)) *v5Client {
 	t.Helper()
+	return connectV5Config(t, addr, clientID, nil, fill)
+}
+
+// connectV5Config is connectV5 where configure, when not nil, also adjusts
+// the client's configuration (manual acknowledgements, an AuthHandler, a
+// DISCONNECT callback).
+func connectV5Config(t *testing.T, addr, clientID string, configure func(*paho.ClientConfig), fill func(*paho.Connect)) *v5Client {
+	t.Helper()
+	c, err := tryConnectV5(t, addr, clientID, configure, fill)
+	if err != nil {
+		t.Fatalf("paho.golang connect %s: %v (CONNACK %+v)", clientID, err, c.connack)
+	}
+	return c
+}
+
+// tryConnectV5 is connectV5Config that returns Connect's error instead of
+// failing the test; c.connack then holds the refusing CONNACK, if one came.
+func tryConnectV5(t *testing.T, addr, clientID string, configure func(*paho.ClientConfig), fill func(*paho.Connect)) (*v5Client, error) {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, waitTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &v5Client{got: make(chan *paho.Publish, 100)}
-	c.Client = paho.NewClient(paho.ClientConfig{Conn: nc, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+	config := paho.ClientConfig{Conn: nc, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(r paho.PublishReceived) (bool, error) { c.got <- r.Packet; return true, nil },
-	}})
+	}}
+	if configure != nil {
+		configure(&config)
+	}
+	c.Client = paho.NewClient(config)
 	cp := &paho.Connect{ClientID: clientID, CleanStart: true, KeepAlive: 30}
 	if fill != nil {
 		fill(cp)
@@ -37,10 +60,11 @@ func connectV5(t *testing.T, addr, clientID string, fill func(*paho.Connect)) *v
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if c.connack, err = c.Connect(ctx, cp); err != nil {
-		t.Fatalf("paho.golang connect %s: %v", clientID, err)
+		nc.Close() // paho closes it too; this covers a Connect that gave up early
+		return c, err
 	}
 	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}) })
-	return c
+	return c, nil
 }
 
 func (c *v5Client) subscribe(t *testing.T, subID int, opts ...paho.SubscribeOptions) {
