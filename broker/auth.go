@@ -20,6 +20,13 @@ type ConnectInfo struct {
 	TLS *tls.ConnectionState
 }
 
+// tlsCarrier is a connection that runs over TLS without being a *tls.Conn
+// itself, such as MQTT over secure WebSockets: it hands over the TLS state
+// for certificate checks and user names.
+type tlsCarrier interface {
+	TLSConnectionState() (tls.ConnectionState, bool)
+}
+
 // Authenticator decides whether a client may connect. It returns nil to
 // admit the client, ErrBadCredentials or ErrNotAuthorized to refuse it (the
 // CONNACK carries the matching code), or another error, which refuses the

@@ -108,7 +108,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) serve() {
 	defer c.recoverPanic()
 	if err := c.handshake(); err != nil {
-		c.s.log.Info("connection refused", "remote", c.remote, "client", c.clientID, "reason", err)
+		c.s.log.Info("connection refused", "remote", c.remote, "client", c.clientID, "reason", err, logTypeKey, logConnection)
 		c.nc.Close()
 		c.s.untrack(c)
 		return
@@ -437,7 +437,7 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		var sent, publishes int64
+		var sent, publishes, payloads int64
 		for i := range items {
 			n, err := writeItem(w, &items[i], c.version, &scratch)
 			if err != nil {
@@ -445,8 +445,9 @@ func (c *conn) writeLoop() {
 				return
 			}
 			sent += int64(n)
-			if items[i].msg != nil {
+			if m := items[i].msg; m != nil {
 				publishes++
+				payloads += int64(len(m.Payload))
 			}
 		}
 		if err := w.Flush(); err != nil {
@@ -455,6 +456,7 @@ func (c *conn) writeLoop() {
 		}
 		c.s.counters.messagesSent.Add(int64(len(items)))
 		c.s.counters.publishSent.Add(publishes)
+		c.s.counters.publishBytesSent.Add(payloads)
 		c.s.counters.bytesSent.Add(sent)
 	}
 }
@@ -502,7 +504,7 @@ func (c *conn) end(err error) {
 		c.s.endSession(c.session)
 	}
 	c.s.untrack(c)
-	c.s.log.Info(disconnectLine(c.clientID, err), "remote", c.remote)
+	c.s.log.Info(disconnectLine(c.clientID, err), logTypeKey, logConnection)
 }
 
 // disconnectLine words the end of a connection the way Mosquitto logs it,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -97,11 +98,11 @@ func (c *conn) handshake() error {
 		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
 		c.will = &w
 	}
-	present := c.s.attachSession(c, &p)
+	c.s.attachSession(c, &p)
 	c.s.counters.clientConnected()
 	c.s.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).",
 		c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
-		"session_present", present)
+		logTypeKey, logConnection)
 	return nil
 }
 
@@ -110,6 +111,9 @@ func (c *conn) handshake() error {
 func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 	v5 := p.Version == packets.V5
 	if p.ClientID == "" {
+		if c.s.opts.NoEmptyClientID {
+			return idRejected(v5), errors.New("empty client identifier while allow_zero_length_clientid is false")
+		}
 		if p.Version == packets.V31 || (!v5 && !p.CleanStart) {
 			// [MQTT-3.1.3-8]: an empty identifier needs a clean session.
 			return idRejected(v5), errors.New("empty client identifier without clean session [MQTT-3.1.3-8]")
@@ -118,6 +122,9 @@ func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 	} else if !validClientID(p.ClientID) {
 		return idRejected(v5), fmt.Errorf("client identifier %q not allowed", p.ClientID)
 	}
+	if pre := c.s.opts.ClientIDPrefix; pre != "" && !strings.HasPrefix(c.clientID, pre) {
+		return notSupported(v5, packets.NotAuthorized), fmt.Errorf("client identifier %q without the prefix %q (clientid_prefixes)", c.clientID, pre)
+	}
 	if !v5 && p.KeepAlive > c.s.opts.MaxKeepAlive {
 		return packets.ConnRefusedIdentifier, fmt.Errorf("keep alive %d above max_keepalive %d", p.KeepAlive, c.s.opts.MaxKeepAlive)
 	}
@@ -125,8 +132,31 @@ func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 		if err := topic.ValidName(p.Will.Topic); err != nil {
 			return packets.TopicNameInvalid, fmt.Errorf("will topic: %w [MQTT-3.1.3-11]", err)
 		}
+		if p.Will.QoS > c.maxQoS() {
+			return notSupported(v5, packets.QoSNotSupported), fmt.Errorf("will QoS %d above this listener's max_qos %d", p.Will.QoS, c.maxQoS())
+		}
+		if p.Will.Retain && c.s.opts.RetainUnavailable {
+			return notSupported(v5, packets.RetainNotSupported), errors.New("retained will while retain_available is false")
+		}
 	}
 	return 0, nil
+}
+
+// notSupported is code at MQTT 5; MQTT 3.1.1 has no such code, and the
+// client is refused as not authorized, as Mosquitto does.
+func notSupported(v5 bool, code packets.ReasonCode) packets.ReasonCode {
+	if v5 {
+		return code
+	}
+	return packets.ConnRefusedNotAuthorized
+}
+
+// maxQoS is the highest QoS the client's listener allows.
+func (c *conn) maxQoS() byte {
+	if ls := c.listener; ls != nil && ls.opts.LimitQoS {
+		return min(ls.opts.MaxQoS, maxGrantedQoS)
+	}
+	return maxGrantedQoS
 }
 
 func idRejected(v5 bool) packets.ReasonCode {
@@ -167,6 +197,10 @@ func (c *conn) authenticate(p *packets.Connect) error {
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		info.TLS = &st
+	} else if tc, ok := c.nc.(tlsCarrier); ok {
+		if st, ok := tc.TLSConnectionState(); ok {
+			info.TLS = &st
+		}
 	}
 	var err error
 	enhanced := p.Version == packets.V5 && p.Properties.Has(packets.PropAuthMethod)
@@ -203,6 +237,14 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		}
 		c.refuse(p.Version, code, authRefusal(code))
 		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
+	}
+	if ls := c.listener; ls != nil && ls.opts.UseUsernameAsClientID {
+		if !info.HasUsername {
+			c.refuse(p.Version, notSupported(p.Version == packets.V5, packets.NotAuthorized), "not authorized")
+			return fmt.Errorf("client %s has no user name to use as its client identifier (use_username_as_clientid)", c.clientID)
+		}
+		c.clientID, info.ClientID = info.Username, info.Username
+		p.ClientID = info.Username // not empty: no identifier is assigned
 	}
 	if a := c.s.opts.Authorizer; a != nil {
 		c.access = a.Access(info)
@@ -351,6 +393,14 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 		props.TopicAliasMaximum = s.opts.TopicAliasMaximum
 		props.Set(packets.PropTopicAliasMaximum)
 	}
+	if q := c.maxQoS(); q < maxGrantedQoS {
+		props.MaximumQoS = q
+		props.Set(packets.PropMaximumQoS)
+	}
+	if s.opts.RetainUnavailable {
+		props.RetainAvailable = 0
+		props.Set(packets.PropRetainAvailable)
+	}
 	if p.Properties.Has(packets.PropRequestResponseInfo) && p.Properties.RequestResponseInfo == 1 {
 		props.ResponseInfo = s.opts.ResponseTopicPrefix + c.clientID
 		props.Set(packets.PropResponseInfo)
@@ -395,11 +445,11 @@ func (s *Server) endSessionLocked(ss *session) {
 	}
 	ss.ended = true
 	ss.stopExpiryLocked()
-	if m := ss.takeWillLocked(); m != nil {
+	if pw := ss.takeWillLocked(); pw != nil {
 		// The session ends before its will's delay passed: the will goes
 		// now, from a goroutine of its own, since routing takes session
 		// locks this caller holds.
-		s.goConn(func() { s.publish(m, new(router), nil) })
+		s.goConn(func() { s.publish(pw.msg, new(router), nil, pw.source) })
 	}
 	for filter, sub := range ss.subs {
 		s.unindex(ss, filter, sub)
@@ -408,6 +458,7 @@ func (s *Server) endSessionLocked(ss *session) {
 	ss.subCount.Store(0)
 	ss.queue = messageQueue{}
 	clear(ss.inflight)
+	ss.inflightSize = 0
 }
 
 func protocolNumber(v byte) int {

@@ -33,6 +33,8 @@ var (
 	errTopicAliasInvalid  = &closeReason{msg: "topic alias 0 or above the topic alias maximum", code: packets.TopicAliasInvalid, will: true}
 	errTopicAliasUnknown  = &closeReason{msg: "PUBLISH with an empty topic and a topic alias never defined", code: packets.ProtocolError, will: true}
 	errReauthFailed       = &closeReason{msg: "re-authentication failed", code: packets.NotAuthorized, will: true}
+	errQoSNotSupported    = &closeReason{msg: "PUBLISH above the listener's max_qos", code: packets.QoSNotSupported, will: true}
+	errRetainNotSupported = &closeReason{msg: "retained PUBLISH while retain_available is false", code: packets.RetainNotSupported, will: true}
 	errMemoryLimit        = &closeReason{msg: "broker memory limit reached; message dropped", code: packets.QuotaExceeded, will: true}
 	errSysPublish         = &closeReason{msg: "publish to $SYS", code: packets.NotAuthorized, will: true}
 )

@@ -51,6 +51,6 @@ func (ss *session) release(id uint16) bool {
 func (ss *session) abandon(id uint16) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	delete(ss.inflight, id)
+	ss.dropInflightLocked(id)
 	ss.fillLocked()
 }

@@ -33,6 +33,53 @@ type Options struct {
 	// dropped and counted. Default 1000; negative means unlimited.
 	MaxQueued int
 
+	// MaxInflightBytes bounds the payload bytes of the QoS 1 and 2 messages
+	// in flight toward one client, alongside MaxInflight (Mosquitto's
+	// max_inflight_bytes). Zero means no byte bound.
+	MaxInflightBytes int
+
+	// MaxQueuedBytes bounds the payload bytes of the messages queued for one
+	// client, alongside MaxQueued: the QoS 1 and 2 messages waiting beyond
+	// the in-flight window, and the QoS 0 messages waiting to be written
+	// (Mosquitto's max_queued_bytes). Newer messages beyond it are dropped
+	// and counted. Zero means no byte bound.
+	MaxQueuedBytes int
+
+	// QueueQoS0 queues QoS 0 messages for offline persistent sessions, as
+	// QoS 1 and 2 messages are (Mosquitto's queue_qos0_messages); they count
+	// toward MaxQueued and MaxQueuedBytes. By default they are dropped.
+	QueueQoS0 bool
+
+	// MessageSizeLimit bounds the payload of a PUBLISH (Mosquitto's
+	// message_size_limit). A larger message is dropped and counted; its QoS
+	// flow completes, with 0x83 Implementation specific error for MQTT 5.
+	// Zero means no limit beyond MaxPacketSize.
+	MessageSizeLimit int
+
+	// RetainUnavailable turns retained messages off (Mosquitto's
+	// retain_available false): MQTT 5 clients are told in CONNACK, and a
+	// client that publishes a retained message, or asks for a retained will,
+	// is disconnected (MQTT 5: 0x9A Retain not supported).
+	RetainUnavailable bool
+
+	// UpgradeOutgoingQoS delivers every message at the QoS of the
+	// subscription rather than the lower of that and the message's
+	// (Mosquitto's upgrade_outgoing_qos; not what the MQTT specification
+	// describes).
+	UpgradeOutgoingQoS bool
+
+	// PersistentClientExpiration ends a session that would never expire
+	// (MQTT 3.1.1 clean session off, MQTT 5 session expiry 0xFFFFFFFF) after
+	// it has been offline this long (Mosquitto's
+	// persistent_client_expiration). Zero keeps such sessions forever.
+	PersistentClientExpiration time.Duration
+
+	// NoRetainSourceCheck turns off Mosquitto's check_retain_source: by
+	// default a retained message is sent to a new subscriber only while its
+	// publisher may still write to its topic, so a retained message left by
+	// a user whose access was since revoked is not handed out.
+	NoRetainSourceCheck bool
+
 	// ConnectTimeout bounds the time from accept until a whole CONNECT has
 	// arrived. A client that trickles its CONNECT is closed when it passes.
 	// Default 10 seconds.
@@ -86,6 +133,16 @@ type Options struct {
 	// identifier. Default "response/".
 	ResponseTopicPrefix string
 
+	// NoEmptyClientID refuses clients that connect with an empty client
+	// identifier instead of assigning them one (Mosquitto's
+	// allow_zero_length_clientid false).
+	NoEmptyClientID bool
+
+	// ClientIDPrefix, when set, admits only clients whose identifier starts
+	// with it; others are refused as not authorized (Mosquitto's
+	// clientid_prefixes).
+	ClientIDPrefix string
+
 	// AutoIDPrefix starts the client identifiers the broker assigns to
 	// clients that connect with an empty one. Default "auto-".
 	AutoIDPrefix string
@@ -97,6 +154,11 @@ type Options struct {
 
 	// Version is reported in logs and $SYS. Default "dev".
 	Version string
+
+	// SysInterval is how often the $SYS/broker/... topics are published
+	// (Mosquitto's sys_interval). Default 10 seconds; negative disables
+	// $SYS altogether (Mosquitto's sys_interval 0).
+	SysInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -137,6 +199,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Version == "" {
 		o.Version = "dev"
+	}
+	if o.SysInterval == 0 {
+		o.SysInterval = defaultSysInterval
 	}
 	return o
 }

@@ -43,6 +43,7 @@ type outbound struct {
 	writerExit chan struct{} // guarded by mu: closed when the running writer returns
 	drained    chan struct{} // signalled each time the writer takes the queue
 	queued     atomic.Int32  // len(pending), readable without mu by the reader's backlog check
+	qos0Bytes  int           // guarded by mu: QoS 0 payload bytes in pending, for max_queued_bytes
 
 	// startWriter starts a writer goroutine that calls writeLoop; nil means
 	// items only accumulate (benchmarks drain them with take).
@@ -64,21 +65,30 @@ func (o *outbound) backlog() int { return int(o.queued.Load()) }
 
 // push queues an item. It reports false when the connection is closing.
 func (o *outbound) push(it outItem) bool {
-	return o.pushLimited(it, 0)
+	return o.pushLimited(it, 0, 0)
 }
 
-// pushQoS0 queues a QoS 0 PUBLISH unless limit items are already waiting;
-// a client that does not read its socket loses QoS 0 messages, not the
-// broker's memory. It reports whether the item was queued.
-func (o *outbound) pushQoS0(it outItem, limit int) bool {
-	return o.pushLimited(it, limit)
+// pushQoS0 queues a QoS 0 PUBLISH unless limit items, or limitBytes of QoS
+// 0 payload, are already waiting; a client that does not read its socket
+// loses QoS 0 messages, not the broker's memory. It reports whether the
+// item was queued.
+func (o *outbound) pushQoS0(it outItem, limit, limitBytes int) bool {
+	return o.pushLimited(it, limit, limitBytes)
 }
 
-func (o *outbound) pushLimited(it outItem, limit int) bool {
+// pushLimited queues it unless limit items or limitBytes of QoS 0 payload
+// are waiting (zero: no bound).
+func (o *outbound) pushLimited(it outItem, limit, limitBytes int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed || (limit > 0 && len(o.pending) >= limit) {
 		return false
+	}
+	if limitBytes > 0 {
+		if o.qos0Bytes+len(it.msg.Payload) > limitBytes {
+			return false
+		}
+		o.qos0Bytes += len(it.msg.Payload)
 	}
 	o.pending = append(o.pending, it)
 	o.queued.Store(int32(len(o.pending)))
@@ -98,6 +108,7 @@ func (o *outbound) take(done []outItem) []outItem {
 	items := o.pending
 	o.pending = done[:0]
 	o.queued.Store(0)
+	o.qos0Bytes = 0
 	o.mu.Unlock()
 	select {
 	case o.drained <- struct{}{}:

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -16,6 +18,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		return err
 	}
 	c.s.counters.publishReceived.Add(1)
+	c.s.counters.publishBytesReceived.Add(int64(len(p.Payload)))
 	if c.s.overMemoryLimit.Load() {
 		// Mosquitto's memory_limit: the message is dropped and its
 		// publisher disconnected.
@@ -30,13 +33,37 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	if err := topic.ValidName(p.Topic); err != nil {
 		return &packets.Error{Code: packets.TopicNameInvalid, Msg: err.Error()}
 	}
+	if p.QoS > c.maxQoS() {
+		return errQoSNotSupported
+	}
+	if p.Retain && c.s.opts.RetainUnavailable {
+		return errRetainNotSupported
+	}
+	if limit := c.s.opts.MessageSizeLimit; limit > 0 && len(p.Payload) > limit {
+		// Mosquitto's message_size_limit: dropped, the flow completed.
+		c.s.counters.publishDropped.Add(1)
+		c.s.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
+			c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
+		if p.QoS < 2 || c.version == packets.V5 {
+			c.ackPublish(p, packets.ImplementationError) // 0x80 and above ends a QoS 2 flow at PUBREC
+			return nil
+		}
+		// At 3.1.1 the QoS 2 flow goes on to PUBREL and PUBCOMP.
+		if _, full := c.session.beginReceive(p.PacketID, c.receiveMaximum()); full {
+			return errReceiveMaximum
+		}
+		c.ackPublish(p, packets.Success)
+		return nil
+	}
 	if reservedTopic(p.Topic) || c.access != nil && !c.access.CanWrite(p.Topic) {
 		// Only the broker writes $SYS, $share/ names a subscription and
 		// not a topic, and the ACL may forbid the topic: the message is
 		// dropped and the flow completes (MQTT 5: with 0x87), as in
 		// Mosquitto [MQTT-3.3.5-2].
-		c.s.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
-			c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
+		if c.s.log.Enabled(context.Background(), slog.LevelDebug) {
+			c.s.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
+				c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
+		}
 		c.ackPublish(p, packets.NotAuthorized)
 		return nil
 	}
@@ -47,7 +74,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	r := &c.scratch.route
 	switch p.QoS {
 	case 0:
-		c.s.publish(newMessage(p, c.version), r, c.session)
+		c.s.publish(newMessage(p, c.version), r, c.session, c.access)
 	case 1:
 		if c.version == packets.V5 && c.session.awaitingRelease(p.PacketID) {
 			// The identifier belongs to a QoS 2 message not yet released:
@@ -56,7 +83,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			return nil
 		}
 		m := newMessage(p, c.version)
-		c.s.retain(m)
+		c.s.retain(m, c.access)
 		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
 		c.s.deliverMatches(m, r, c.session)
 	case 2:
@@ -71,7 +98,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			return nil
 		}
 		m := newMessage(p, c.version)
-		c.s.retain(m)
+		c.s.retain(m, c.access)
 		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
 		c.s.deliverMatches(m, r, c.session)
 	}
@@ -213,18 +240,31 @@ type router struct {
 }
 
 // publish stores m if it is retained and routes it; from is the
-// publishing session, nil for a will.
-func (s *Server) publish(m *Message, r *router, from *session) {
-	s.retain(m)
+// publishing session, nil for a will or the broker's own message, and
+// source what the publisher may write (nil: anything).
+func (s *Server) publish(m *Message, r *router, from *session, source TopicAccess) {
+	s.retain(m, source)
 	s.match(m, r)
 	s.deliverMatches(m, r, from)
 }
 
-// retain stores m in the retained store if its RETAIN flag is set.
-func (s *Server) retain(m *Message) {
+// retain stores m in the retained store if its RETAIN flag is set, with
+// the publisher's access for check_retain_source.
+func (s *Server) retain(m *Message, source TopicAccess) {
 	if m.Retain {
-		s.retained.set(m)
+		if s.opts.NoRetainSourceCheck {
+			source = nil
+		}
+		s.retained.set(m, source)
 	}
+}
+
+// qosFor is the QoS a message goes out at on a subscription granted qos.
+func (s *Server) qosFor(m *Message, qos byte) byte {
+	if s.opts.UpgradeOutgoingQoS {
+		return qos
+	}
+	return min(m.QoS, qos)
 }
 
 // match finds the subscriptions m matches, into r, and returns how many.
@@ -253,10 +293,10 @@ func (s *Server) deliverMatches(m *Message, r *router, from *session) {
 			r.multi = appendMerged(r.multi, sub)
 			continue
 		}
-		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+		sub.session.deliver(s, m, s.qosFor(m, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	for _, sub := range r.multi {
-		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+		sub.session.deliver(s, m, s.qosFor(m, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	if len(r.shared) > 0 {
 		s.deliverShared(m, r)

@@ -4,40 +4,50 @@ import "github.com/midge-mqtt/midge/topic"
 
 // retainStore holds the last retained message of each topic name.
 type retainStore struct {
-	names *topic.Names[*Message]
+	names *topic.Names[retained]
+}
+
+// retained is a retained message and what its publisher may write, for
+// check_retain_source; source is nil when the check does not apply (the
+// broker's own messages, a publisher allowed everything, or the check
+// turned off).
+type retained struct {
+	msg    *Message
+	source TopicAccess
 }
 
 func newRetainStore() retainStore {
-	return retainStore{names: topic.NewNames[*Message]()}
+	return retainStore{names: topic.NewNames[retained]()}
 }
 
 // set stores m as the retained message of its topic; an empty payload
 // removes the topic's retained message [MQTT-3.3.1-10], [MQTT-3.3.1-11].
-func (r *retainStore) set(m *Message) {
+func (r *retainStore) set(m *Message, source TopicAccess) {
 	if len(m.Payload) == 0 {
 		r.names.Delete(m.Topic)
 		return
 	}
-	r.names.Set(m.Topic, m)
+	r.names.Set(m.Topic, retained{msg: m, source: source})
 }
 
 func (r *retainStore) count() int { return r.names.Len() }
 
-// match calls fn with every retained message whose topic matches filter.
+// match calls fn with every retained message whose topic matches filter,
+// and its publisher's access.
 //
 // Retained messages whose expiry interval passed are not delivered, and are
 // removed from the store on the way.
-func (r *retainStore) match(filter string, fn func(m *Message)) {
+func (r *retainStore) match(filter string, fn func(m *Message, source TopicAccess)) {
 	var expired []*Message
-	r.names.MatchFilter(filter, func(_ string, m *Message) bool {
-		if m.expired() {
-			expired = append(expired, m)
+	r.names.MatchFilter(filter, func(_ string, e retained) bool {
+		if e.msg.expired() {
+			expired = append(expired, e.msg)
 		} else {
-			fn(m)
+			fn(e.msg, e.source)
 		}
 		return true
 	})
 	for _, m := range expired {
-		r.names.DeleteFunc(m.Topic, func(cur *Message) bool { return cur == m })
+		r.names.DeleteFunc(m.Topic, func(cur retained) bool { return cur.msg == m })
 	}
 }

@@ -36,6 +36,9 @@ type Server struct {
 	busyRefusals  atomic.Int32 // connections being refused over max_connections
 	// overMemoryLimit: the heap holds more than Options.MemoryLimit.
 	overMemoryLimit atomic.Bool
+	// sysRetained: the $SYS topics the broker keeps retained, which
+	// Stats.Retained leaves out.
+	sysRetained atomic.Int64
 
 	// poller reads idle connections without a goroutine each (Linux);
 	// nil where unsupported or disabled by Options.GoroutinePerConnection.
@@ -95,6 +98,9 @@ func New(opts Options) *Server {
 // arrives.
 func (s *Server) start() {
 	s.startOnce.Do(func() {
+		if s.opts.SysInterval > 0 {
+			s.startSys()
+		}
 		if s.opts.MemoryLimit > 0 {
 			s.wg.Add(1)
 			go func() {
@@ -140,6 +146,18 @@ type ListenerOptions struct {
 	// certificate is the credential, and a client without one, or on a
 	// connection that is not TLS, is refused as not authorized.
 	CertUsername func(tls.ConnectionState) (string, bool)
+
+	// LimitQoS caps the QoS of this listener's clients at MaxQoS
+	// (Mosquitto's max_qos): MQTT 5 clients are told in CONNACK;
+	// subscriptions are granted at most MaxQoS; a PUBLISH or will above it
+	// disconnects the client (MQTT 5: 0x9B QoS not supported).
+	LimitQoS bool
+	MaxQoS   byte
+
+	// UseUsernameAsClientID replaces each client's identifier with its user
+	// name once it is authenticated (Mosquitto's use_username_as_clientid);
+	// a client without a user name is refused as not authorized.
+	UseUsernameAsClientID bool
 }
 
 // listenerState is a listener's options and its count of live connections.

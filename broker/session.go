@@ -36,6 +36,7 @@ type session struct {
 	expiryGen    uint64                 // guarded by mu: names the current expiryTimer, so a stale one does nothing
 	subs         map[string]sessionSub  // guarded by mu; filter as subscribed -> options
 	inflight     map[uint16]inflightMsg // guarded by mu; outgoing QoS 1/2 not yet complete
+	inflightSize int                    // guarded by mu: payload bytes in inflight
 	queue        messageQueue           // guarded by mu; waiting for room in flight
 	awaitingRel  map[uint16]struct{}    // guarded by mu; incoming QoS 2 ids before PUBREL
 	nextID       uint16                 // guarded by mu
@@ -138,20 +139,39 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 		return
 	}
 	if qos == 0 {
-		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, s.opts.MaxQueued) {
+		if ss.conn == nil && s.opts.QueueQoS0 && ss.expiry != 0 {
+			ss.queueLocked(s, queuedMsg{msg: m, retain: retain, subIDs: subIDs})
+			return
+		}
+		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, s.opts.MaxQueued, s.opts.MaxQueuedBytes) {
 			s.counters.publishDropped.Add(1)
 		}
 		return
 	}
-	if ss.conn != nil && ss.queue.len() == 0 && len(ss.inflight) < ss.maxInflight {
+	if ss.conn != nil && ss.queue.len() == 0 && ss.roomLocked(s) {
 		ss.sendLocked(m, qos, retain, subIDs)
 		return
 	}
-	if s.opts.MaxQueued > 0 && ss.queue.len() >= s.opts.MaxQueued {
+	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs})
+}
+
+// queueLocked queues a message beyond the in-flight window, or drops it
+// (counted) when the queue is at max_queued_messages or max_queued_bytes.
+func (ss *session) queueLocked(s *Server, q queuedMsg) {
+	if s.opts.MaxQueued > 0 && ss.queue.len() >= s.opts.MaxQueued ||
+		s.opts.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > s.opts.MaxQueuedBytes {
 		s.counters.publishDropped.Add(1)
 		return
 	}
-	ss.queue.push(queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs})
+	ss.queue.push(q)
+}
+
+// roomLocked reports whether the in-flight window has room for one more
+// message: fewer than its count, and (with max_inflight_bytes) fewer
+// payload bytes than the bound, which the next message may then pass.
+func (ss *session) roomLocked(s *Server) bool {
+	return len(ss.inflight) < ss.maxInflight &&
+		(s.opts.MaxInflightBytes <= 0 || ss.inflightSize < s.opts.MaxInflightBytes)
 }
 
 // sendLocked puts a message in flight and queues it on the connection.
@@ -162,12 +182,22 @@ func (ss *session) sendLocked(m *Message, qos byte, retain bool, subIDs *subIDLi
 		ss.inflight = make(map[uint16]inflightMsg, ss.maxInflight)
 	}
 	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: ss.sequence}
+	ss.inflightSize += len(m.Payload)
 	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, subIDs: subIDs, id: id})
 }
 
-// fillLocked moves queued messages into flight while the window has room.
+// dropInflightLocked removes a message from flight.
+func (ss *session) dropInflightLocked(id uint16) {
+	if f, ok := ss.inflight[id]; ok {
+		ss.inflightSize -= len(f.msg.Payload)
+		delete(ss.inflight, id)
+	}
+}
+
+// fillLocked moves queued messages into flight while the window has room;
+// queued QoS 0 messages (queue_qos0_messages) go out without taking any.
 func (ss *session) fillLocked() {
-	for ss.conn != nil && len(ss.inflight) < ss.maxInflight && ss.queue.len() > 0 {
+	for ss.conn != nil && ss.queue.len() > 0 && ss.roomLocked(ss.conn.s) {
 		q := ss.queue.pop()
 		if !ss.mayReadLocked(q.msg) || q.msg.expired() {
 			// Access reloaded since it was queued, or the message's expiry
@@ -176,6 +206,10 @@ func (ss *session) fillLocked() {
 		}
 		if !ss.fitsLocked(q.msg, q.qos, q.retain, q.subIDs) {
 			ss.conn.s.counters.publishDropped.Add(1)
+			continue
+		}
+		if q.qos == 0 {
+			ss.conn.out.push(outItem{msg: q.msg, retain: q.retain, subIDs: q.subIDs})
 			continue
 		}
 		ss.sendLocked(q.msg, q.qos, q.retain, q.subIDs)
@@ -212,7 +246,7 @@ func (ss *session) acknowledge(id uint16, qos byte) (wrongQoS bool) {
 	case qos == 2 && !f.released:
 		return false
 	}
-	delete(ss.inflight, id)
+	ss.dropInflightLocked(id)
 	ss.fillLocked()
 	return false
 }
@@ -258,7 +292,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 			continue
 		}
 		if !ss.mayReadLocked(f.msg) {
-			delete(ss.inflight, id)
+			ss.dropInflightLocked(id)
 			continue
 		}
 		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, subIDs: f.subIDs, id: id, dup: true})
@@ -291,16 +325,30 @@ func (ss *session) detach(s *Server, c *conn) (end bool) {
 	}
 	ss.conn = nil
 	ss.online.Store(false)
-	switch ss.expiry {
-	case 0:
+	if ss.expiry == 0 {
 		return true
-	case neverExpires:
+	}
+	expiry, ends := ss.expiryLocked(s)
+	if !ends {
 		return false
 	}
 	ss.expiryGen++
 	gen := ss.expiryGen
-	ss.expiryTimer = time.AfterFunc(time.Duration(ss.expiry)*time.Second, func() { s.expireSession(ss, gen) })
+	ss.expiryTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { s.expireSession(ss, gen) })
 	return false
+}
+
+// expiryLocked is how many seconds the session outlives its connection,
+// and false for one kept until it is resumed: a session that would never
+// expire gets Options.PersistentClientExpiration when that is set.
+func (ss *session) expiryLocked(s *Server) (seconds uint32, ends bool) {
+	if ss.expiry != neverExpires {
+		return ss.expiry, true
+	}
+	if d := s.opts.PersistentClientExpiration; d > 0 {
+		return uint32(min(d.Seconds(), neverExpires-1)), true
+	}
+	return 0, false
 }
 
 // setExpiry changes the session's expiry interval from DISCONNECT. It
@@ -328,6 +376,7 @@ func (ss *session) stopExpiryLocked() {
 type messageQueue struct {
 	items []queuedMsg
 	head  int
+	bytes int // payload bytes queued
 }
 
 func (q *messageQueue) len() int { return len(q.items) - q.head }
@@ -344,11 +393,13 @@ func (q *messageQueue) push(m queuedMsg) {
 		q.head = 0
 	}
 	q.items = append(q.items, m)
+	q.bytes += len(m.msg.Payload)
 }
 
 func (q *messageQueue) pop() queuedMsg {
 	m := q.items[q.head]
 	q.items[q.head] = queuedMsg{}
 	q.head++
+	q.bytes -= len(m.msg.Payload)
 	return m
 }

@@ -87,7 +87,7 @@ func (s *Server) deliverShared(m *Message, r *router) {
 		r.members = members
 		pick := pickMember(members, m, int(sg.next.Add(1)))
 		sub := members[pick]
-		sub.session.deliver(s, m, min(m.QoS, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+		sub.session.deliver(s, m, s.qosFor(m, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	clear(r.shared)
 	r.shared = r.shared[:0]

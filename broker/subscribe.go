@@ -45,7 +45,7 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		if _, _, shared := topic.ParseShared(sub.Filter); shared && sub.NoLocal && c.version == packets.V5 {
 			return &packets.Error{Code: packets.ProtocolError, Msg: "No Local on a shared subscription [MQTT-3.8.3-4]"}
 		}
-		sub.QoS = min(sub.QoS, maxGrantedQoS)
+		sub.QoS = min(sub.QoS, c.maxQoS())
 		if c.version != packets.V5 {
 			sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling = false, false, 0
 		}
@@ -60,6 +60,7 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			continue
 		}
 		codes[i], existed[i] = packets.ReasonCode(sub.QoS), had
+		c.s.log.Info(fmt.Sprintf("%s %d %s", c.clientID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
 	}
 	ack := &packets.Suback{PacketID: p.PacketID, ReasonCodes: codes}
 	c.addReasonString(ack, &ack.Properties, why)
@@ -74,8 +75,11 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			continue // no retained messages on a shared subscription [MQTT-3.3.1-10... 4.8.2]
 		}
 		qos := byte(codes[i])
-		c.s.retained.match(sub.Filter, func(m *Message) {
-			c.session.deliver(c.s, m, min(m.QoS, qos), true, subIDs)
+		c.s.retained.match(sub.Filter, func(m *Message, source TopicAccess) {
+			if source != nil && !source.CanWrite(m.Topic) {
+				return // check_retain_source: its publisher lost the right since
+			}
+			c.session.deliver(c.s, m, c.s.qosFor(m, qos), true, subIDs)
 		})
 	}
 	return nil
@@ -167,8 +171,11 @@ func (c *conn) handleUnsubscribe(flags byte, body []byte) error {
 			}
 			code = packets.TopicFilterInvalid
 			why = cmp.Or(why, fmt.Sprintf("topic filter %q: %v", filter, err))
-		} else if !c.session.unsubscribe(c.s, filter) {
-			code = packets.NoSubscriptionExisted
+		} else {
+			if !c.session.unsubscribe(c.s, filter) {
+				code = packets.NoSubscriptionExisted
+			}
+			c.s.log.Info(fmt.Sprintf("%s %s", c.clientID, filter), logTypeKey, "unsubscribe")
 		}
 		if c.version == packets.V5 {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)

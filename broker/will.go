@@ -36,13 +36,14 @@ func (c *conn) publishWill() {
 			return
 		}
 	}
-	c.s.publish(m, &c.scratch.route, nil)
+	c.s.publish(m, &c.scratch.route, nil, c.access)
 }
 
 // pendingWill is a will waiting for its delay to pass.
 type pendingWill struct {
-	msg   *Message
-	timer *time.Timer
+	msg    *Message
+	source TopicAccess // the client's write access, for check_retain_source
+	timer  *time.Timer
 }
 
 // holdWill keeps m in the session for delay seconds (less if the session
@@ -58,11 +59,11 @@ func (ss *session) holdWill(s *Server, c *conn, m *Message, delay uint32) bool {
 	if ss.expiry == 0 || ss.ended {
 		return false
 	}
-	if ss.expiry != neverExpires {
-		delay = min(delay, ss.expiry)
+	if expiry, ends := ss.expiryLocked(s); ends {
+		delay = min(delay, expiry)
 	}
 	ss.dropWillLocked()
-	pw := &pendingWill{msg: m}
+	pw := &pendingWill{msg: m, source: c.access}
 	pw.timer = time.AfterFunc(time.Duration(delay)*time.Second, func() { s.releaseWill(ss, pw) })
 	ss.pendingWill = pw
 	return true
@@ -78,7 +79,7 @@ func (s *Server) releaseWill(ss *session, pw *pendingWill) {
 	}
 	ss.pendingWill = nil
 	ss.mu.Unlock()
-	s.publish(pw.msg, new(router), nil)
+	s.publish(pw.msg, new(router), nil, pw.source)
 }
 
 // dropWillLocked forgets a held will: the session was resumed.
@@ -91,12 +92,12 @@ func (ss *session) dropWillLocked() {
 
 // takeWillLocked removes a held will from a session that is ending, for the
 // caller to publish once it holds no session lock.
-func (ss *session) takeWillLocked() *Message {
+func (ss *session) takeWillLocked() *pendingWill {
 	pw := ss.pendingWill
 	if pw == nil {
 		return nil
 	}
 	pw.timer.Stop()
 	ss.pendingWill = nil
-	return pw.msg
+	return pw
 }
