@@ -1,7 +1,8 @@
 // Package listener holds the network plumbing in front of the broker: the
 // TLS configuration of a listener built from Mosquitto's per-listener
-// options, its reload, and a bounded handshake. It knows nothing of MQTT
-// and imports only the standard library.
+// options, its reload, a bounded handshake, and MQTT over WebSockets. It
+// knows nothing of MQTT beyond the WebSocket subprotocol names, and imports
+// only the standard library and gorilla/websocket.
 package listener
 
 import (
