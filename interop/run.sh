@@ -3,9 +3,12 @@
 #
 # Starts a broker on a free loopback port and drives it with Debian's
 # mosquitto_pub/mosquitto_sub, Eclipse Paho's Python client
-# (interop/paho_client.py) and the Go paho tests of this folder
-# (MIDGE_TEST_ADDR pointed at the broker). By default the broker is midge,
-# built from ./cmd/midge.
+# (interop/paho_client.py), the Go paho tests of this folder
+# (MIDGE_TEST_ADDR pointed at the broker), and MQTT.js over WebSockets
+# (interop/websocket/: in Node over ws and wss, and in headless Chromium
+# loading a page the broker serves from http_dir). By default the broker is
+# midge, built from ./cmd/midge; `midge pub`, `midge sub` and `midge cert`
+# are used with any broker.
 #
 # Usage:
 #   bash interop/run.sh                             # build and check midge
@@ -14,12 +17,16 @@
 #
 # --broker-cmd: the command that starts the broker in the foreground; the
 # config file's path replaces {conf} in it, or is appended when there is no
-# {conf}. The config holds "listener PORT 127.0.0.1" and "allow_anonymous true".
+# {conf}. The config holds "listener PORT 127.0.0.1", two more loopback
+# listeners with "protocol websockets" (one with http_dir interop/websocket,
+# one with certfile/keyfile from `midge cert`) and "allow_anonymous true".
 # Against mosquitto 2.0 set MIDGE_TEST_KEEPALIVE_SLACK=10s: its keepalive
 # check is coarser than the Go test allows (see interop/will_test.go).
 #
-# Installs mosquitto-clients and python3-paho-mqtt with apt-get when they are
-# missing, and fails loudly if they still are. Prints one line per check and
+# Installs mosquitto-clients, python3-paho-mqtt, chromium and (without node
+# and npm) nodejs and npm with apt-get when they are missing, and fails loudly
+# if they still are; MQTT.js comes from the npm registry (npm ci, pinned by
+# interop/websocket/package-lock.json). Prints one line per check and
 # then "N passed, M failed"; exits non-zero when a check failed or the broker
 # could not be started. Stops only the processes it started.
 set -euo pipefail
@@ -64,10 +71,14 @@ python=/usr/bin/python3 # Debian's, which has python3-paho-mqtt; a pyenv python3
 
 have_clients() { command -v mosquitto_pub >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; }
 have_paho() { [ -x "$python" ] && "$python" -c 'import paho.mqtt.client' >/dev/null 2>&1; }
+have_node() { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }
+have_chromium() { command -v chromium >/dev/null 2>&1; }
 
 missing=()
 have_clients || missing+=(mosquitto-clients)
 have_paho || missing+=(python3-paho-mqtt)
+have_node || missing+=(nodejs npm)
+have_chromium || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "interop: installing ${missing[*]}"
 	sudo=()
@@ -79,7 +90,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 have_clients || die "mosquitto_pub/mosquitto_sub not found: install mosquitto-clients (apt-get install mosquitto-clients)"
 have_paho || die "$python cannot import paho.mqtt: install python3-paho-mqtt (apt-get install python3-paho-mqtt)"
+have_node || die "node/npm not found: install Node.js and npm (apt-get install nodejs npm) for the MQTT.js checks"
+have_chromium || die "chromium not found: install Debian's chromium (apt-get install chromium) for the browser check"
 command -v go >/dev/null 2>&1 || die "go not found: the Go toolchain is needed to build midge and run the Go interop tests"
+
+echo "interop: npm ci in interop/websocket (MQTT.js)"
+(cd interop/websocket && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
+	die "npm ci in interop/websocket failed: the npm registry is needed for MQTT.js"
 
 # --- processes we start --------------------------------------------------
 
@@ -115,17 +132,21 @@ trap cleanup EXIT
 
 # --- the broker ----------------------------------------------------------
 
+# midge: the binary whose pub, sub and cert the checks use, and the default broker.
+if [ -n "${MIDGE_BIN:-}" ]; then
+	[ -x "$MIDGE_BIN" ] || die "MIDGE_BIN=$MIDGE_BIN is not an executable file"
+	midge=$MIDGE_BIN
+else
+	echo "interop: building midge"
+	go build -o "$tmp/midge" ./cmd/midge || die "go build ./cmd/midge failed"
+	midge=$tmp/midge
+fi
 if [ -n "$broker_cmd" ]; then
 	read -r -a broker <<<"$broker_cmd"
 	[ ${#broker[@]} -gt 0 ] || die "--broker-cmd is empty"
 	command -v "${broker[0]}" >/dev/null 2>&1 || die "broker command not found: ${broker[0]}"
-elif [ -n "${MIDGE_BIN:-}" ]; then
-	[ -x "$MIDGE_BIN" ] || die "MIDGE_BIN=$MIDGE_BIN is not an executable file"
-	broker=("$MIDGE_BIN" broker -c '{conf}')
 else
-	echo "interop: building midge"
-	go build -o "$tmp/midge" ./cmd/midge || die "go build ./cmd/midge failed"
-	broker=("$tmp/midge" broker -c '{conf}')
+	broker=("$midge" broker -c '{conf}')
 fi
 
 # free_port prints a loopback TCP port that nothing listens on now.
@@ -134,8 +155,21 @@ free_port() {
 }
 
 port=$(free_port)
+ws_port=$(free_port)
+wss_port=$(free_port)
+"$midge" cert --dir "$tmp/pki" --host 127.0.0.1 --host localhost >/dev/null || die "midge cert failed"
 conf=$tmp/broker.conf
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$conf"
+cat >"$conf" <<EOF
+listener $port 127.0.0.1
+listener $ws_port 127.0.0.1
+protocol websockets
+http_dir $root/interop/websocket
+listener $wss_port 127.0.0.1
+protocol websockets
+certfile $tmp/pki/server.crt
+keyfile $tmp/pki/server.key
+allow_anonymous true
+EOF
 if [[ " ${broker[*]} " == *"{conf}"* ]]; then
 	broker=("${broker[@]//\{conf\}/$conf}")
 else
@@ -198,14 +232,16 @@ declare -A sub_pid # subscriber name -> PID of its mosquitto_sub
 
 # start_sub NAME ARGS...: starts mosquitto_sub in the background, its messages
 # printed as "topic qos retain payload" into $tmp/NAME.out, and waits for its
-# SUBACK. Ends with -C or -W (a 10 s limit unless ARGS gives one).
+# SUBACK. Ends with -C or -W (a 10 s limit unless ARGS gives one). With
+# sub_midge=1 it runs `midge sub` instead, which takes the same options.
 start_sub() {
-	local name=$1
+	local name=$1 sub=(mosquitto_sub)
 	shift
+	[ -z "${sub_midge:-}" ] || sub=("$midge" sub)
 	: >"$tmp/$name.raw"
 	# stdbuf: mosquitto_sub does not flush its output, and the SUBACK line
 	# must be seen while it runs.
-	timeout 20 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$port" -W 10 -F '%t %q %r %p' "$@" \
+	timeout 40 stdbuf -oL "${sub[@]}" -d -h 127.0.0.1 -p "$port" -W 10 -F '%t %q %r %p' "$@" \
 		>"$tmp/$name.raw" 2>&1 &
 	local pid=$!
 	pids+=("$pid")
@@ -387,6 +423,104 @@ check "mosquitto-clients persistent session queueing" check_session
 check "mosquitto-clients MQTT 5 properties (-V 5 -D)" check_v5_properties
 check "mosquitto-clients MQTT 5 shared subscriptions" check_v5_shared
 check "mosquitto_rr request/response" check_v5_rr
+
+# --- MQTT.js over WebSockets ----------------------------------------------
+
+ws_dir=$root/interop/websocket
+
+# wait_for FILE TEXT SECONDS: waits until a line of FILE holds TEXT.
+wait_for() {
+	local i
+	for i in $(seq 1 $(($3 * 20))); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# mqttjs NAME -m TEXT|-f FILE NODE_ARGS...: interop/websocket/node_client.js
+# (NODE_ARGS name the URL) subscribes to $base/mqttjs/NAME/in; `midge pub`
+# sends it TEXT or FILE's content over TCP; the client checks the payload
+# and answers on .../echo, which `midge sub` must receive.
+mqttjs() {
+	local name=$1 kind=$2 payload=$3 t=$base/mqttjs/$1 expect length status=0
+	shift 3
+	if [ "$kind" = -f ]; then
+		expect=(--expect-file "$payload")
+		length=$(wc -c <"$payload")
+	else
+		expect=(--expect "$payload")
+		length=$(printf %s "$payload" | wc -c)
+	fi
+	sub_midge=1 start_sub "mqttjs-$name" -t "$t/echo" -q 1 -C 1 || return 1
+	timeout 30 node "$ws_dir/node_client.js" --sub "$t/in" --echo "$t/echo" "${expect[@]}" "$@" \
+		>"$tmp/mqttjs-$name.node" 2>&1 &
+	local node_pid=$!
+	pids+=("$node_pid")
+	if wait_for "$tmp/mqttjs-$name.node" subscribed 15; then
+		"$midge" pub -h 127.0.0.1 -p "$port" -q 1 -t "$t/in" "$kind" "$payload" || echo "    midge pub failed"
+	fi
+	wait "$node_pid" || status=$?
+	forget "$node_pid"
+	if [ "$status" -ne 0 ]; then
+		echo "    node_client.js $*: status $status"
+		sed 's/^/    | /' "$tmp/mqttjs-$name.node"
+		return 1
+	fi
+	expect_sub "mqttjs-$name" "$t/echo 1 0 echo $length bytes"
+}
+
+check_mqttjs_ws31() { mqttjs ws31 -m "hello over ws" --url "ws://127.0.0.1:$ws_port/mqtt" --protocol-version 3; }
+check_mqttjs_ws311() { mqttjs ws311 -m "hello over ws" --url "ws://127.0.0.1:$ws_port/mqtt" --protocol-version 4; }
+check_mqttjs_ws5() { mqttjs ws5 -m "hello over ws" --url "ws://127.0.0.1:$ws_port/mqtt" --protocol-version 5; }
+check_mqttjs_large() {
+	head -c $((1 << 20)) /dev/urandom >"$tmp/large.bin"
+	mqttjs large -f "$tmp/large.bin" --url "ws://127.0.0.1:$ws_port/mqtt"
+}
+check_mqttjs_wss() { mqttjs wss -m "hello over wss" --url "wss://127.0.0.1:$wss_port/mqtt" --ca "$tmp/pki/ca.crt"; }
+check_mqttjs_wss_untrusted() {
+	timeout 30 node "$ws_dir/node_client.js" --url "wss://127.0.0.1:$wss_port/mqtt" --expect-refused \
+		>"$tmp/mqttjs-untrusted.node" 2>&1 || {
+		sed 's/^/    | /' "$tmp/mqttjs-untrusted.node"
+		return 1
+	}
+}
+
+# The browser: headless Chromium opens interop/websocket/browser.html, served
+# by the websockets listener itself (http_dir) with MQTT.js from
+# node_modules. The page subscribes, says "ready", and echoes what `midge pub`
+# sends it; `midge sub` sees both.
+check_browser() {
+	local t=$base/browser status=0
+	sub_midge=1 start_sub browser -t "$t/from-page/#" -q 1 -C 2 -W 45 || return 1
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+		--user-data-dir="$tmp/chromium" --remote-debugging-port=0 \
+		"http://127.0.0.1:$ws_port/browser.html?base=$t" >"$tmp/chromium.log" 2>&1 &
+	local browser=$!
+	pids+=("$browser")
+	if wait_for "$tmp/browser.raw" "$t/from-page/ready 1 0 ready" 40; then
+		"$midge" pub -h 127.0.0.1 -p "$port" -q 1 -t "$t/to-page" -m "hello from midge pub" || echo "    midge pub failed"
+	else
+		echo "    the page did not say ready within 40s; chromium's log:"
+		grep -v -e dbus -e 'Fontconfig' "$tmp/chromium.log" | tail -n 15 | sed 's/^/    | /'
+		status=1
+	fi
+	expect_sub browser "$t/from-page/ready 1 0 ready
+$t/from-page/echo 1 0 browser received: hello from midge pub" || status=1
+	stop "$browser"
+	forget "$browser"
+	return "$status"
+}
+
+echo "== MQTT.js $(node -p "require('$ws_dir/node_modules/mqtt/package.json').version") over WebSockets" \
+	"(node $(node --version), $(chromium --version 2>/dev/null))"
+check "MQTT.js ws MQTT 3.1 (subprotocol mqttv3.1)" check_mqttjs_ws31
+check "MQTT.js ws MQTT 3.1.1" check_mqttjs_ws311
+check "MQTT.js ws MQTT 5" check_mqttjs_ws5
+check "MQTT.js ws 1 MiB message" check_mqttjs_large
+check "MQTT.js wss with cafile" check_mqttjs_wss
+check "MQTT.js wss refuses a certificate from an unknown CA" check_mqttjs_wss_untrusted
+check "MQTT.js in headless Chromium, page and library served by http_dir" check_browser
 
 echo "== Python paho ($("$python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'))"
 python_status=0

@@ -35,12 +35,14 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	var configFile string
 	var ports portList
 	var verbose bool
+	var logFormat string
 	fs.StringVar(&configFile, "c", "", "")
 	fs.StringVar(&configFile, "config-file", "", "")
 	fs.Var(&ports, "p", "")
 	fs.Var(&ports, "port", "")
 	fs.BoolVar(&verbose, "v", false, "")
 	fs.BoolVar(&verbose, "verbose", false, "")
+	fs.StringVar(&logFormat, "log-format", "text", "")
 	fs.Usage = func() { fmt.Fprint(stdio.Err, brokerUsage) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -54,13 +56,38 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 		return 3
 	}
 
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
+	if logFormat != "text" && logFormat != "json" {
+		fmt.Fprintf(stdio.Err, "Error: --log-format %q: accepted: text, json.\n", logFormat)
+		return 3
 	}
-	log := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: level}))
 
-	plan, err := planListeners(configFile, ports, log)
+	cfg := &config.Config{}
+	if configFile != "" {
+		var err error
+		if cfg, err = config.Load(configFile); err != nil {
+			fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+			return 3
+		}
+	}
+	if cfg.PerListenerSettings {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", errPerListenerSettings)
+		return 3
+	}
+	logSet, skipped := logSettings(cfg, verbose, logFormat == "json")
+	log, logOut, err := NewLogger(logSet, stdio.Out, stdio.Err)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 3
+	}
+	defer logOut.Close()
+	for _, w := range cfg.Warnings {
+		log.Warn(w.String())
+	}
+	for _, kind := range skipped {
+		log.Warn(fmt.Sprintf("log_dest %s is not supported; those log lines go nowhere", kind))
+	}
+
+	plan, err := planListeners(cfg, ports, log)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
 		return 3
@@ -72,7 +99,10 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	}
 	opts := broker.Options{Logger: log, Version: Version}
 	sec.options(&opts)
-	applyLimits(&opts, plan.cfg)
+	if err := applyLimits(&opts, plan.cfg); err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 3
+	}
 	for i := range plan.addrs {
 		a := &plan.addrs[i]
 		if a.tls, err = sec.listenerTLS(a.cfg, log); err != nil {
@@ -81,9 +111,15 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 		}
 	}
 	warnIfOpen(plan, sec, log)
+	removePID, err := writePIDFile(cfg.PIDFile)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 1
+	}
+	defer removePID()
 	srv := broker.New(opts)
 	log.Info("midge " + Version + " starting")
-	return serveUntilDone(ctx, srv, plan, sec, reload, log)
+	return serveUntilDone(ctx, srv, plan, sec, reload, log, logOut)
 }
 
 // warnIfOpen warns about a listener reachable from the network that admits
@@ -93,7 +129,7 @@ func warnIfOpen(plan listenPlan, sec *security, log *slog.Logger) {
 		return
 	}
 	for _, a := range plan.addrs {
-		if a.cfg == nil || a.cfg.UseIdentityAsUsername || a.cfg.UseSubjectAsUsername {
+		if a.cfg == nil || a.network == "unix" || a.cfg.UseIdentityAsUsername || a.cfg.UseSubjectAsUsername {
 			continue
 		}
 		host, _, _ := net.SplitHostPort(a.address)
@@ -123,14 +159,7 @@ type listenAddr struct {
 // planListeners applies Mosquitto's rules: with no listener configured the
 // broker binds loopback only and admits anonymous clients; any listener
 // turns anonymous access off unless the file allows it.
-func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan, error) {
-	cfg := &config.Config{}
-	if configFile != "" {
-		var err error
-		if cfg, err = config.Load(configFile); err != nil {
-			return listenPlan{}, err
-		}
-	}
+func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPlan, error) {
 	if len(cfg.Listeners) == 0 {
 		if len(ports) == 0 {
 			ports = []int{1883}
@@ -152,8 +181,21 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 	plan := listenPlan{allowAnonymous: cfg.AllowAnonymous != nil && *cfg.AllowAnonymous, cfg: cfg}
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
+		if l.HTTPDir != "" && l.Protocol != "websockets" {
+			return listenPlan{}, fmt.Errorf("%s:%d: http_dir needs `protocol websockets` on listener %d", l.File, l.Line, l.Port)
+		}
 		port := strconv.Itoa(l.Port)
-		if l.Address == "" {
+		switch {
+		case l.Unix():
+			plan.addrs = append(plan.addrs, listenAddr{network: "unix", address: l.Address, cfg: l})
+			continue
+		case l.Address == "" && l.SocketDomain == "ipv4":
+			plan.addrs = append(plan.addrs, listenAddr{network: "tcp4", address: net.JoinHostPort("0.0.0.0", port), cfg: l})
+			continue
+		case l.Address == "" && l.SocketDomain == "ipv6":
+			plan.addrs = append(plan.addrs, listenAddr{network: "tcp6", address: net.JoinHostPort("::", port), cfg: l})
+			continue
+		case l.Address == "":
 			plan.addrs = append(plan.addrs,
 				listenAddr{network: "tcp4", address: net.JoinHostPort("0.0.0.0", port), cfg: l},
 				listenAddr{network: "tcp6", address: net.JoinHostPort("::", port), optional: true, cfg: l})
@@ -168,33 +210,19 @@ func planListeners(configFile string, ports []int, log *slog.Logger) (listenPlan
 	return plan, nil
 }
 
-// applyLimits carries Mosquitto's limit options into broker options; 0
-// means unlimited there.
-func applyLimits(opts *broker.Options, cfg *config.Config) {
-	if n := cfg.MaxInflightMessages; n != nil {
-		opts.MaxInflight = *n
-		if *n == 0 {
-			opts.MaxInflight = 65535
-		}
-	}
-	if n := cfg.MaxQueuedMessages; n != nil {
-		opts.MaxQueued = *n
-		if *n == 0 {
-			opts.MaxQueued = -1
-		}
-	}
-}
-
 // serveUntilDone binds every address, serves until ctx ends, then shuts the
 // broker down cleanly.
 func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, sec *security,
-	reload <-chan struct{}, log *slog.Logger) int {
+	reload <-chan struct{}, log *slog.Logger, logOut *LogOutput) int {
 	type bound struct {
 		l net.Listener
 		a listenAddr
 	}
 	var listeners []bound
 	for _, a := range plan.addrs {
+		if a.network == "unix" {
+			removeStaleSocket(a.address)
+		}
 		l, err := net.Listen(a.network, a.address)
 		if err != nil {
 			if a.optional {
@@ -211,6 +239,22 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 		if a.tls != nil {
 			kind = " (TLS)"
 		}
+		l = wrapTLS(l, a.tls)
+		if a.cfg != nil && a.cfg.Protocol == "websockets" {
+			ws, err := listener.WebSocket(l, listener.WebSocketOptions{HTTPDir: a.cfg.HTTPDir, Logger: log})
+			if err != nil {
+				log.Error(fmt.Sprintf("%s:%d: listener %d", a.cfg.File, a.cfg.Line, a.cfg.Port), "err", err)
+				l.Close()
+				for _, b := range listeners {
+					b.l.Close()
+				}
+				return 1
+			}
+			l, kind = ws, " (WebSocket)"
+			if a.tls != nil {
+				kind = " (WebSocket over TLS)"
+			}
+		}
 		log.Info("Opening listen socket on " + l.Addr().String() + kind)
 		listeners = append(listeners, bound{l, a})
 	}
@@ -220,7 +264,7 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := srv.ServeWith(wrapTLS(b.l, b.a.tls), listenerOptions(b.a.cfg, b.a.tls))
+			err := srv.ServeWith(b.l, listenerOptions(b.a.cfg, b.a.tls))
 			if !errors.Is(err, broker.ErrServerClosed) {
 				errs <- err
 			}
@@ -234,7 +278,10 @@ wait:
 			log.Info("midge " + Version + " terminating")
 			break wait
 		case <-reload:
-			log.Info("reloading security files (SIGHUP)")
+			log.Info("reloading security files and reopening the log file (SIGHUP)")
+			if err := logOut.Reopen(); err != nil {
+				log.Error("reopening the log file", "err", err)
+			}
 			sec.reload(log)
 		case err := <-errs:
 			log.Error("listener failed", "err", err)
@@ -276,6 +323,7 @@ Usage: midge broker [-c config_file] [-p port] [-v]
                      and admits anonymous clients.
  -p, --port        : listen on this port of the loopback addresses (up to 10 times);
                      ignored when the configuration file defines listeners.
- -v, --verbose     : log everything, debug messages included.
+ -v, --verbose     : log everything, debug messages included (log_type all).
+ --log-format FMT  : text (Mosquitto's log lines, the default) or json.
  -h, --help        : show this help.
 `, "\n")

@@ -6,11 +6,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/brokertest"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
@@ -149,5 +151,74 @@ func TestBrokerWarnsAboutOpenListener(t *testing.T) {
 	connackCode(t, addr2)
 	if strings.Contains(log2.String(), "open to the network") {
 		t.Errorf("a loopback listener was warned about:\n%s", log2)
+	}
+}
+
+// A configuration's options reach the broker: limits in CONNACK, a Unix
+// socket listener, pid_file, log_dest file with connection lines, warnings
+// for lines accepted but not acted on, and $SYS at sys_interval.
+func TestBrokerAppliesConfig(t *testing.T) {
+	dir := t.TempDir()
+	addr := mosquittotest.FreeAddr(t)
+	_, port := splitAddr(t, addr)
+	sock := filepath.Join(dir, "midge.sock")
+	pid := filepath.Join(dir, "midge.pid")
+	logFile := filepath.Join(dir, "midge.log")
+	conf := filepath.Join(dir, "midge.conf")
+	os.WriteFile(conf, []byte(strings.Join([]string{
+		"persistence true",
+		"pid_file " + pid,
+		"log_dest file " + logFile,
+		"log_type all",
+		"sys_interval 1",
+		"retain_available false",
+		"allow_anonymous true",
+		"listener " + port + " 127.0.0.1",
+		"max_qos 1",
+		"listener 0 " + sock,
+		"",
+	}, "\n")), 0o600)
+	runBroker(t, "-c", conf)
+	connackCode(t, addr)
+
+	if b, err := os.ReadFile(pid); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("pid_file holds %q (%v), want %d", b, err, os.Getpid())
+	}
+
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("unix socket listener: %v", err)
+	}
+	c := brokertest.Wrap(t, nc, packets.V5)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, KeepAlive: 60, ClientID: "u"})
+	ack, ok := c.Expect().(*packets.Connack)
+	if !ok || ack.ReasonCode != 0 {
+		t.Fatalf("CONNACK over the unix socket: %+v", ack)
+	}
+	if ack.Properties.RetainAvailable != 0 || !ack.Properties.Has(packets.PropRetainAvailable) {
+		t.Errorf("retain_available false not announced: %+v", ack.Properties)
+	}
+	tcp := brokertest.Dial(t, addr, packets.V5)
+	tcp.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, KeepAlive: 60, ClientID: "t"})
+	if ack, ok := tcp.Expect().(*packets.Connack); !ok || ack.Properties.MaximumQoS != 1 || !ack.Properties.Has(packets.PropMaximumQoS) {
+		t.Errorf("max_qos 1 on the TCP listener not announced: %+v", ack)
+	}
+	tcp.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "$SYS/broker/version"}}})
+	tcp.Expect() // SUBACK
+	if p, ok := tcp.Expect().(*packets.Publish); !ok || !strings.Contains(string(p.Payload), "midge") {
+		t.Errorf("$SYS/broker/version: %+v", p)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(logFile)
+		log := string(b)
+		if strings.Contains(log, "New client connected from") && strings.Contains(log, "persistence") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log file lacks the connection line or the persistence warning:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -121,6 +121,10 @@ func listenerOptions(l *config.Listener, t *listener.TLS) broker.ListenerOptions
 		return lo
 	}
 	lo.MaxConnections = l.MaxConnections
+	if l.MaxQoS < 2 {
+		lo.LimitQoS, lo.MaxQoS = true, byte(max(l.MaxQoS, 0))
+	}
+	lo.UseUsernameAsClientID = l.UseUsernameAsClientID
 	if t != nil && (l.UseIdentityAsUsername || l.UseSubjectAsUsername) {
 		lo.CertUsername = t.Username
 	}

@@ -1,42 +1,147 @@
 // Package config reads Mosquitto's configuration file format into a typed
 // Config. It has no behaviour of its own: the broker command applies it.
 // Every error names the file and line it comes from.
+//
+// Every option of mosquitto.conf(5) has one status in the registry (see
+// Options): implemented (parsed into a Config field), warned about (accepted,
+// ignored, reported in Config.Warnings) or refused (an *Error, because
+// ignoring it would be unsafe). docs/configuration.md lists them all.
 package config
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
+	"time"
 )
 
-// Config is a parsed configuration file.
+// Config is a parsed configuration: the main file and the files its
+// include_dir lines name. A pointer field is nil, and a string empty, when no
+// line sets the option; its comment gives Mosquitto's default, which the
+// broker command applies.
 type Config struct {
+	// Listeners are the `listener` sections in the order they appear,
+	// followed by the default listener when lines before any `listener` line
+	// of a file call for one (see Listener.Implicit).
 	Listeners []Listener
-	// AllowAnonymous is nil when the file does not set allow_anonymous.
+
+	// PerListenerSettings is per_listener_settings. When true, the security
+	// options (see Security) are read into each Listener, and the broker-wide
+	// fields AllowAnonymous, PasswordFile, ACLFile, AllowZeroLengthClientID and
+	// AutoIDPrefix stay unset. Use SecurityFor to read them either way.
+	PerListenerSettings bool
+
+	// AllowAnonymous is nil when the file does not set allow_anonymous
+	// (Mosquitto: false once any listener is configured).
 	AllowAnonymous *bool
-	// MaxInflightMessages and MaxQueuedMessages are nil when not set; 0
-	// means unlimited, as in Mosquitto.
-	MaxInflightMessages *int
-	MaxQueuedMessages   *int
 	// PasswordFile and ACLFile are password_file and acl_file; empty when
 	// not set.
 	PasswordFile string
 	ACLFile      string
+	// AllowZeroLengthClientID is allow_zero_length_clientid (default true).
+	AllowZeroLengthClientID *bool
+	// AutoIDPrefix is auto_id_prefix (default "auto-").
+	AutoIDPrefix *string
+
+	// MaxInflightMessages and MaxQueuedMessages are nil when not set; 0
+	// means unlimited, as in Mosquitto (defaults 20 and 1000). A negative
+	// value, and max_inflight_messages 65535, read as 0, as in Mosquitto.
+	MaxInflightMessages *int
+	MaxQueuedMessages   *int
+	// MaxInflightBytes and MaxQueuedBytes are max_inflight_bytes and
+	// max_queued_bytes; 0 (the default) is unlimited.
+	MaxInflightBytes *int64
+	MaxQueuedBytes   *int64
+	// QueueQoS0Messages is queue_qos0_messages (default false).
+	QueueQoS0Messages *bool
+	// MessageSizeLimit is message_size_limit, the largest payload in bytes;
+	// 0 (the default) is the MQTT maximum.
+	MessageSizeLimit *int64
+	// MaxPacketSize is max_packet_size in bytes, at least 20; nil is
+	// unlimited (Mosquitto 2.0; 2.1 defaults to 2000000).
+	MaxPacketSize *int64
+	// MaxKeepalive is max_keepalive in seconds, 0 to 65535 (default 65535).
+	MaxKeepalive *int
+	// RetainAvailable is retain_available (default true).
+	RetainAvailable *bool
+	// UpgradeOutgoingQoS is upgrade_outgoing_qos (default false).
+	UpgradeOutgoingQoS *bool
+	// PersistentClientExpiration is persistent_client_expiration; nil
+	// (the default) never expires persistent clients.
+	PersistentClientExpiration *time.Duration
+	// SetTCPNoDelay is set_tcp_nodelay (default false).
+	SetTCPNoDelay *bool
+	// MemoryLimit is memory_limit in bytes; 0 (the default) is no limit.
+	MemoryLimit *int64
+	// CheckRetainSource is check_retain_source (default true).
+	CheckRetainSource *bool
+	// SysInterval is sys_interval, whole seconds (default 10s); 0 turns
+	// $SYS updates off.
+	SysInterval *time.Duration
+	// ClientIDPrefixes is clientid_prefixes: when set, only client ids
+	// starting with it may connect.
+	ClientIDPrefixes string
+
+	// LogDests are the log_dest lines in order, without repeats. Nil when no
+	// line sets log_dest (Mosquitto logs to stderr); `log_dest none` empties
+	// the list but leaves it non-nil.
+	LogDests []LogDest
+	// LogTypes is the set of log_type lines; nil when not set (see
+	// DefaultLogTypes).
+	LogTypes *LogType
+	// LogTimestamp is log_timestamp (default true).
+	LogTimestamp *bool
+	// LogTimestampFormat is log_timestamp_format, a strftime format; empty
+	// logs seconds since the epoch.
+	LogTimestampFormat string
+	// LogFacility is log_facility, 0 to 7 for syslog's local0 to local7;
+	// nil is the daemon facility.
+	LogFacility *int
+	// ConnectionMessages is connection_messages (default true).
+	ConnectionMessages *bool
+
+	// PIDFile is pid_file; empty writes none.
+	PIDFile string
+
+	// Warnings are the accepted but ignored lines, in the order read.
+	Warnings []Warning
+	// Files are the files read: the main file, then each included one.
+	Files []string
 }
 
 // Listener is one `listener PORT [ADDRESS]` declaration with the options
-// that follow it and belong to it.
+// that follow it and belong to it, or the default listener.
 type Listener struct {
-	Port    int
-	Address string // empty: every interface, IPv4 and IPv6
+	// Port is 1 to 65535, or 0 for a Unix socket.
+	Port int
+	// Address is the bind address; empty: every interface, IPv4 and IPv6.
+	// For a Unix socket (Port 0) it is the socket's path.
+	Address string
 	File    string // where it was declared
 	Line    int
+	// Implicit marks the default listener: Mosquitto makes one from the
+	// deprecated port and bind_address options and from listener options
+	// that come before any `listener` line of a file. Its Port defaults to
+	// 1883; File and Line name the first line that configured it.
+	Implicit bool
 
+	// SocketDomain is socket_domain: "ipv4", "ipv6", or empty for both.
+	SocketDomain string
 	// MaxConnections is max_connections; -1 (the default) is unlimited.
 	MaxConnections int
+	// MaxQoS is max_qos (alias maximum_qos), 0 to 2; default 2.
+	MaxQoS int
+	// MaxTopicAlias is max_topic_alias, 0 to 65535: the topic aliases an
+	// MQTT 5 client may use toward the broker; default 10.
+	MaxTopicAlias int
+	// UseUsernameAsClientID is use_username_as_clientid.
+	UseUsernameAsClientID bool
+
+	// Protocol is protocol: "mqtt" (also when empty) or "websockets".
+	Protocol string
+	// HTTPDir is http_dir: files served to plain HTTP GETs on a
+	// websockets listener; empty serves none.
+	HTTPDir string
 
 	// TLS: the listener speaks TLS when CertFile or KeyFile is set.
 	CAFile, CAPath        string
@@ -48,10 +153,88 @@ type Listener struct {
 	TLSVersion            string // tls_version: tlsv1.3, tlsv1.2 or tlsv1.1; empty for the default
 	Ciphers               string // ciphers, an OpenSSL cipher list
 	Ciphers13             string // ciphers_tls1.3
+
+	// The security options of this listener, set only with
+	// per_listener_settings true; see Config for their meaning.
+	AllowAnonymous          *bool
+	PasswordFile            string
+	ACLFile                 string
+	AllowZeroLengthClientID *bool
+	AutoIDPrefix            *string
 }
 
 // TLS reports whether the listener is configured for TLS.
 func (l *Listener) TLS() bool { return l.CertFile != "" || l.KeyFile != "" }
+
+// Unix reports whether the listener is a Unix socket (`listener 0 PATH`);
+// Address then holds the path.
+func (l *Listener) Unix() bool { return l.Port == 0 }
+
+// Security holds the options that per_listener_settings moves from the
+// whole broker to each listener.
+type Security struct {
+	AllowAnonymous          *bool
+	PasswordFile            string
+	ACLFile                 string
+	AllowZeroLengthClientID *bool
+	AutoIDPrefix            *string
+}
+
+// SecurityFor returns the security options that apply to l: its own with
+// per_listener_settings true, the broker-wide ones otherwise.
+func (c *Config) SecurityFor(l *Listener) Security {
+	if c.PerListenerSettings {
+		return Security{l.AllowAnonymous, l.PasswordFile, l.ACLFile, l.AllowZeroLengthClientID, l.AutoIDPrefix}
+	}
+	return Security{c.AllowAnonymous, c.PasswordFile, c.ACLFile, c.AllowZeroLengthClientID, c.AutoIDPrefix}
+}
+
+// LogDest is one log destination.
+type LogDest struct {
+	// Kind is "stdout", "stderr", "syslog", "topic" ($SYS/broker/log/...),
+	// "dlt" or "file".
+	Kind string
+	// Path is the file of a "file" destination.
+	Path string
+}
+
+// LogType is a set of log_type values.
+type LogType uint16
+
+// The log_type values. "none" is the empty set.
+const (
+	LogError LogType = 1 << iota
+	LogWarning
+	LogNotice
+	LogInformation
+	LogDebug
+	LogSubscribe
+	LogUnsubscribe
+	LogWebsockets
+	LogInternal
+
+	// LogAll is `log_type all`.
+	LogAll = LogError | LogWarning | LogNotice | LogInformation | LogDebug |
+		LogSubscribe | LogUnsubscribe | LogWebsockets | LogInternal
+	// DefaultLogTypes is what Mosquitto logs when no log_type line is given.
+	DefaultLogTypes = LogError | LogWarning | LogNotice | LogInformation
+)
+
+// Has reports whether t includes every type in x.
+func (t LogType) Has(x LogType) bool { return t&x == x }
+
+// Warning is a line that was accepted and ignored, with the reason.
+type Warning struct {
+	File   string
+	Line   int
+	Option string
+	Reason string
+}
+
+// String formats w as FILE:LINE: OPTION: REASON.
+func (w Warning) String() string {
+	return fmt.Sprintf("%s:%d: %s: %s", w.File, w.Line, w.Option, w.Reason)
+}
 
 // Error is a problem at one line of a configuration file.
 type Error struct {
@@ -60,9 +243,11 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats e as FILE:LINE: MESSAGE.
 func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
-// Load reads and parses the configuration file at path.
+// Load reads and parses the configuration file at path, and the files its
+// include_dir lines name.
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -72,176 +257,13 @@ func Load(path string) (*Config, error) {
 	return Parse(f, path)
 }
 
-// Parse parses a configuration read from r; name is used in errors.
+// Parse parses a configuration read from r; name is used in errors and
+// warnings. Directories named by include_dir are read from the file system
+// as given (relative to the working directory, as in Mosquitto).
 func Parse(r io.Reader, name string) (*Config, error) {
-	cfg := &Config{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimRight(sc.Text(), " \t\r")
-		if text == "" || text[0] == '#' { // a comment only when '#' comes first
-			continue
-		}
-		fields := strings.Fields(text)
-		if err := cfg.apply(fields[0], fields[1:]); err != nil {
-			return nil, &Error{File: name, Line: line, Msg: err.Error()}
-		}
-		if fields[0] == "listener" {
-			l := &cfg.Listeners[len(cfg.Listeners)-1]
-			l.File, l.Line = name, line
-		}
+	p := newParser()
+	if err := p.parseFile(r, name, 0); err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("config: reading %s: %w", name, err)
-	}
-	return cfg, nil
-}
-
-func (c *Config) apply(option string, args []string) error {
-	switch option {
-	case "listener":
-		if len(args) < 1 || len(args) > 2 {
-			return fmt.Errorf("listener: expected `listener PORT [ADDRESS]`")
-		}
-		port, err := strconv.Atoi(args[0])
-		if err != nil || port < 1 || port > 65535 {
-			return fmt.Errorf("listener: invalid port %q (accepted: 1 to 65535)", args[0])
-		}
-		l := Listener{Port: port, MaxConnections: -1}
-		if len(args) == 2 {
-			l.Address = args[1]
-		}
-		c.Listeners = append(c.Listeners, l)
-		return nil
-	case "allow_anonymous":
-		b, err := parseBool(option, args)
-		if err != nil {
-			return err
-		}
-		c.AllowAnonymous = &b
-		return nil
-	case "max_inflight_messages":
-		n, err := parseCount(option, args)
-		if err != nil {
-			return err
-		}
-		c.MaxInflightMessages = &n
-		return nil
-	case "max_queued_messages":
-		n, err := parseCount(option, args)
-		if err != nil {
-			return err
-		}
-		c.MaxQueuedMessages = &n
-		return nil
-	case "password_file", "acl_file":
-		v, err := parsePath(option, args)
-		if err != nil {
-			return err
-		}
-		if option == "password_file" {
-			c.PasswordFile = v
-		} else {
-			c.ACLFile = v
-		}
-		return nil
-	}
-	if set, ok := listenerOptions[option]; ok {
-		if len(c.Listeners) == 0 {
-			return fmt.Errorf("%s: must follow the `listener` line it belongs to", option)
-		}
-		return set(&c.Listeners[len(c.Listeners)-1], option, args)
-	}
-	return fmt.Errorf("unknown or not yet supported option %q", option)
-}
-
-// listenerOptions are the options that apply to the listener declared
-// above them.
-var listenerOptions = map[string]func(l *Listener, option string, args []string) error{
-	"max_connections": func(l *Listener, option string, args []string) error {
-		if len(args) == 1 {
-			if n, err := strconv.Atoi(args[0]); err == nil && n >= -1 {
-				l.MaxConnections = n
-				return nil
-			}
-		}
-		return fmt.Errorf("%s: invalid value %q (accepted: -1 for unlimited, or a whole number)", option, strings.Join(args, " "))
-	},
-	"cafile":         pathOption(func(l *Listener) *string { return &l.CAFile }),
-	"capath":         pathOption(func(l *Listener) *string { return &l.CAPath }),
-	"certfile":       pathOption(func(l *Listener) *string { return &l.CertFile }),
-	"keyfile":        pathOption(func(l *Listener) *string { return &l.KeyFile }),
-	"crlfile":        pathOption(func(l *Listener) *string { return &l.CRLFile }),
-	"ciphers":        textOption(func(l *Listener) *string { return &l.Ciphers }),
-	"ciphers_tls1.3": textOption(func(l *Listener) *string { return &l.Ciphers13 }),
-	"tls_version": func(l *Listener, option string, args []string) error {
-		if len(args) == 1 {
-			switch args[0] {
-			case "tlsv1.3", "tlsv1.2", "tlsv1.1":
-				l.TLSVersion = args[0]
-				return nil
-			}
-		}
-		return fmt.Errorf("%s: invalid value %q (accepted: tlsv1.3, tlsv1.2, tlsv1.1)", option, strings.Join(args, " "))
-	},
-	"require_certificate":      boolOption(func(l *Listener) *bool { return &l.RequireCertificate }),
-	"use_identity_as_username": boolOption(func(l *Listener) *bool { return &l.UseIdentityAsUsername }),
-	"use_subject_as_username":  boolOption(func(l *Listener) *bool { return &l.UseSubjectAsUsername }),
-}
-
-func pathOption(field func(*Listener) *string) func(*Listener, string, []string) error {
-	return func(l *Listener, option string, args []string) error {
-		v, err := parsePath(option, args)
-		*field(l) = v
-		return err
-	}
-}
-
-func textOption(field func(*Listener) *string) func(*Listener, string, []string) error {
-	return func(l *Listener, option string, args []string) error {
-		if len(args) == 0 {
-			return fmt.Errorf("%s: missing value", option)
-		}
-		*field(l) = strings.Join(args, " ")
-		return nil
-	}
-}
-
-func boolOption(field func(*Listener) *bool) func(*Listener, string, []string) error {
-	return func(l *Listener, option string, args []string) error {
-		b, err := parseBool(option, args)
-		*field(l) = b
-		return err
-	}
-}
-
-// parsePath reads a file or directory option: the rest of the line, so a
-// path may hold spaces, as in Mosquitto.
-func parsePath(option string, args []string) (string, error) {
-	if len(args) == 0 {
-		return "", fmt.Errorf("%s: missing path", option)
-	}
-	return strings.Join(args, " "), nil
-}
-
-func parseBool(option string, args []string) (bool, error) {
-	if len(args) == 1 {
-		switch args[0] {
-		case "true":
-			return true, nil
-		case "false":
-			return false, nil
-		}
-	}
-	return false, fmt.Errorf("%s: invalid value %q (accepted: true, false)", option, strings.Join(args, " "))
-}
-
-// parseCount reads a non-negative integer option value.
-func parseCount(option string, args []string) (int, error) {
-	if len(args) == 1 {
-		if n, err := strconv.Atoi(args[0]); err == nil && n >= 0 {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("%s: invalid value %q (accepted: a whole number, 0 or more)", option, strings.Join(args, " "))
+	return p.finish(), nil
 }

@@ -24,8 +24,8 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"listener 1883\nallow_anonymous maybe\n", "m.conf:2: allow_anonymous: invalid value \"maybe\" (accepted: true, false)"},
 		{"listener 99999\n", "m.conf:1: listener: invalid port \"99999\""},
 		{"listener\n", "m.conf:1: listener: expected"},
-		{"max_queued_messages -1\n", "m.conf:1: max_queued_messages: invalid value \"-1\""},
-		{"\n\nbogus_option 1\n", "m.conf:3: unknown or not yet supported option \"bogus_option\""},
+		{"max_queued_messages lots\n", "m.conf:1: max_queued_messages: invalid value \"lots\" (accepted: a whole number, 0 for unlimited)"},
+		{"\n\nbogus_option 1\n", "m.conf:3: unknown option \"bogus_option\""},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "m.conf")
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
@@ -41,6 +41,15 @@ func TestParseLimits(t *testing.T) {
 	}
 	if *cfg.MaxInflightMessages != 1 || *cfg.MaxQueuedMessages != 0 {
 		t.Fatalf("limits = %d, %d", *cfg.MaxInflightMessages, *cfg.MaxQueuedMessages)
+	}
+	// Mosquitto reads a negative limit, and an in-flight window of 65535, as
+	// 0 (unlimited), and a max_connections below -1 as -1.
+	cfg, err = Parse(strings.NewReader("max_inflight_messages 65535\nmax_queued_messages -1\nlistener 1883\nmax_connections -5\n"), "m.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.MaxInflightMessages != 0 || *cfg.MaxQueuedMessages != 0 || cfg.Listeners[0].MaxConnections != -1 {
+		t.Fatalf("limits = %d, %d, %d", *cfg.MaxInflightMessages, *cfg.MaxQueuedMessages, cfg.Listeners[0].MaxConnections)
 	}
 }
 
@@ -80,11 +89,10 @@ ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256
 
 func TestParseSecurityErrors(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
-		{"cafile /ca.crt\n", "m.conf:1: cafile: must follow the `listener` line it belongs to"},
 		{"listener 8883\ntls_version sslv3\n", "m.conf:2: tls_version: invalid value \"sslv3\" (accepted: tlsv1.3, tlsv1.2, tlsv1.1)"},
 		{"listener 8883\nrequire_certificate yes\n", "m.conf:2: require_certificate: invalid value \"yes\""},
-		{"listener 1883\nmax_connections -2\n", "m.conf:2: max_connections: invalid value \"-2\""},
-		{"password_file\n", "m.conf:1: password_file: missing path"},
+		{"listener 1883\nmax_connections many\n", "m.conf:2: max_connections: invalid value \"many\" (accepted: -1 for unlimited, or a whole number)"},
+		{"password_file\n", "m.conf:1: password_file: missing value (accepted: a path)"},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "m.conf")
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {

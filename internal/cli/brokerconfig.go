@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/config"
+)
+
+// applyLimits carries Mosquitto's broker-wide options into broker options;
+// 0 means unlimited in Mosquitto where the broker's own zero means its
+// default.
+func applyLimits(opts *broker.Options, cfg *config.Config) error {
+	if n := cfg.MaxInflightMessages; n != nil {
+		opts.MaxInflight = *n
+		if *n == 0 {
+			opts.MaxInflight = 65535
+		}
+	}
+	if n := cfg.MaxQueuedMessages; n != nil {
+		opts.MaxQueued = *n
+		if *n == 0 {
+			opts.MaxQueued = -1
+		}
+	}
+	setInt(&opts.MaxInflightBytes, cfg.MaxInflightBytes)
+	setInt(&opts.MaxQueuedBytes, cfg.MaxQueuedBytes)
+	setInt(&opts.MessageSizeLimit, cfg.MessageSizeLimit)
+	setInt(&opts.MaxPacketSize, cfg.MaxPacketSize)
+	if v := cfg.MaxKeepalive; v != nil {
+		opts.MaxKeepAlive = uint16(min(max(*v, 0), 65535))
+		if *v == 0 {
+			opts.MaxKeepAlive = 65535
+		}
+	}
+	if v := cfg.QueueQoS0Messages; v != nil {
+		opts.QueueQoS0 = *v
+	}
+	if v := cfg.RetainAvailable; v != nil {
+		opts.RetainUnavailable = !*v
+	}
+	if v := cfg.UpgradeOutgoingQoS; v != nil {
+		opts.UpgradeOutgoingQoS = *v
+	}
+	if v := cfg.PersistentClientExpiration; v != nil {
+		opts.PersistentClientExpiration = *v
+	}
+	if v := cfg.CheckRetainSource; v != nil {
+		opts.NoRetainSourceCheck = !*v
+	}
+	if v := cfg.MemoryLimit; v != nil && *v > 0 {
+		opts.MemoryLimit = *v
+		// Collect garbage before the limit refuses messages.
+		debug.SetMemoryLimit(*v)
+	}
+	if v := cfg.SysInterval; v != nil {
+		opts.SysInterval = *v
+		if *v == 0 {
+			opts.SysInterval = -1
+		}
+	}
+	if v := cfg.AllowZeroLengthClientID; v != nil {
+		opts.NoEmptyClientID = !*v
+	}
+	if v := cfg.AutoIDPrefix; v != nil {
+		opts.AutoIDPrefix = *v
+	}
+	opts.ClientIDPrefix = cfg.ClientIDPrefixes
+	return topicAliasMaximum(opts, cfg)
+}
+
+func setInt(dst *int, v *int64) {
+	if v != nil {
+		*dst = int(*v)
+	}
+}
+
+// topicAliasMaximum applies max_topic_alias. Mosquitto sets it per
+// listener; midge has one value for the broker, so listeners that disagree
+// are refused rather than some of them silently getting another value.
+func topicAliasMaximum(opts *broker.Options, cfg *config.Config) error {
+	for i := range cfg.Listeners {
+		l := &cfg.Listeners[i]
+		if l.MaxTopicAlias != cfg.Listeners[0].MaxTopicAlias {
+			return fmt.Errorf("%s:%d: max_topic_alias %d differs from listener %d's %d: midge takes one value for all listeners",
+				l.File, l.Line, l.MaxTopicAlias, cfg.Listeners[0].Port, cfg.Listeners[0].MaxTopicAlias)
+		}
+	}
+	if len(cfg.Listeners) == 0 {
+		return nil
+	}
+	if n := cfg.Listeners[0].MaxTopicAlias; n == 0 {
+		opts.NoTopicAliases = true
+	} else {
+		opts.TopicAliasMaximum = uint16(min(n, 65535))
+	}
+	return nil
+}
+
+// logSettings turns the configuration's logging options, and the -v and
+// --log-format flags, into LogSettings. Destinations midge cannot write
+// to are left out and returned, to be warned about.
+func logSettings(cfg *config.Config, verbose, json bool) (LogSettings, []string) {
+	s := DefaultLogSettings()
+	var skipped []string
+	for _, d := range cfg.LogDests {
+		switch d.Kind {
+		case "topic", "dlt", "android":
+			skipped = append(skipped, d.Kind)
+			continue
+		}
+		s.Dests = append(s.Dests, LogDest{Kind: d.Kind, Path: d.Path})
+	}
+	if cfg.LogTypes != nil {
+		s.Types = configLogTypes(*cfg.LogTypes)
+	}
+	if verbose {
+		s.Types = []string{"all"}
+	}
+	if v := cfg.LogTimestamp; v != nil {
+		s.Timestamp = *v
+	}
+	s.TimestampFormat = cfg.LogTimestampFormat
+	if v := cfg.ConnectionMessages; v != nil {
+		s.ConnectionMessages = *v
+	}
+	if v := cfg.LogFacility; v != nil {
+		s.SyslogFacility = *v
+	}
+	s.JSON = json
+	return s, skipped
+}
+
+var configLogTypeNames = []struct {
+	t    config.LogType
+	name string
+}{
+	{config.LogError, "error"}, {config.LogWarning, "warning"}, {config.LogNotice, "notice"},
+	{config.LogInformation, "information"}, {config.LogDebug, "debug"}, {config.LogSubscribe, "subscribe"},
+	{config.LogUnsubscribe, "unsubscribe"}, {config.LogWebsockets, "websockets"}, {config.LogInternal, "internal"},
+}
+
+func configLogTypes(set config.LogType) []string {
+	var names []string
+	for _, n := range configLogTypeNames {
+		if set.Has(n.t) {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 {
+		return []string{"none"}
+	}
+	return names
+}
+
+// writePIDFile writes the process id to path, as Mosquitto's pid_file; the
+// returned function removes it.
+func writePIDFile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("pid_file: %w", err)
+	}
+	return func() { os.Remove(path) }, nil
+}
+
+// errPerListenerSettings refuses per_listener_settings true: midge has one
+// password file, ACL file and anonymous setting for all listeners.
+var errPerListenerSettings = errors.New("per_listener_settings true is not supported yet: midge applies one " +
+	"password_file, acl_file and allow_anonymous to every listener; ignoring it could admit clients a listener's own settings refuse")
+
+// removeStaleSocket removes a Unix socket file left by an earlier run, as
+// Mosquitto does; anything that is not a socket is left for Listen to
+// refuse.
+func removeStaleSocket(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		os.Remove(path)
+	}
+}
