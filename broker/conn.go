@@ -429,6 +429,7 @@ func (c *conn) writeLoop() {
 	var items []outItem
 	var buf [64]byte // where the writer encodes packets it makes itself
 	scratch := buf[:0]
+	mount := c.mountPoint()
 	for {
 		items = c.out.take(items)
 		if len(items) == 0 {
@@ -439,7 +440,7 @@ func (c *conn) writeLoop() {
 		}
 		var sent, publishes, payloads int64
 		for i := range items {
-			n, err := writeItem(w, &items[i], c.version, &scratch)
+			n, err := writeItem(w, &items[i], c.version, mount, &scratch)
 			if err != nil {
 				c.writeFailed()
 				return

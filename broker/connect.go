@@ -25,7 +25,7 @@ const firstByte = byte(packets.TypeConnect) << 4
 // and queues CONNACK. An error means the connection is to be closed; any
 // CONNACK refusal has already been written.
 func (c *conn) handshake() error {
-	deadline := time.Now().Add(c.s.opts.ConnectTimeout)
+	deadline := time.Now().Add(c.s.o().ConnectTimeout)
 	c.nc.SetReadDeadline(deadline)
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		// The TLS handshake counts against the CONNECT timeout: a client
@@ -49,7 +49,7 @@ func (c *conn) handshake() error {
 	}
 	c.source.first, c.source.hasFirst = first[0], true
 	c.reader = packets.NewReader(&c.source, readBufferSize)
-	c.reader.SetMaxPacketSize(c.s.opts.MaxConnectSize)
+	c.reader.SetMaxPacketSize(c.s.o().MaxConnectSize)
 	h, body, err := c.reader.ReadFrame()
 	if err != nil {
 		return fmt.Errorf("reading CONNECT: %w", err)
@@ -82,12 +82,12 @@ func (c *conn) handshake() error {
 	}
 
 	c.nc.SetReadDeadline(time.Time{})
-	c.reader.SetMaxPacketSize(c.s.opts.MaxPacketSize)
+	c.reader.SetMaxPacketSize(c.s.o().MaxPacketSize)
 	if c.s.poller != nil {
 		c.source.rc, c.fd, c.polled = pollable(c.nc)
 	}
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
-	if max := c.s.opts.MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0 && max < 65535) {
+	if max := c.s.o().MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0 && max < 65535) {
 		// MQTT 5 lets the server impose its keep alive instead of
 		// refusing the client; CONNACK says so.
 		c.keepAlive, c.serverKeepAlive = time.Duration(max)*time.Second, true
@@ -111,22 +111,22 @@ func (c *conn) handshake() error {
 func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 	v5 := p.Version == packets.V5
 	if p.ClientID == "" {
-		if c.s.opts.NoEmptyClientID {
+		if c.security().NoEmptyClientID {
 			return idRejected(v5), errors.New("empty client identifier while allow_zero_length_clientid is false")
 		}
 		if p.Version == packets.V31 || (!v5 && !p.CleanStart) {
 			// [MQTT-3.1.3-8]: an empty identifier needs a clean session.
 			return idRejected(v5), errors.New("empty client identifier without clean session [MQTT-3.1.3-8]")
 		}
-		c.clientID = c.s.nextClientID()
+		c.clientID = c.s.nextClientID(c.security().AutoIDPrefix)
 	} else if !validClientID(p.ClientID) {
 		return idRejected(v5), fmt.Errorf("client identifier %q not allowed", p.ClientID)
 	}
-	if pre := c.s.opts.ClientIDPrefix; pre != "" && !strings.HasPrefix(c.clientID, pre) {
+	if pre := c.s.o().ClientIDPrefix; pre != "" && !strings.HasPrefix(c.clientID, pre) {
 		return notSupported(v5, packets.NotAuthorized), fmt.Errorf("client identifier %q without the prefix %q (clientid_prefixes)", c.clientID, pre)
 	}
-	if !v5 && p.KeepAlive > c.s.opts.MaxKeepAlive {
-		return packets.ConnRefusedIdentifier, fmt.Errorf("keep alive %d above max_keepalive %d", p.KeepAlive, c.s.opts.MaxKeepAlive)
+	if !v5 && p.KeepAlive > c.s.o().MaxKeepAlive {
+		return packets.ConnRefusedIdentifier, fmt.Errorf("keep alive %d above max_keepalive %d", p.KeepAlive, c.s.o().MaxKeepAlive)
 	}
 	if p.Will != nil {
 		if err := topic.ValidName(p.Will.Topic); err != nil {
@@ -135,7 +135,7 @@ func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 		if p.Will.QoS > c.maxQoS() {
 			return notSupported(v5, packets.QoSNotSupported), fmt.Errorf("will QoS %d above this listener's max_qos %d", p.Will.QoS, c.maxQoS())
 		}
-		if p.Will.Retain && c.s.opts.RetainUnavailable {
+		if p.Will.Retain && c.s.o().RetainUnavailable {
 			return notSupported(v5, packets.RetainNotSupported), errors.New("retained will while retain_available is false")
 		}
 	}
@@ -149,6 +149,15 @@ func notSupported(v5 bool, code packets.ReasonCode) packets.ReasonCode {
 		return code
 	}
 	return packets.ConnRefusedNotAuthorized
+}
+
+// security is what decides about this client: its listener's Security
+// with per_listener_settings, the broker's otherwise.
+func (c *conn) security() *Security {
+	if ls := c.listener; ls != nil && ls.opts.Security != nil {
+		return ls.opts.Security
+	}
+	return &c.s.o().security
 }
 
 // maxQoS is the highest QoS the client's listener allows.
@@ -224,7 +233,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		p.Username, p.UsernameFlag = user, true
 		info.Username, info.HasUsername = user, true
 		info.Password, info.HasPassword = nil, false
-	} else if a := c.s.opts.Authenticator; a != nil {
+	} else if a := c.security().Authenticator; a != nil {
 		err = a.Authenticate(context.Background(), info)
 	}
 	if err != nil {
@@ -246,7 +255,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		c.clientID, info.ClientID = info.Username, info.Username
 		p.ClientID = info.Username // not empty: no identifier is assigned
 	}
-	if a := c.s.opts.Authorizer; a != nil {
+	if a := c.security().Authorizer; a != nil {
 		c.access = a.Access(info)
 	}
 	return nil
@@ -332,7 +341,7 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 	if p.Version == packets.V5 {
 		s.connackProperties(c, p, &ack.Properties)
 	}
-	window := s.opts.MaxInflight
+	window := s.o().MaxInflight
 	if p.Version == packets.V5 && p.Properties.Has(packets.PropReceiveMaximum) {
 		window = min(window, int(p.Properties.ReceiveMaximum))
 	}
@@ -378,31 +387,31 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 		e.connack = nil
 	}
 	if c.serverKeepAlive {
-		props.ServerKeepAlive = s.opts.MaxKeepAlive
+		props.ServerKeepAlive = s.o().MaxKeepAlive
 		props.Set(packets.PropServerKeepAlive)
 	}
-	if s.opts.ReceiveMaximum < 65535 {
-		props.ReceiveMaximum = s.opts.ReceiveMaximum
+	if s.o().ReceiveMaximum < 65535 {
+		props.ReceiveMaximum = s.o().ReceiveMaximum
 		props.Set(packets.PropReceiveMaximum)
 	}
-	if s.opts.MaxPacketSize > 0 {
-		props.MaximumPacketSize = uint32(s.opts.MaxPacketSize)
+	if s.o().MaxPacketSize > 0 {
+		props.MaximumPacketSize = uint32(s.o().MaxPacketSize)
 		props.Set(packets.PropMaximumPacketSize)
 	}
-	if s.opts.TopicAliasMaximum > 0 {
-		props.TopicAliasMaximum = s.opts.TopicAliasMaximum
+	if s.o().TopicAliasMaximum > 0 {
+		props.TopicAliasMaximum = s.o().TopicAliasMaximum
 		props.Set(packets.PropTopicAliasMaximum)
 	}
 	if q := c.maxQoS(); q < maxGrantedQoS {
 		props.MaximumQoS = q
 		props.Set(packets.PropMaximumQoS)
 	}
-	if s.opts.RetainUnavailable {
+	if s.o().RetainUnavailable {
 		props.RetainAvailable = 0
 		props.Set(packets.PropRetainAvailable)
 	}
 	if p.Properties.Has(packets.PropRequestResponseInfo) && p.Properties.RequestResponseInfo == 1 {
-		props.ResponseInfo = s.opts.ResponseTopicPrefix + c.clientID
+		props.ResponseInfo = s.o().ResponseTopicPrefix + c.clientID
 		props.Set(packets.PropResponseInfo)
 	}
 }

@@ -47,7 +47,7 @@ var (
 // properties are left in c.enhanced.
 func (c *conn) enhancedAuthenticate(p *packets.Connect, info ConnectInfo) (string, packets.ReasonCode, error) {
 	method := p.Properties.AuthMethod
-	ea := c.s.opts.EnhancedAuth
+	ea := c.security().EnhancedAuth
 	if ea == nil {
 		return "", packets.BadAuthenticationMethod, errBadAuthMethod
 	}
@@ -134,7 +134,7 @@ func (c *conn) handleAuth(h packets.FixedHeader, body []byte) error {
 	}
 	switch a.ReasonCode {
 	case packets.ReAuthenticate:
-		ex, ok := c.s.opts.EnhancedAuth.Start(e.method, ConnectInfo{ClientID: c.clientID, Remote: c.nc.RemoteAddr(), Version: c.version})
+		ex, ok := c.security().EnhancedAuth.Start(e.method, ConnectInfo{ClientID: c.clientID, Remote: c.nc.RemoteAddr(), Version: c.version})
 		if !ok {
 			return errReauthFailed
 		}

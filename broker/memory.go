@@ -21,11 +21,12 @@ func (s *Server) watchMemory(done <-chan struct{}) {
 	defer t.Stop()
 	for {
 		metrics.Read(sample)
-		over := sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > uint64(s.opts.MemoryLimit)
+		limit := s.o().MemoryLimit // a Reload may change it, or turn it off
+		over := limit > 0 && sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > uint64(limit)
 		if s.overMemoryLimit.Swap(over) != over {
 			if over {
 				s.log.Warn("memory_limit reached: publishing clients are disconnected until the heap shrinks",
-					"heap_bytes", sample[0].Value.Uint64(), "memory_limit", s.opts.MemoryLimit)
+					"heap_bytes", sample[0].Value.Uint64(), "memory_limit", limit)
 			} else {
 				s.log.Info("heap back under memory_limit", "heap_bytes", sample[0].Value.Uint64())
 			}

@@ -155,11 +155,16 @@ func (m *Message) needsOwnEncoding(subIDs *subIDList) bool {
 	return subIDs != nil || m.expiresAt != 0
 }
 
-// encodeFor encodes a delivery with its own properties into dst: the
-// forwarded properties, the remaining expiry interval and the
-// subscription identifiers.
-func (m *Message) encodeFor(dst []byte, qos byte, retain bool, id uint16, subIDs *subIDList) ([]byte, error) {
-	p := packets.Publish{QoS: qos, Retain: retain, Topic: m.Topic, Payload: m.Payload, PacketID: id}
+// encodeFor encodes a delivery of its own into dst, under the topic name
+// the recipient sees (the message's own, or stripped of a mount point), at
+// the recipient's protocol level. MQTT 5 deliveries carry the forwarded
+// properties, the remaining expiry interval and the subscription
+// identifiers; earlier levels have no properties.
+func (m *Message) encodeFor(dst []byte, name string, version byte, qos byte, retain bool, id uint16, subIDs *subIDList) ([]byte, error) {
+	p := packets.Publish{QoS: qos, Retain: retain, Topic: name, Payload: m.Payload, PacketID: id}
+	if version != packets.V5 {
+		return p.Encode(dst, version)
+	}
 	if m.Properties != nil {
 		p.Properties = *m.Properties // a copy; the shared slices are only read
 	}

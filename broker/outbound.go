@@ -152,13 +152,16 @@ func (o *outbound) isClosed() bool {
 }
 
 // writeItem encodes one item into w and returns the bytes it wrote.
-// scratch is room for encoding packets the writer makes itself (small
-// acknowledgements, and MQTT 5 deliveries with their own properties); it
-// grows as needed and the caller keeps it for the next item.
-func writeItem(w *bufio.Writer, it *outItem, version byte, scratch *[]byte) (int, error) {
+// mount is the connection's mount point, empty for most. scratch is room
+// for encoding packets the writer makes itself (small acknowledgements,
+// MQTT 5 deliveries with their own properties, deliveries to mounted
+// clients); it grows as needed and the caller keeps it for the next item.
+func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, scratch *[]byte) (int, error) {
 	switch {
+	case it.msg != nil && mount != "":
+		return writeMounted(w, it, version, mount, scratch)
 	case it.msg != nil && version == packets.V5 && it.msg.needsOwnEncoding(it.subIDs):
-		b, err := it.msg.encodeFor((*scratch)[:0], it.qos, it.retain, it.id, it.subIDs)
+		b, err := it.msg.encodeFor((*scratch)[:0], it.msg.Topic, packets.V5, it.qos, it.retain, it.id, it.subIDs)
 		if err != nil {
 			return 0, nil // as encode: nothing rather than garbage
 		}

@@ -33,13 +33,24 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	if err := topic.ValidName(p.Topic); err != nil {
 		return &packets.Error{Code: packets.TopicNameInvalid, Msg: err.Error()}
 	}
+	name := p.Topic // as the client wrote it
+	if mount := c.mountPoint(); mount != "" {
+		// From here on the topic is whole: access control, the retained
+		// store and routing see the mount point. The decoder reuses an
+		// equal topic string, so p gets the client's back afterwards.
+		if len(mount)+len(name) > maxTopicLength {
+			return &packets.Error{Code: packets.TopicNameInvalid, Msg: "topic name too long under the listener's mount_point"}
+		}
+		p.Topic = mount + name
+		defer func() { p.Topic = name }()
+	}
 	if p.QoS > c.maxQoS() {
 		return errQoSNotSupported
 	}
-	if p.Retain && c.s.opts.RetainUnavailable {
+	if p.Retain && c.s.o().RetainUnavailable {
 		return errRetainNotSupported
 	}
-	if limit := c.s.opts.MessageSizeLimit; limit > 0 && len(p.Payload) > limit {
+	if limit := c.s.o().MessageSizeLimit; limit > 0 && len(p.Payload) > limit {
 		// Mosquitto's message_size_limit: dropped, the flow completed.
 		c.s.counters.publishDropped.Add(1)
 		c.s.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
@@ -55,9 +66,11 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		c.ackPublish(p, packets.Success)
 		return nil
 	}
-	if reservedTopic(p.Topic) || c.access != nil && !c.access.CanWrite(p.Topic) {
+	if reservedTopic(p.Topic) || len(name) != len(p.Topic) && reservedTopic(name) ||
+		c.access != nil && !c.access.CanWrite(p.Topic) {
 		// Only the broker writes $SYS, $share/ names a subscription and
-		// not a topic, and the ACL may forbid the topic: the message is
+		// not a topic (neither may a mounted client write them as it sees
+		// its topics), and the ACL may forbid the topic: the message is
 		// dropped and the flow completes (MQTT 5: with 0x87), as in
 		// Mosquitto [MQTT-3.3.5-2].
 		if c.s.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -120,7 +133,7 @@ func (c *conn) matchCode(n int) packets.ReasonCode {
 // (beyond the identifier space) before.
 func (c *conn) receiveMaximum() int {
 	if c.version == packets.V5 {
-		return int(c.s.opts.ReceiveMaximum)
+		return int(c.s.o().ReceiveMaximum)
 	}
 	return 65535
 }
@@ -129,12 +142,12 @@ func (c *conn) receiveMaximum() int {
 // name and an alias (re)defines the alias; one with only an alias uses it.
 func (c *conn) resolveTopicAlias(p *packets.Publish) error {
 	alias := p.Properties.TopicAlias
-	if alias == 0 || alias > c.s.opts.TopicAliasMaximum {
+	if alias == 0 || alias > c.s.o().TopicAliasMaximum {
 		return errTopicAliasInvalid
 	}
 	if p.Topic != "" {
 		if c.topicAliases == nil {
-			c.topicAliases = make([]string, c.s.opts.TopicAliasMaximum+1)
+			c.topicAliases = make([]string, c.s.o().TopicAliasMaximum+1)
 		}
 		if c.topicAliases[alias] != p.Topic {
 			c.topicAliases[alias] = strings.Clone(p.Topic) // p.Topic points into the read buffer
@@ -252,7 +265,7 @@ func (s *Server) publish(m *Message, r *router, from *session, source TopicAcces
 // the publisher's access for check_retain_source.
 func (s *Server) retain(m *Message, source TopicAccess) {
 	if m.Retain {
-		if s.opts.NoRetainSourceCheck {
+		if s.o().NoRetainSourceCheck {
 			source = nil
 		}
 		s.retained.set(m, source)
@@ -261,7 +274,7 @@ func (s *Server) retain(m *Message, source TopicAccess) {
 
 // qosFor is the QoS a message goes out at on a subscription granted qos.
 func (s *Server) qosFor(m *Message, qos byte) byte {
-	if s.opts.UpgradeOutgoingQoS {
+	if s.o().UpgradeOutgoingQoS {
 		return qos
 	}
 	return min(m.QoS, qos)

@@ -85,7 +85,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range items {
-			writeItem(w, &items[j], packets.V311, &scratch)
+			writeItem(w, &items[j], packets.V311, "", &scratch)
 		}
 		w.Flush()
 	}
@@ -108,7 +108,7 @@ func BenchmarkWriteOwnEncoding(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range items {
-			writeItem(w, &items[j], packets.V5, &scratch)
+			writeItem(w, &items[j], packets.V5, "", &scratch)
 		}
 		w.Flush()
 	}

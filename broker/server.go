@@ -5,6 +5,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,7 +24,9 @@ var ErrServerClosed = errors.New("broker: server closed")
 
 // Server is an MQTT broker. Its methods are safe for concurrent use.
 type Server struct {
-	opts     Options
+	// cur is the settings in force; Reload replaces them whole, so a
+	// reader sees one consistent set. Read it with o().
+	cur      atomic.Pointer[settings]
 	log      *slog.Logger
 	counters counters
 	started  time.Time
@@ -43,8 +46,15 @@ type Server struct {
 	// poller reads idle connections without a goroutine each (Linux);
 	// nil where unsupported or disabled by Options.GoroutinePerConnection.
 	poller    *poller
-	startOnce sync.Once     // starts the poller and keep-alive goroutines
-	done      chan struct{} // closed when shutdown begins
+	startOnce sync.Once // starts the poller and keep-alive goroutines
+
+	// watchMu guards starting the goroutines that settings turn on ($SYS,
+	// the memory limit), at the first connection or at a Reload.
+	watchMu    sync.Mutex
+	running    bool          // guarded by watchMu: start has run
+	sysStarted bool          // guarded by watchMu
+	memStarted bool          // guarded by watchMu
+	done       chan struct{} // closed when shutdown begins
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{} // guarded by mu
@@ -73,7 +83,6 @@ type subscriptionOptions struct {
 func New(opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
-		opts:          opts,
 		log:           opts.Logger,
 		started:       time.Now(),
 		sessions:      sessionTable{m: make(map[string]*session)},
@@ -83,6 +92,7 @@ func New(opts Options) *Server {
 		conns:         make(map[*conn]struct{}),
 		done:          make(chan struct{}),
 	}
+	s.cur.Store(newSettings(opts))
 	if pollingSupported && !opts.GoroutinePerConnection {
 		p, err := newPoller(s)
 		if err != nil {
@@ -98,16 +108,10 @@ func New(opts Options) *Server {
 // arrives.
 func (s *Server) start() {
 	s.startOnce.Do(func() {
-		if s.opts.SysInterval > 0 {
-			s.startSys()
-		}
-		if s.opts.MemoryLimit > 0 {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.watchMemory(s.done)
-			}()
-		}
+		s.watchMu.Lock()
+		s.running = true
+		s.watchMu.Unlock()
+		s.startWatchers()
 		if s.poller == nil {
 			return
 		}
@@ -158,6 +162,30 @@ type ListenerOptions struct {
 	// name once it is authenticated (Mosquitto's use_username_as_clientid);
 	// a client without a user name is refused as not authorized.
 	UseUsernameAsClientID bool
+
+	// Security, when set, decides who may connect through this listener
+	// and what they may do, in place of the Options' Authenticator,
+	// EnhancedAuth, Authorizer and client identifier rules (Mosquitto's
+	// per_listener_settings true).
+	Security *Security
+
+	// MountPoint, when set, is put in front of every topic this listener's
+	// clients publish to or subscribe to, wills included, and removed from
+	// the topics of the messages they receive (Mosquitto's mount_point):
+	// the clients see only the part of the topic tree under the prefix.
+	// Access control sees the whole topic.
+	MountPoint string
+}
+
+// Security is who may connect and what they may do: the part of the
+// broker's settings that Mosquitto's per_listener_settings gives each
+// listener. Nil interfaces allow, as in Options.
+type Security struct {
+	Authenticator   Authenticator
+	EnhancedAuth    EnhancedAuthenticator
+	Authorizer      Authorizer
+	NoEmptyClientID bool   // refuse empty client identifiers (allow_zero_length_clientid false)
+	AutoIDPrefix    string // empty: Options.AutoIDPrefix
 }
 
 // listenerState is a listener's options and its count of live connections.
@@ -331,9 +359,9 @@ func (s *Server) beginClose() {
 }
 
 // nextClientID returns a fresh identifier for a client that sent an empty one.
-func (s *Server) nextClientID() string {
+func (s *Server) nextClientID(prefix string) string {
 	n := s.autoID.Add(1)
-	return s.opts.AutoIDPrefix + formatID(uint64(s.started.UnixNano()), n)
+	return cmp.Or(prefix, s.o().AutoIDPrefix) + formatID(uint64(s.started.UnixNano()), n)
 }
 
 func formatID(a, b uint64) string {
@@ -398,7 +426,7 @@ func (s *Server) refuseBusy(nc net.Conn, listener string, max int) {
 		defer nc.Close()
 		nc.SetDeadline(time.Now().Add(2 * time.Second))
 		r := packets.NewReader(nc, 512)
-		r.SetMaxPacketSize(s.opts.MaxConnectSize)
+		r.SetMaxPacketSize(s.o().MaxConnectSize)
 		h, body, err := r.ReadFrame()
 		if err != nil || h.Type != packets.TypeConnect {
 			return

@@ -86,13 +86,22 @@ func (ss *session) ownedBy(username string, hasUsername bool) bool {
 
 // fitsLocked reports whether the message fits the Maximum Packet Size of
 // the connected client; a message too large is dropped for that client as
-// if delivered [MQTT-3.1.2-25]. While offline everything is queued.
+// if delivered [MQTT-3.1.2-25], and so is one a mounted client has no name
+// for. While offline everything is queued.
 func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDList) bool {
-	if ss.maxPacketOut == 0 {
-		return true
-	}
 	c := ss.conn
 	if c == nil {
+		return true
+	}
+	if mount := c.mountPoint(); mount != "" {
+		name, ok := unmount(m.Topic, mount)
+		if !ok || ss.maxPacketOut == 0 {
+			return ok
+		}
+		b, err := m.encodeFor(nil, name, c.version, qos, retain, 1, subIDs)
+		return err == nil && uint32(len(b)) <= c.maxPacketOut
+	}
+	if ss.maxPacketOut == 0 {
 		return true
 	}
 	size := len(m.encoded(c.version, qos, retain))
@@ -106,7 +115,7 @@ func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDLi
 			bound += 1 + packets.VarintSize(int(id))
 		}
 		if uint32(bound) > c.maxPacketOut {
-			b, err := m.encodeFor(nil, qos, retain, 1, subIDs)
+			b, err := m.encodeFor(nil, m.Topic, packets.V5, qos, retain, 1, subIDs)
 			return err == nil && uint32(len(b)) <= c.maxPacketOut
 		}
 	}
@@ -139,11 +148,11 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 		return
 	}
 	if qos == 0 {
-		if ss.conn == nil && s.opts.QueueQoS0 && ss.expiry != 0 {
+		if ss.conn == nil && s.o().QueueQoS0 && ss.expiry != 0 {
 			ss.queueLocked(s, queuedMsg{msg: m, retain: retain, subIDs: subIDs})
 			return
 		}
-		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, s.opts.MaxQueued, s.opts.MaxQueuedBytes) {
+		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, s.o().MaxQueued, s.o().MaxQueuedBytes) {
 			s.counters.publishDropped.Add(1)
 		}
 		return
@@ -158,8 +167,8 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 // queueLocked queues a message beyond the in-flight window, or drops it
 // (counted) when the queue is at max_queued_messages or max_queued_bytes.
 func (ss *session) queueLocked(s *Server, q queuedMsg) {
-	if s.opts.MaxQueued > 0 && ss.queue.len() >= s.opts.MaxQueued ||
-		s.opts.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > s.opts.MaxQueuedBytes {
+	if s.o().MaxQueued > 0 && ss.queue.len() >= s.o().MaxQueued ||
+		s.o().MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > s.o().MaxQueuedBytes {
 		s.counters.publishDropped.Add(1)
 		return
 	}
@@ -171,7 +180,7 @@ func (ss *session) queueLocked(s *Server, q queuedMsg) {
 // payload bytes than the bound, which the next message may then pass.
 func (ss *session) roomLocked(s *Server) bool {
 	return len(ss.inflight) < ss.maxInflight &&
-		(s.opts.MaxInflightBytes <= 0 || ss.inflightSize < s.opts.MaxInflightBytes)
+		(s.o().MaxInflightBytes <= 0 || ss.inflightSize < s.o().MaxInflightBytes)
 }
 
 // sendLocked puts a message in flight and queues it on the connection.
@@ -291,7 +300,9 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 			c.out.push(outItem{ack: packets.TypePubrel, id: id})
 			continue
 		}
-		if !ss.mayReadLocked(f.msg) {
+		if !ss.mayReadLocked(f.msg) || !c.carries(f.msg) {
+			// Read access lost since, or no name under the mount point of
+			// the listener the session was resumed through.
 			ss.dropInflightLocked(id)
 			continue
 		}
@@ -345,7 +356,7 @@ func (ss *session) expiryLocked(s *Server) (seconds uint32, ends bool) {
 	if ss.expiry != neverExpires {
 		return ss.expiry, true
 	}
-	if d := s.opts.PersistentClientExpiration; d > 0 {
+	if d := s.o().PersistentClientExpiration; d > 0 {
 		return uint32(min(d.Seconds(), neverExpires-1)), true
 	}
 	return 0, false

@@ -28,8 +28,17 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		}
 	}
 	var why string // the first refusal, for the reason string
+	mount := c.mountPoint()
 	for i, sub := range p.Subscriptions {
-		if err := topic.ValidFilter(sub.Filter); err != nil {
+		err := topic.ValidFilter(sub.Filter)
+		if err == nil && mount != "" {
+			// The filter is whole from here on, retained messages included;
+			// a mount point without a trailing / can still make it invalid.
+			sub.Filter = mountFilter(mount, sub.Filter)
+			p.Subscriptions[i].Filter = sub.Filter
+			err = topic.ValidFilter(sub.Filter)
+		}
+		if err != nil {
 			if c.version != packets.V5 {
 				// [MQTT-4.7.1-2], [MQTT-4.7.1-3]: an invalid filter is a
 				// protocol violation; at 3.1.1 the connection closes, as
@@ -53,9 +62,9 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		if code != packets.Success {
 			codes[i] = failure(c.version, code)
 			if code == packets.QuotaExceeded {
-				why = cmp.Or(why, fmt.Sprintf("more than %d subscriptions", c.s.opts.MaxSubscriptions))
+				why = cmp.Or(why, fmt.Sprintf("more than %d subscriptions", c.s.o().MaxSubscriptions))
 				c.s.log.Warn("subscription refused: session at its subscription limit",
-					"client", c.clientID, "filter", sub.Filter, "max_subscriptions", c.s.opts.MaxSubscriptions)
+					"client", c.clientID, "filter", sub.Filter, "max_subscriptions", c.s.o().MaxSubscriptions)
 			}
 			continue
 		}
@@ -115,7 +124,7 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 		ss.subs = make(map[string]sessionSub)
 	}
 	old, existed := ss.subs[sub.Filter]
-	if max := s.opts.MaxSubscriptions; !existed && max > 0 && len(ss.subs) >= max {
+	if max := s.o().MaxSubscriptions; !existed && max > 0 && len(ss.subs) >= max {
 		return packets.QuotaExceeded, false
 	}
 	match, key, group := indexEntry(ss, sub.Filter)
@@ -163,9 +172,15 @@ func (c *conn) handleUnsubscribe(flags byte, body []byte) error {
 	}
 	ack := &packets.Unsuback{PacketID: p.PacketID}
 	var why string
+	mount := c.mountPoint()
 	for _, filter := range p.Filters {
 		code := packets.Success
-		if err := topic.ValidFilter(filter); err != nil {
+		err := topic.ValidFilter(filter)
+		if err == nil && mount != "" {
+			filter = mountFilter(mount, filter)
+			err = topic.ValidFilter(filter)
+		}
+		if err != nil {
 			if c.version != packets.V5 {
 				return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
 			}

@@ -90,14 +90,15 @@ func (s *Server) startSys() {
 	}
 	t.update(time.Now())
 	s.sysRetained.Store(int64(len(t.last)))
-	s.wg.Add(1)
-	go func() {
+	go func() { // startWatchers has counted it in s.wg
 		defer s.wg.Done()
-		t.run(s.done, s.opts.SysInterval)
+		t.run(s.done, s.o().SysInterval)
 	}()
 }
 
-// run updates the $SYS topics every interval until done is closed.
+// run updates the $SYS topics every interval until done is closed. A
+// Reload that changes sys_interval takes effect at the next tick; one that
+// turns $SYS off (a negative interval) pauses the updates.
 func (t *sysTree) run(done <-chan struct{}, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -106,7 +107,14 @@ func (t *sysTree) run(done <-chan struct{}, interval time.Duration) {
 		case <-done:
 			return
 		case now := <-tick.C:
-			t.update(now)
+			next := t.s.o().SysInterval
+			if next > 0 {
+				t.update(now)
+				if next != interval {
+					interval = next
+					tick.Reset(interval)
+				}
+			}
 		}
 	}
 }
@@ -114,7 +122,7 @@ func (t *sysTree) run(done <-chan struct{}, interval time.Duration) {
 // update publishes every figure that changed since the last update.
 func (t *sysTree) update(now time.Time) {
 	st := t.s.Stats()
-	t.put("version", "midge version "+t.s.opts.Version)
+	t.put("version", "midge version "+t.s.o().Version)
 	t.publish("uptime", strconv.FormatInt(int64(now.Sub(t.s.started)/time.Second), 10)+" seconds")
 
 	disconnected := st.ClientsDisconnected()

@@ -17,12 +17,20 @@ import (
 // session ends first.
 func (c *conn) publishWill() {
 	w := c.will
-	if c.access != nil && !c.access.CanWrite(w.Topic) {
-		c.s.log.Info(fmt.Sprintf("Denied will of %s: not authorised to publish to '%s'.", c.clientID, w.Topic))
+	name := w.Topic
+	if mount := c.mountPoint(); mount != "" {
+		name = mount + name // as for its PUBLISHes, before access control
+		if len(name) > maxTopicLength {
+			c.s.log.Info(fmt.Sprintf("Dropped will of %s: topic too long under the listener's mount_point.", c.clientID))
+			return
+		}
+	}
+	if c.access != nil && !c.access.CanWrite(name) {
+		c.s.log.Info(fmt.Sprintf("Denied will of %s: not authorised to publish to '%s'.", c.clientID, name))
 		return
 	}
 	m := &Message{
-		Topic:      w.Topic,
+		Topic:      name,
 		Payload:    w.Payload,
 		QoS:        w.QoS,
 		Retain:     w.Retain,

@@ -69,22 +69,15 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 			return 3
 		}
 	}
-	if cfg.PerListenerSettings {
-		fmt.Fprintf(stdio.Err, "Error: %v\n", errPerListenerSettings)
-		return 3
-	}
-	logSet, skipped := logSettings(cfg, verbose, logFormat == "json")
-	log, logOut, err := NewLogger(logSet, stdio.Out, stdio.Err)
+	blog, err := newBrokerLog(cfg, verbose, logFormat == "json", stdio.Out, stdio.Err)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
 		return 3
 	}
-	defer logOut.Close()
+	defer blog.Close()
+	log := blog.Logger
 	for _, w := range cfg.Warnings {
 		log.Warn(w.String())
-	}
-	for _, kind := range skipped {
-		log.Warn(fmt.Sprintf("log_dest %s is not supported; those log lines go nowhere", kind))
 	}
 
 	plan, err := planListeners(cfg, ports, log)
@@ -119,16 +112,17 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	defer removePID()
 	srv := broker.New(opts)
 	log.Info("midge " + Version + " starting")
-	return serveUntilDone(ctx, srv, plan, sec, reload, log, logOut)
+	r := &reloader{configFile: configFile, log: blog, sec: sec, srv: srv}
+	return serveUntilDone(ctx, srv, plan, sec, reload, r.reload, log)
 }
 
 // warnIfOpen warns about a listener reachable from the network that admits
 // anyone: anonymous access on, and no password file to check user names.
 func warnIfOpen(plan listenPlan, sec *security, log *slog.Logger) {
-	if !sec.allowAnonymous || sec.passwords != nil {
-		return
-	}
 	for _, a := range plan.addrs {
+		if ls := sec.forListener(a.cfg); !ls.allowAnonymous.Load() || ls.passwords != nil {
+			continue
+		}
 		if a.cfg == nil || a.network == "unix" || a.cfg.UseIdentityAsUsername || a.cfg.UseSubjectAsUsername {
 			continue
 		}
@@ -189,6 +183,13 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 		case l.Unix():
 			plan.addrs = append(plan.addrs, listenAddr{network: "unix", address: l.Address, cfg: l})
 			continue
+		case l.BindInterface != "":
+			addrs, err := interfaceAddrs(l)
+			if err != nil {
+				return listenPlan{}, err
+			}
+			plan.addrs = append(plan.addrs, addrs...)
+			continue
 		case l.Address == "" && l.SocketDomain == "ipv4":
 			plan.addrs = append(plan.addrs, listenAddr{network: "tcp4", address: net.JoinHostPort("0.0.0.0", port), cfg: l})
 			continue
@@ -203,7 +204,7 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 		}
 		plan.addrs = append(plan.addrs, listenAddr{network: "tcp", address: net.JoinHostPort(l.Address, port), cfg: l})
 	}
-	if !plan.allowAnonymous && cfg.PasswordFile == "" {
+	if !cfg.PerListenerSettings && !plan.allowAnonymous && cfg.PasswordFile == "" {
 		log.Info("allow_anonymous is false and no password file is configured: only clients with certificate " +
 			"identities (use_identity_as_username) can connect")
 	}
@@ -213,7 +214,7 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 // serveUntilDone binds every address, serves until ctx ends, then shuts the
 // broker down cleanly.
 func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, sec *security,
-	reload <-chan struct{}, log *slog.Logger, logOut *LogOutput) int {
+	reload <-chan struct{}, onReload func(), log *slog.Logger) int {
 	type bound struct {
 		l net.Listener
 		a listenAddr
@@ -264,7 +265,7 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := srv.ServeWith(b.l, listenerOptions(b.a.cfg, b.a.tls))
+			err := srv.ServeWith(b.l, sec.listenerOptions(b.a.cfg, b.a.tls))
 			if !errors.Is(err, broker.ErrServerClosed) {
 				errs <- err
 			}
@@ -278,11 +279,8 @@ wait:
 			log.Info("midge " + Version + " terminating")
 			break wait
 		case <-reload:
-			log.Info("reloading security files and reopening the log file (SIGHUP)")
-			if err := logOut.Reopen(); err != nil {
-				log.Error("reopening the log file", "err", err)
-			}
-			sec.reload(log)
+			log.Info("reloading the configuration (SIGHUP)")
+			onReload()
 		case err := <-errs:
 			log.Error("listener failed", "err", err)
 			status = 1

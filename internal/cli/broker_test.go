@@ -222,3 +222,35 @@ func TestBrokerAppliesConfig(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// per_listener_settings true: each listener has its own allow_anonymous and
+// password file.
+func TestBrokerPerListenerSettings(t *testing.T) {
+	dir := t.TempDir()
+	openAddr, closedAddr := mosquittotest.FreeAddr(t), mosquittotest.FreeAddr(t)
+	_, open := splitAddr(t, openAddr)
+	_, closed := splitAddr(t, closedAddr)
+	pw := filepath.Join(dir, "passwd")
+	var out bytes.Buffer
+	if status := Passwd(context.Background(), []string{"-c", "-b", pw, "alice", "alice"}, Stdio{In: strings.NewReader(""), Out: &out, Err: &out}); status != 0 {
+		t.Fatalf("midge passwd: %d %s", status, out.String())
+	}
+	conf := filepath.Join(dir, "per.conf")
+	os.WriteFile(conf, []byte(strings.Join([]string{
+		"per_listener_settings true",
+		"listener " + open + " 127.0.0.1",
+		"allow_anonymous true",
+		"listener " + closed + " 127.0.0.1",
+		"password_file " + pw,
+		"",
+	}, "\n")), 0o600)
+	runBroker(t, "-c", conf)
+	if code := connackCode(t, openAddr); code != 0 {
+		t.Errorf("anonymous on the open listener: CONNACK %d, want 0", code)
+	}
+	if code := connackCode(t, closedAddr); code != packets.ConnRefusedNotAuthorized {
+		t.Errorf("anonymous on the listener with a password file: CONNACK %d, want 5", code)
+	}
+	c := brokertest.ConnectUser(t, closedAddr, packets.V311, "a", "alice", true)
+	c.Net.Close()
+}

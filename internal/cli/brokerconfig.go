@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -168,11 +167,6 @@ func writePIDFile(path string) (func(), error) {
 	}
 	return func() { os.Remove(path) }, nil
 }
-
-// errPerListenerSettings refuses per_listener_settings true: midge has one
-// password file, ACL file and anonymous setting for all listeners.
-var errPerListenerSettings = errors.New("per_listener_settings true is not supported yet: midge applies one " +
-	"password_file, acl_file and allow_anonymous to every listener; ignoring it could admit clients a listener's own settings refuse")
 
 // removeStaleSocket removes a Unix socket file left by an earlier run, as
 // Mosquitto does; anything that is not a socket is left for Listen to

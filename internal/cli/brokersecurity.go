@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/auth"
@@ -17,29 +18,84 @@ import (
 // and what they may do: the password and ACL files and every TLS
 // listener's certificates. Reload re-reads all of them.
 type security struct {
-	allowAnonymous bool
+	allowAnonymous atomic.Bool
 	passwords      *auth.PasswordFile // nil without password_file
 	acl            *auth.ACLFile      // nil without acl_file
 	tls            map[*config.Listener]*listener.TLS
+	// perListener holds each listener's own files and rules under
+	// per_listener_settings true; nil otherwise.
+	perListener map[*config.Listener]*listenerSecurity
 }
 
-// loadSecurity opens the files the configuration names. An unreadable or
-// malformed file stops the start: a broker must not open with weaker
-// security than its configuration asks for.
+// listenerSecurity is one listener's security under per_listener_settings.
+type listenerSecurity struct {
+	files  *security // its password and ACL files and allow_anonymous
+	broker *broker.Security
+}
+
+// loadSecurity opens the files the configuration names, for the whole
+// broker and, with per_listener_settings true, for each listener. An
+// unreadable or malformed file stops the start: a broker must not open
+// with weaker security than its configuration asks for.
 func loadSecurity(cfg *config.Config, allowAnonymous bool) (*security, error) {
-	sec := &security{allowAnonymous: allowAnonymous}
+	sec, err := loadFiles(cfg.PasswordFile, cfg.ACLFile)
+	if err != nil {
+		return nil, err
+	}
+	sec.allowAnonymous.Store(allowAnonymous)
+	if !cfg.PerListenerSettings {
+		return sec, nil
+	}
+	sec.perListener = make(map[*config.Listener]*listenerSecurity)
+	for i := range cfg.Listeners {
+		l := &cfg.Listeners[i]
+		ls := cfg.SecurityFor(l)
+		files, err := loadFiles(ls.PasswordFile, ls.ACLFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: listener %d: %w", l.File, l.Line, l.Port, err)
+		}
+		files.allowAnonymous.Store(ls.AllowAnonymous != nil && *ls.AllowAnonymous)
+		var opts broker.Options
+		files.options(&opts)
+		bs := &broker.Security{Authenticator: opts.Authenticator, EnhancedAuth: opts.EnhancedAuth, Authorizer: opts.Authorizer}
+		if ls.AllowZeroLengthClientID != nil {
+			bs.NoEmptyClientID = !*ls.AllowZeroLengthClientID
+		}
+		if ls.AutoIDPrefix != nil {
+			bs.AutoIDPrefix = *ls.AutoIDPrefix
+		}
+		sec.perListener[l] = &listenerSecurity{files: files, broker: bs}
+	}
+	return sec, nil
+}
+
+// loadFiles opens a password file and an ACL file; empty names none.
+func loadFiles(passwordFile, aclFile string) (*security, error) {
+	sec := &security{}
 	var err error
-	if cfg.PasswordFile != "" {
-		if sec.passwords, err = auth.OpenPasswordFile(cfg.PasswordFile); err != nil {
+	if passwordFile != "" {
+		if sec.passwords, err = auth.OpenPasswordFile(passwordFile); err != nil {
 			return nil, fmt.Errorf("password_file: %w", err)
 		}
 	}
-	if cfg.ACLFile != "" {
-		if sec.acl, err = auth.OpenACLFile(cfg.ACLFile); err != nil {
+	if aclFile != "" {
+		if sec.acl, err = auth.OpenACLFile(aclFile); err != nil {
 			return nil, fmt.Errorf("acl_file: %w", err)
 		}
 	}
 	return sec, nil
+}
+
+// setAllowAnonymous changes allow_anonymous on reload.
+func (sec *security) setAllowAnonymous(allow bool) { sec.allowAnonymous.Store(allow) }
+
+// forListener is the security that decides for l's clients: its own under
+// per_listener_settings, the broker's otherwise.
+func (sec *security) forListener(l *config.Listener) *security {
+	if ls, ok := sec.perListener[l]; ok {
+		return ls.files
+	}
+	return sec
 }
 
 // Authenticate applies Mosquitto's rules: a client without a user name is
@@ -48,13 +104,13 @@ func loadSecurity(cfg *config.Config, allowAnonymous bool) (*security, error) {
 // anonymous access is allowed.
 func (sec *security) Authenticate(_ context.Context, info broker.ConnectInfo) error {
 	if !info.HasUsername {
-		if sec.allowAnonymous {
+		if sec.allowAnonymous.Load() {
 			return nil
 		}
 		return broker.ErrNotAuthorized
 	}
 	if sec.passwords == nil {
-		if sec.allowAnonymous {
+		if sec.allowAnonymous.Load() {
 			return nil
 		}
 		return broker.ErrNotAuthorized
@@ -115,16 +171,20 @@ func (sec *security) listenerTLS(l *config.Listener, log *slog.Logger) (*listene
 }
 
 // listenerOptions returns the broker's per-listener options for l.
-func listenerOptions(l *config.Listener, t *listener.TLS) broker.ListenerOptions {
+func (sec *security) listenerOptions(l *config.Listener, t *listener.TLS) broker.ListenerOptions {
 	var lo broker.ListenerOptions
 	if l == nil {
 		return lo
+	}
+	if ls, ok := sec.perListener[l]; ok {
+		lo.Security = ls.broker
 	}
 	lo.MaxConnections = l.MaxConnections
 	if l.MaxQoS < 2 {
 		lo.LimitQoS, lo.MaxQoS = true, byte(max(l.MaxQoS, 0))
 	}
 	lo.UseUsernameAsClientID = l.UseUsernameAsClientID
+	lo.MountPoint = l.MountPoint
 	if t != nil && (l.UseIdentityAsUsername || l.UseSubjectAsUsername) {
 		lo.CertUsername = t.Username
 	}
@@ -144,6 +204,19 @@ func wrapTLS(ln net.Listener, t *listener.TLS) net.Listener {
 // certificates, as Mosquitto does on SIGHUP. Connections stay up. A file
 // that fails to load leaves the previous one in force and is logged.
 func (sec *security) reload(log *slog.Logger) {
+	sec.reloadFiles(log)
+	for _, ls := range sec.perListener {
+		ls.files.reloadFiles(log)
+	}
+	for l, t := range sec.tls {
+		if err := t.Reload(); err != nil {
+			log.Error(fmt.Sprintf("reload: listener %d keeps its previous TLS certificates", l.Port), "err", err)
+		}
+	}
+}
+
+// reloadFiles re-reads the password and ACL files.
+func (sec *security) reloadFiles(log *slog.Logger) {
 	if sec.passwords != nil {
 		if err := sec.passwords.Reload(); err != nil {
 			log.Error("reload: keeping the previous password file", "err", err)
@@ -156,11 +229,6 @@ func (sec *security) reload(log *slog.Logger) {
 			log.Error("reload: keeping the previous ACL file", "err", err)
 		} else {
 			log.Info("reloaded ACL file " + sec.acl.Path())
-		}
-	}
-	for l, t := range sec.tls {
-		if err := t.Reload(); err != nil {
-			log.Error(fmt.Sprintf("reload: listener %d keeps its previous TLS certificates", l.Port), "err", err)
 		}
 	}
 }

@@ -127,6 +127,11 @@ type Listener struct {
 
 	// SocketDomain is socket_domain: "ipv4", "ipv6", or empty for both.
 	SocketDomain string
+	// BindInterface is bind_interface: the network interface (eth0) whose
+	// addresses the listener listens on; empty for none. Mosquitto binds
+	// the socket to the device; midge takes the interface's addresses as
+	// they are at start-up.
+	BindInterface string
 	// MaxConnections is max_connections; -1 (the default) is unlimited.
 	MaxConnections int
 	// MaxQoS is max_qos (alias maximum_qos), 0 to 2; default 2.
@@ -136,6 +141,9 @@ type Listener struct {
 	MaxTopicAlias int
 	// UseUsernameAsClientID is use_username_as_clientid.
 	UseUsernameAsClientID bool
+	// MountPoint is mount_point: a prefix put in front of the topics of
+	// this listener's clients; empty for none. It holds no + or #.
+	MountPoint string
 
 	// Protocol is protocol: "mqtt" (also when empty) or "websockets".
 	Protocol string

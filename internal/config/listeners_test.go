@@ -44,6 +44,12 @@ func TestListenerOptionsBeforeAnyListener(t *testing.T) {
 	if len(cfg.Listeners) != 1 || !cfg.Listeners[0].Implicit || !cfg.Listeners[0].UseUsernameAsClientID || len(cfg.Warnings) != 0 {
 		t.Fatalf("listeners %+v warnings %v", cfg.Listeners, cfg.Warnings)
 	}
+	// So do mount_point and bind_interface.
+	cfg = parse(t, "mount_point tenant/\nbind_interface lo\n")
+	if len(cfg.Listeners) != 1 || !cfg.Listeners[0].Implicit || cfg.Listeners[0].MountPoint != "tenant/" ||
+		cfg.Listeners[0].BindInterface != "lo" || len(cfg.Warnings) != 0 {
+		t.Fatalf("listeners %+v warnings %v", cfg.Listeners, cfg.Warnings)
+	}
 
 	// http_dir alone does not make one (nor does max_connections -1, the
 	// default): the lines are reported instead of silently dropped.

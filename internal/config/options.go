@@ -254,6 +254,12 @@ func setOnce(field *string, v *value, accepted, scope string) error {
 	if err != nil {
 		return err
 	}
+	return setOnceTo(field, s, v, scope)
+}
+
+// setOnceTo sets field to s, the value read from v, unless an earlier line
+// set it.
+func setOnceTo(field *string, s string, v *value, scope string) error {
 	if *field != "" {
 		return fmt.Errorf("%s: set twice%s (accepted: one %s line%s, as in Mosquitto)", v.option, scope, v.option, scope)
 	}

@@ -267,6 +267,6 @@ func (d *defaultListener) needed() bool {
 		l.Ciphers != "" || l.Ciphers13 != "" ||
 		l.RequireCertificate || l.UseIdentityAsUsername || l.UseSubjectAsUsername || l.UseUsernameAsClientID ||
 		l.MaxConnections != -1 || l.MaxQoS != 2 ||
-		(l.Protocol != "" && l.Protocol != "mqtt") || l.SocketDomain != "" ||
+		(l.Protocol != "" && l.Protocol != "mqtt") || l.SocketDomain != "" || l.BindInterface != "" || l.MountPoint != "" ||
 		s.PasswordFile != "" || (s.AllowZeroLengthClientID != nil && !*s.AllowZeroLengthClientID)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Reasons shared by several options.
@@ -121,8 +122,8 @@ var registry = []Option{
 		Note: "the default listener's `Port` (deprecated: use listener)", set: setPort},
 	{Name: "bind_address", Scope: ScopeDefaultListener, Status: Implemented, Default: "none",
 		Note: "the default listener's `Address` (deprecated: use listener)", set: listenerText(func(l *Listener) *string { return &l.Address }, "an address")},
-	{Name: "bind_interface", Scope: ScopeListener, Status: Refuse, Default: "none",
-		Note: "not supported yet; ignoring it would open the listener on every interface (give the interface's address on the listener line instead)"},
+	{Name: "bind_interface", Scope: ScopeListener, Status: Implemented, Default: "none",
+		Note: "`BindInterface`: midge listens on the interface's addresses as they are at start-up (Mosquitto binds the socket to the device)", set: setBindInterface},
 	{Name: "socket_domain", Scope: ScopeListener, Status: Implemented, Default: "both",
 		Note: "`SocketDomain`", set: listenerWord(func(l *Listener) *string { return &l.SocketDomain }, "ipv4", "ipv6")},
 	{Name: "protocol", Scope: ScopeListener, Status: Implemented, Default: "mqtt",
@@ -139,8 +140,8 @@ var registry = []Option{
 		Note: "`MaxTopicAlias`", set: listenerInt(func(l *Listener) *int { return &l.MaxTopicAlias }, 0, 65535, "a whole number from 0 to 65535")},
 	{Name: "max_topic_alias_broker", Scope: ScopeListener, Status: Warn, Default: "10",
 		Note: "midge does not assign topic aliases to the messages it sends (Mosquitto 2.1)"},
-	{Name: "mount_point", Scope: ScopeListener, Status: Refuse, Default: "none",
-		Note: "not supported yet; ignoring it would let this listener's clients read and write every topic instead of those under the prefix"},
+	{Name: "mount_point", Scope: ScopeListener, Status: Implemented, Default: "none",
+		Note: "`MountPoint`", set: setMountPoint},
 	{Name: "use_username_as_clientid", Scope: ScopeListener, Status: Implemented, Default: "false",
 		Note: "`UseUsernameAsClientID`", set: listenerBool(func(l *Listener) *bool { return &l.UseUsernameAsClientID })},
 	{Name: "accept_protocol_versions", Scope: ScopeListener, Status: Refuse, Default: "3,4,5",
@@ -298,6 +299,30 @@ func setPort(t *target, v *value) error {
 	}
 	l.Port = int(n)
 	return nil
+}
+
+// setBindInterface reads an interface name, once per listener as in
+// Mosquitto.
+func setBindInterface(t *target, v *value) error {
+	name, err := v.word("a network interface name")
+	if err != nil {
+		return err
+	}
+	return setOnceTo(&t.listener().BindInterface, name, v, " for this listener")
+}
+
+// setMountPoint reads a topic prefix. Mosquitto refuses one that would not
+// do as the start of a topic name: with a wildcard, or too long.
+func setMountPoint(t *target, v *value) error {
+	const accepted = "a topic prefix without the wildcards + and #"
+	s, err := v.text(accepted)
+	if err != nil {
+		return err
+	}
+	if strings.ContainsAny(s, "+#") || len(s) > 65535 || !utf8.ValidString(s) {
+		return v.invalid(accepted)
+	}
+	return setOnceTo(&t.listener().MountPoint, s, v, " for this listener")
 }
 
 func setMaxConnections(t *target, v *value) error {

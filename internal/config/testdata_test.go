@@ -87,6 +87,8 @@ func TestKitchenSink(t *testing.T) {
 	ws.Protocol, ws.HTTPDir = "websockets", "/usr/share/midge/www"
 	wss := listener(8081, "", 58)
 	wss.Protocol, wss.CertFile, wss.KeyFile, wss.UseSubjectAsUsername = "websockets", "/etc/midge/server.crt", "/etc/midge/server.key", true
+	tenant := listener(1885, "", 91)
+	tenant.BindInterface, tenant.MountPoint = "eth0", "tenant/a/"
 
 	// The options midge accepts and ignores, each with its warning.
 	var warnings []Warning
@@ -103,7 +105,7 @@ func TestKitchenSink(t *testing.T) {
 
 	types := LogError | LogWarning | LogNotice | LogSubscribe
 	want := &Config{
-		Listeners:                  []Listener{listener(1883, "127.0.0.1", 32), lan, tls, ws, wss, listener(0, "/run/midge/midge.sock", 65)},
+		Listeners:                  []Listener{listener(1883, "127.0.0.1", 32), lan, tls, ws, wss, listener(0, "/run/midge/midge.sock", 65), tenant},
 		AllowAnonymous:             ptr(false),
 		PasswordFile:               "/etc/midge/passwd",
 		ACLFile:                    "/etc/midge/acl",

@@ -69,7 +69,9 @@ func TestBadValues(t *testing.T) {
 		{"listener 1883\nprotocol http_api", `protocol: invalid value "http_api" (accepted: mqtt, websockets)`},
 		{"listener 1883\nmax_qos 3", `max_qos: invalid value "3" (accepted: 0, 1, 2)`},
 		{"listener 1883\nmax_topic_alias 65536", `max_topic_alias: invalid value "65536" (accepted: a whole number from 0 to 65535)`},
-		{"listener 1883\nmount_point a/+/", `mount_point: refused: not supported yet`},
+		{"listener 1883\nmount_point a/+/", `mount_point: invalid value "a/+/" (accepted: a topic prefix without the wildcards + and #)`},
+		{"listener 1883\nmount_point a/#", `mount_point: invalid value "a/#" (accepted: a topic prefix without the wildcards + and #)`},
+		{"listener 1883\nbind_interface eth0 eth1", `bind_interface: invalid value "eth0 eth1" (accepted: a network interface name)`},
 		{"listener 1883\ntls_version tlsv1.0", `tls_version: invalid value "tlsv1.0" (accepted: tlsv1.3, tlsv1.2, tlsv1.1)`},
 		{"listener 0", "listener: port 0 needs a Unix socket path (accepted: `listener PORT [ADDRESS]` with a port from 1 to 65535, or `listener 0 SOCKET-PATH`)"},
 		{"listener 1883 ::1 extra", "listener: expected `listener PORT [ADDRESS]`"},
@@ -128,6 +130,8 @@ func TestRepeatedOptions(t *testing.T) {
 		"password_file /a\npassword_file /b\n",
 		"listener 8883\ncertfile /a\ncertfile /b\n",
 		"auto_id_prefix a\nauto_id_prefix b\n",
+		"listener 1883\nmount_point a/\nmount_point b/\n",
+		"listener 1883\nbind_interface lo\nbind_interface eth0\n",
 	} {
 		e := parseError(t, text)
 		if !strings.Contains(e.Msg, "set twice") || e.Line != strings.Count(text, "\n") {
