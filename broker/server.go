@@ -140,8 +140,9 @@ func (s *Server) goConn(fn func()) {
 // Mosquitto's per-listener options do.
 type ListenerOptions struct {
 	// MaxConnections bounds the clients connected through the listener at
-	// once (Mosquitto's max_connections); a connection over it is closed as
-	// soon as it is accepted. Zero or negative means unlimited.
+	// once (Mosquitto's max_connections); a connection over it is answered
+	// CONNACK 0x89 Server busy (3 at MQTT 3.1.1) and closed, without being
+	// authenticated. Zero or negative means unlimited.
 	MaxConnections int
 
 	// CertUsername, when set, takes each client's user name from its TLS

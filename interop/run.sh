@@ -19,7 +19,8 @@
 # config file's path replaces {conf} in it, or is appended when there is no
 # {conf}. The config holds "listener PORT 127.0.0.1", two more loopback
 # listeners with "protocol websockets" (one with http_dir interop/websocket,
-# one with certfile/keyfile from `midge cert`) and "allow_anonymous true".
+# one with certfile/keyfile from `midge cert`), "allow_anonymous true" and
+# "sys_interval 1".
 # Against mosquitto 2.0 set MIDGE_TEST_KEEPALIVE_SLACK=10s: its keepalive
 # check is coarser than the Go test allows (see interop/will_test.go).
 #
@@ -169,6 +170,7 @@ protocol websockets
 certfile $tmp/pki/server.crt
 keyfile $tmp/pki/server.key
 allow_anonymous true
+sys_interval 1
 EOF
 if [[ " ${broker[*]} " == *"{conf}"* ]]; then
 	broker=("${broker[@]//\{conf\}/$conf}")
@@ -414,6 +416,51 @@ check_v5_rr() {
 	}
 }
 
+# $SYS, as in Mosquitto's tutorial: mosquitto_sub -v on $SYS/broker/bytes/#
+# while mosquitto_pub sends traffic sees bytes/received rise from one update
+# to the next (sys_interval 1). Only changed figures are published again, so
+# every value after the retained one is an update.
+check_sys_bytes() {
+	local out=$tmp/sys_bytes.out i received
+	timeout 30 stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$port" -t "\$SYS/broker/bytes/#" -v -d -C 6 -W 20 \
+		>"$out" 2>&1 &
+	local sys_sub=$!
+	pids+=("$sys_sub")
+	for _ in $(seq 1 200); do
+		grep -q 'received SUBACK' "$out" && break
+		sleep 0.05
+	done
+	for i in $(seq 1 10); do
+		pub -t "$base/sys" -m "traffic $i" || echo "    mosquitto_pub $i failed"
+		sleep 0.3
+	done
+	wait "$sys_sub" || echo "    mosquitto_sub -C 6 -W 20: status $?"
+	forget "$sys_sub"
+	received=$(awk '$1 == "$SYS/broker/bytes/received" { print $2 }' "$out")
+	if [ "$(printf '%s\n' "$received" | grep -c .)" -lt 2 ] ||
+		[ "$(printf '%s\n' "$received" | tail -n 1)" -le "$(printf '%s\n' "$received" | head -n 1)" ]; then
+		echo "    want two or more \$SYS/broker/bytes/received figures, rising; mosquitto_sub -v printed:"
+		grep -F "\$SYS/broker/bytes/" "$out" | grep -v '^Client ' | sed 's/^/    | /'
+		return 1
+	fi
+	echo "    \$SYS/broker/bytes/received: $(printf '%s\n' "$received" | paste -sd ' ')"
+}
+
+# $SYS/broker/version names the broker: "midge version X" for midge.
+check_sys_version() {
+	local got want="midge version *"
+	[ -z "$broker_cmd" ] || want="* version *"
+	got=$(timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -t "\$SYS/broker/version" -C 1 -W 5) || {
+		echo "    mosquitto_sub \$SYS/broker/version: status $?"
+		return 1
+	}
+	# shellcheck disable=SC2053 # $want is a pattern
+	if [[ $got != $want ]]; then
+		echo "    \$SYS/broker/version is \"$got\", want \"$want\""
+		return 1
+	fi
+}
+
 echo "== mosquitto_pub / mosquitto_sub"
 check "mosquitto-clients + wildcard" check_plus
 check "mosquitto-clients # wildcard" check_hash
@@ -423,6 +470,8 @@ check "mosquitto-clients persistent session queueing" check_session
 check "mosquitto-clients MQTT 5 properties (-V 5 -D)" check_v5_properties
 check "mosquitto-clients MQTT 5 shared subscriptions" check_v5_shared
 check "mosquitto_rr request/response" check_v5_rr
+check "mosquitto_sub \$SYS/broker/bytes/# rises as traffic flows" check_sys_bytes
+check "mosquitto_sub \$SYS/broker/version" check_sys_version
 
 # --- MQTT.js over WebSockets ----------------------------------------------
 

@@ -72,13 +72,13 @@ func startSecureBroker(t *testing.T, dir, conf string) *secureBroker {
 // reload to be logged.
 func (b *secureBroker) doReload(t *testing.T) {
 	t.Helper()
-	before := strings.Count(b.log.String(), "reloading security files")
+	before := strings.Count(b.log.String(), "reloading the configuration")
 	b.reload <- struct{}{}
 	mosquittotest.WaitFor(t, 5*time.Second, "reload logged", func() bool {
 		log := b.log.String()
-		return strings.Count(log, "reloading security files") > before &&
-			(strings.Contains(log[strings.LastIndex(log, "reloading security files"):], "reloaded") ||
-				strings.Contains(log[strings.LastIndex(log, "reloading security files"):], "keeping"))
+		return strings.Count(log, "reloading the configuration") > before &&
+			(strings.Contains(log[strings.LastIndex(log, "reloading the configuration"):], "reloaded") ||
+				strings.Contains(log[strings.LastIndex(log, "reloading the configuration"):], "keeping"))
 	})
 }
 
