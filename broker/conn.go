@@ -85,6 +85,30 @@ const (
 type readScratch struct {
 	publish packets.Publish
 	route   router
+	counts  receiveCounts
+}
+
+// receiveCounts are the counters of packets read and not yet added to the
+// broker's: the counters are shared by every connection, so a reader adds
+// its figures once per buffer it empties rather than once per packet.
+type receiveCounts struct {
+	packets, bytes, publishes, publishBytes int64
+}
+
+// flushCounts adds what the connection counted to the broker's counters.
+func (c *conn) flushCounts() {
+	sc := c.scratch
+	if sc == nil || sc.counts.packets == 0 {
+		return
+	}
+	n, k := &sc.counts, &c.s.counters
+	k.messagesReceived.Add(n.packets)
+	k.bytesReceived.Add(n.bytes)
+	if n.publishes != 0 {
+		k.publishReceived.Add(n.publishes)
+		k.publishBytesReceived.Add(n.publishBytes)
+	}
+	*n = receiveCounts{}
 }
 
 var scratches = sync.Pool{New: func() any { return new(readScratch) }}
@@ -139,6 +163,7 @@ func (c *conn) takeScratch() {
 
 func (c *conn) dropScratch() {
 	if c.scratch != nil {
+		c.flushCounts()
 		scratches.Put(c.scratch)
 		c.scratch = nil
 	}
@@ -283,9 +308,14 @@ func (c *conn) readOne() error {
 		// byte at a time is still closed after 1.5 × keep alive.
 		c.lastRead.Store(time.Now().UnixNano())
 	}
-	c.s.counters.messagesReceived.Add(1)
-	c.s.counters.bytesReceived.Add(int64(1 + packets.VarintSize(h.Remaining) + h.Remaining))
-	if err := c.dispatch(h, body); err != nil {
+	n := &c.scratch.counts
+	n.packets++
+	n.bytes += int64(1 + packets.VarintSize(h.Remaining) + h.Remaining)
+	err = c.dispatch(h, body)
+	if c.reader.Buffered() == 0 {
+		c.flushCounts() // the next read waits for the network
+	}
+	if err != nil {
 		return err
 	}
 	return c.waitForWriter()

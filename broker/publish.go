@@ -17,8 +17,9 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	if err := p.Decode(flags, body, c.version); err != nil {
 		return err
 	}
-	c.s.counters.publishReceived.Add(1)
-	c.s.counters.publishBytesReceived.Add(int64(len(p.Payload)))
+	n := &c.scratch.counts
+	n.publishes++
+	n.publishBytes += int64(len(p.Payload))
 	if c.s.overMemoryLimit.Load() {
 		// Mosquitto's memory_limit: the message is dropped and its
 		// publisher disconnected.
@@ -272,12 +273,13 @@ func (s *Server) retain(m *Message, source TopicAccess) {
 	}
 }
 
-// qosFor is the QoS a message goes out at on a subscription granted qos.
-func (s *Server) qosFor(m *Message, qos byte) byte {
-	if s.o().UpgradeOutgoingQoS {
-		return qos
+// outQoS is the QoS a message of QoS qos goes out at on a subscription
+// granted sub: the lower of the two, or sub with upgrade_outgoing_qos.
+func outQoS(qos, sub byte, upgrade bool) byte {
+	if upgrade {
+		return sub
 	}
-	return min(m.QoS, qos)
+	return min(qos, sub)
 }
 
 // match finds the subscriptions m matches, into r, and returns how many.
@@ -293,6 +295,7 @@ func (s *Server) match(m *Message, r *router) int {
 // flag kept where a subscription asked for Retain As Published, and with
 // the identifiers of all its matching subscriptions.
 func (s *Server) deliverMatches(m *Message, r *router, from *session) {
+	upgrade := s.o().UpgradeOutgoingQoS
 	r.multi = r.multi[:0]
 	for _, sub := range r.matches {
 		if sub.sub.share != nil {
@@ -306,13 +309,13 @@ func (s *Server) deliverMatches(m *Message, r *router, from *session) {
 			r.multi = appendMerged(r.multi, sub)
 			continue
 		}
-		sub.session.deliver(s, m, s.qosFor(m, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+		sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, upgrade), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	for _, sub := range r.multi {
-		sub.session.deliver(s, m, s.qosFor(m, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+		sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, upgrade), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	if len(r.shared) > 0 {
-		s.deliverShared(m, r)
+		s.deliverShared(m, r, upgrade)
 	}
 	clear(r.matches)
 	clear(r.multi)

@@ -45,6 +45,7 @@ type session struct {
 	access       TopicAccess            // guarded by mu: what the client may read; nil allows all
 	maxPacketOut uint32                 // guarded by mu: the live connection's Maximum Packet Size; 0 for none
 	ended        bool                   // guarded by mu: removed from the broker
+	mounted      bool                   // guarded by mu: the live connection's listener has a mount point
 }
 
 // inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
@@ -90,10 +91,11 @@ func (ss *session) ownedBy(username string, hasUsername bool) bool {
 // for. While offline everything is queued.
 func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDList) bool {
 	c := ss.conn
-	if c == nil {
-		return true
+	if c == nil || !ss.mounted && ss.maxPacketOut == 0 {
+		return true // the common case, decided on the session's own fields
 	}
-	if mount := c.mountPoint(); mount != "" {
+	if ss.mounted {
+		mount := c.mountPoint()
 		name, ok := unmount(m.Topic, mount)
 		if !ok || ss.maxPacketOut == 0 {
 			return ok
@@ -148,11 +150,12 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 		return
 	}
 	if qos == 0 {
-		if ss.conn == nil && s.o().QueueQoS0 && ss.expiry != 0 {
+		o := s.o()
+		if ss.conn == nil && o.QueueQoS0 && ss.expiry != 0 {
 			ss.queueLocked(s, queuedMsg{msg: m, retain: retain, subIDs: subIDs})
 			return
 		}
-		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, s.o().MaxQueued, s.o().MaxQueuedBytes) {
+		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, o.MaxQueued, o.MaxQueuedBytes) {
 			s.counters.publishDropped.Add(1)
 		}
 		return
@@ -167,8 +170,9 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 // queueLocked queues a message beyond the in-flight window, or drops it
 // (counted) when the queue is at max_queued_messages or max_queued_bytes.
 func (ss *session) queueLocked(s *Server, q queuedMsg) {
-	if s.o().MaxQueued > 0 && ss.queue.len() >= s.o().MaxQueued ||
-		s.o().MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > s.o().MaxQueuedBytes {
+	o := s.o()
+	if o.MaxQueued > 0 && ss.queue.len() >= o.MaxQueued ||
+		o.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > o.MaxQueuedBytes {
 		s.counters.publishDropped.Add(1)
 		return
 	}
@@ -179,8 +183,11 @@ func (ss *session) queueLocked(s *Server, q queuedMsg) {
 // message: fewer than its count, and (with max_inflight_bytes) fewer
 // payload bytes than the bound, which the next message may then pass.
 func (ss *session) roomLocked(s *Server) bool {
-	return len(ss.inflight) < ss.maxInflight &&
-		(s.o().MaxInflightBytes <= 0 || ss.inflightSize < s.o().MaxInflightBytes)
+	if len(ss.inflight) >= ss.maxInflight {
+		return false
+	}
+	limit := s.o().MaxInflightBytes
+	return limit <= 0 || ss.inflightSize < limit
 }
 
 // sendLocked puts a message in flight and queues it on the connection.
@@ -293,6 +300,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.access = c.access
 	ss.dropWillLocked() // resumed before the will delay passed [MQTT-3.1.3-9]
 	ss.maxPacketOut = c.maxPacketOut
+	ss.mounted = c.mountPoint() != ""
 	c.out.push(outItem{packet: connack})
 	for _, id := range ss.inflightOrderLocked() {
 		f := ss.inflight[id]

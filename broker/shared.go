@@ -71,7 +71,7 @@ func indexEntry(ss *session, filter string) (match, key string, group string) {
 
 // deliverShared picks one member for each shared group among r.shared and
 // delivers m to it.
-func (s *Server) deliverShared(m *Message, r *router) {
+func (s *Server) deliverShared(m *Message, r *router, upgrade bool) {
 	for i := 0; i < len(r.shared); i++ {
 		sg := r.shared[i].sub.share
 		if sg == nil {
@@ -87,7 +87,7 @@ func (s *Server) deliverShared(m *Message, r *router) {
 		r.members = members
 		pick := pickMember(members, m, int(sg.next.Add(1)))
 		sub := members[pick]
-		sub.session.deliver(s, m, s.qosFor(m, sub.sub.qos), sub.sub.rap && m.Retain, sub.sub.subIDs)
+		sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, upgrade), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	clear(r.shared)
 	r.shared = r.shared[:0]
