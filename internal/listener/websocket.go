@@ -56,7 +56,7 @@ type WebSocketOptions struct {
 	// gets 431); zero means DefaultWebSocketMaxHeaderBytes.
 	MaxHeaderBytes int
 	// Logger receives the HTTP server's errors (failed TLS handshakes,
-	// for one) at debug level; nil discards them.
+	// for one), marked log_type websockets; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -119,7 +119,9 @@ func WebSocket(inner net.Listener, opts WebSocketOptions) (net.Listener, error) 
 	}
 	errorLog := slog.New(slog.DiscardHandler)
 	if opts.Logger != nil {
-		errorLog = opts.Logger
+		// Marked as Mosquitto's log_type websockets, which midge's log
+		// settings filter on (the broker's convention, see broker/log.go).
+		errorLog = opts.Logger.With("log_type", "websockets")
 	}
 	l.server = &http.Server{
 		Handler:           l,
@@ -127,7 +129,7 @@ func WebSocket(inner net.Listener, opts WebSocketOptions) (net.Listener, error) 
 		WriteTimeout:      webSocketFileTimeout,
 		IdleTimeout:       opts.HandshakeTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(errorLog.Handler(), slog.LevelInfo),
 		// HTTP/1.1 only: a WebSocket upgrade needs it.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
