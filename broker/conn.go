@@ -422,7 +422,7 @@ func (c *conn) handleDisconnect(h packets.FixedHeader, body []byte) error {
 	if c.version == packets.V5 && d.Properties.Has(packets.PropSessionExpiry) {
 		// A client may change its session's expiry as it leaves, but not
 		// give one to a session it opened without [MQTT-3.14.2-2].
-		if !c.session.setExpiry(d.Properties.SessionExpiry) {
+		if !c.session.setExpiry(c.s, d.Properties.SessionExpiry) {
 			return errExpiryAfterZero
 		}
 	}

@@ -419,6 +419,9 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 // expireSession ends a session whose expiry interval passed while it was
 // offline, unless it was resumed (and its timer replaced) since.
 func (s *Server) expireSession(ss *session, gen uint64) {
+	if s.isClosing() {
+		return // a stopped broker changes nothing, in its store least of all
+	}
 	t := &s.sessions
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -454,6 +457,7 @@ func (s *Server) endSessionLocked(ss *session) {
 	}
 	ss.ended = true
 	ss.stopExpiryLocked()
+	s.unpersistSessionLocked(ss)
 	if pw := ss.takeWillLocked(); pw != nil {
 		// The session ends before its will's delay passed: the will goes
 		// now, from a goroutine of its own, since routing takes session

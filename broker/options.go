@@ -110,6 +110,11 @@ type Options struct {
 	// refuses messages, as midge broker does.
 	MemoryLimit int64
 
+	// Store keeps retained messages and persistent sessions across
+	// restarts (Mosquitto's persistence). A Server with a Store is made
+	// with Open, which restores what the store holds. Nil keeps nothing.
+	Store Store
+
 	// MaxKeepAlive is the largest keep alive a client may ask for, in
 	// seconds. An MQTT 3.1.1 client asking for more is refused with CONNACK
 	// 2, as Mosquitto does. Default 65535.

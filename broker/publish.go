@@ -270,6 +270,7 @@ func (s *Server) retain(m *Message, source TopicAccess) {
 			source = nil
 		}
 		s.retained.set(m, source)
+		s.persistRetained(m)
 	}
 }
 

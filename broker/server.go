@@ -79,8 +79,30 @@ type subscriptionOptions struct {
 	share   *shareGroup // the group of a shared subscription; nil otherwise
 }
 
-// New returns a Server configured by opts.
+// Open returns a Server configured by opts that first restores the state
+// in opts.Store: retained messages, and persistent sessions (offline) with
+// their subscriptions. Sessions whose expiry passed meanwhile are removed.
+// A store it cannot read is an error wrapping ErrStoreDamaged: nothing is
+// served over a store that would lose data.
+func Open(opts Options) (*Server, error) {
+	s := newServer(opts)
+	if s.o().Store != nil {
+		if err := s.restore(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// New returns a Server configured by opts. With opts.Store set, use Open.
 func New(opts Options) *Server {
+	if opts.Store != nil {
+		panic("broker: New with Options.Store: use Open, which restores the store first")
+	}
+	return newServer(opts)
+}
+
+func newServer(opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
 		log:           opts.Logger,

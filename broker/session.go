@@ -46,6 +46,8 @@ type session struct {
 	maxPacketOut uint32                 // guarded by mu: the live connection's Maximum Packet Size; 0 for none
 	ended        bool                   // guarded by mu: removed from the broker
 	mounted      bool                   // guarded by mu: the live connection's listener has a mount point
+	persisted    bool                   // guarded by mu: the session has records in Options.Store
+	offlineSince int64                  // guarded by mu: Unix nanoseconds it went offline; 0 while connected
 }
 
 // inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
@@ -301,6 +303,8 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.dropWillLocked() // resumed before the will delay passed [MQTT-3.1.3-9]
 	ss.maxPacketOut = c.maxPacketOut
 	ss.mounted = c.mountPoint() != ""
+	ss.offlineSince = 0
+	c.s.persistSessionLocked(ss)
 	c.out.push(outItem{packet: connack})
 	for _, id := range ss.inflightOrderLocked() {
 		f := ss.inflight[id]
@@ -347,14 +351,24 @@ func (ss *session) detach(s *Server, c *conn) (end bool) {
 	if ss.expiry == 0 {
 		return true
 	}
+	now := time.Now()
+	ss.offlineSince = now.UnixNano()
+	s.persistSessionLocked(ss)
+	ss.startExpiryLocked(s, now)
+	return false
+}
+
+// startExpiryLocked starts the timer that ends an offline session once its
+// expiry interval, counted from when it went offline, has passed.
+func (ss *session) startExpiryLocked(s *Server, now time.Time) {
 	expiry, ends := ss.expiryLocked(s)
 	if !ends {
-		return false
+		return
 	}
 	ss.expiryGen++
 	gen := ss.expiryGen
-	ss.expiryTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { s.expireSession(ss, gen) })
-	return false
+	left := time.Unix(0, ss.offlineSince).Add(time.Duration(expiry) * time.Second).Sub(now)
+	ss.expiryTimer = time.AfterFunc(max(left, 0), func() { s.expireSession(ss, gen) })
 }
 
 // expiryLocked is how many seconds the session outlives its connection,
@@ -372,13 +386,14 @@ func (ss *session) expiryLocked(s *Server) (seconds uint32, ends bool) {
 
 // setExpiry changes the session's expiry interval from DISCONNECT. It
 // refuses to turn a session opened with expiry 0 into a lasting one.
-func (ss *session) setExpiry(expiry uint32) bool {
+func (ss *session) setExpiry(s *Server, expiry uint32) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.expiry == 0 && expiry != 0 {
 		return false
 	}
 	ss.expiry = expiry
+	s.persistSessionLocked(ss)
 	return true
 }
 

@@ -123,10 +123,23 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 	if ss.subs == nil {
 		ss.subs = make(map[string]sessionSub)
 	}
-	old, existed := ss.subs[sub.Filter]
-	if max := s.o().MaxSubscriptions; !existed && max > 0 && len(ss.subs) >= max {
-		return packets.QuotaExceeded, false
+	if _, existed := ss.subs[sub.Filter]; !existed {
+		if max := s.o().MaxSubscriptions; max > 0 && len(ss.subs) >= max {
+			return packets.QuotaExceeded, false
+		}
 	}
+	existed = ss.subscribeLocked(s, sub, subIDs)
+	s.persistSubscriptionLocked(ss, sub.Filter, &sub, subIDs)
+	return packets.Success, existed
+}
+
+// subscribeLocked adds or replaces a subscription in the session and the
+// index; it reports whether it replaced one. ss.mu is held.
+func (ss *session) subscribeLocked(s *Server, sub packets.Subscription, subIDs *subIDList) (existed bool) {
+	if ss.subs == nil {
+		ss.subs = make(map[string]sessionSub)
+	}
+	old, existed := ss.subs[sub.Filter]
 	match, key, group := indexEntry(ss, sub.Filter)
 	entry := sessionSub{sub: sub, share: old.share}
 	if group != "" && !existed {
@@ -137,7 +150,7 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 	s.subscriptions.Add(match, key, subscriber{session: ss, sub: subscriptionOptions{
 		qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, subIDs: subIDs, share: entry.share,
 	}})
-	return packets.Success, existed
+	return existed
 }
 
 // unsubscribe removes a subscription; it reports whether one existed.
@@ -151,6 +164,7 @@ func (ss *session) unsubscribe(s *Server, filter string) bool {
 	delete(ss.subs, filter)
 	ss.subCount.Store(int32(len(ss.subs)))
 	s.unindex(ss, filter, entry)
+	s.persistSubscriptionLocked(ss, filter, nil, nil)
 	return true
 }
 

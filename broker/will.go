@@ -80,6 +80,9 @@ func (ss *session) holdWill(s *Server, c *conn, m *Message, delay uint32) bool {
 // releaseWill publishes a held will whose delay passed, unless the session
 // was resumed or ended (and published it) since.
 func (s *Server) releaseWill(ss *session, pw *pendingWill) {
+	if s.isClosing() {
+		return
+	}
 	ss.mu.Lock()
 	if ss.pendingWill != pw {
 		ss.mu.Unlock()

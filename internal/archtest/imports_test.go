@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"packets":                {},
 	"topic":                  {},
 	"internal/config":        {},
+	"internal/store":         {},
 	"internal/listener":      {"github.com/gorilla/websocket"},
 	"internal/auth":          {"topic"},
 	"internal/mosquittotest": {},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,12 @@ import (
 type Broker struct {
 	Addr   string // "127.0.0.1:PORT"
 	Server *broker.Server
+	stop   func()
 }
+
+// Stop shuts the broker down now rather than when the test ends, as a
+// restart test needs; it waits until the broker is down.
+func (b *Broker) Stop() { b.stop() }
 
 // Start runs a broker with opts on a fresh loopback port and stops it when
 // the test ends. With MIDGE_TEST_GOROUTINE_PER_CONNECTION=1 in the
@@ -42,13 +48,18 @@ func Serve(t testing.TB, opts broker.Options, l net.Listener, lo broker.Listener
 	if os.Getenv("MIDGE_TEST_GOROUTINE_PER_CONNECTION") == "1" {
 		opts.GoroutinePerConnection = true
 	}
-	srv := broker.New(opts)
+	srv, err := broker.Open(opts)
+	if err != nil {
+		l.Close()
+		t.Fatalf("brokertest: %v", err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		srv.ServeWith(l, lo)
 	}()
-	t.Cleanup(func() {
+	b := &Broker{Addr: l.Addr().String(), Server: srv}
+	b.stop = sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
@@ -56,7 +67,8 @@ func Serve(t testing.TB, opts broker.Options, l net.Listener, lo broker.Listener
 		}
 		<-done
 	})
-	return &Broker{Addr: l.Addr().String(), Server: srv}
+	t.Cleanup(b.stop)
+	return b
 }
 
 // Conn is a raw connection to a broker with a read deadline on every read.

@@ -1,0 +1,304 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// The broker's state as keys and values in a Store. A key is a one-byte
+// kind, then the names that identify the record, separated by 0 bytes
+// (client identifiers, topic names and filters never hold U+0000):
+//
+//	r 0 TOPIC              a retained message
+//	s 0 CLIENTID           a persistent session: expiry, owner, when it went offline
+//	u 0 CLIENTID 0 FILTER  one of its subscriptions
+//
+// Each value starts with a format byte, so that a later format can tell
+// old records apart.
+const (
+	kindRetained     = 'r'
+	kindSession      = 's'
+	kindSubscription = 'u'
+	recordFormat     = 1
+)
+
+// ErrStoreDamaged wraps what Open found wrong in a store's records.
+var ErrStoreDamaged = errors.New("broker: store damaged")
+
+func storeKey(kind byte, names ...string) []byte {
+	n := 1
+	for _, s := range names {
+		n += 1 + len(s)
+	}
+	k := make([]byte, 0, n)
+	k = append(k, kind)
+	for _, s := range names {
+		k = append(k, 0)
+		k = append(k, s...)
+	}
+	return k
+}
+
+// storeWrite hands one batch to the store, if there is one.
+func (s *Server) storeWrite(keys, values [][]byte) {
+	if st := s.o().Store; st != nil {
+		st.Write(keys, values, false, s.storeFailed)
+	}
+}
+
+// storeFailed logs a write the store could not make.
+func (s *Server) storeFailed(err error) {
+	if err != nil {
+		s.log.Error("store write failed: state since the last good write may be lost at restart", "err", err)
+	}
+}
+
+// persistRetained records the retained message of topic, or its removal.
+func (s *Server) persistRetained(m *Message) {
+	if s.o().Store == nil || strings.HasPrefix(m.Topic, "$SYS/") {
+		return // $SYS is the broker's own, made afresh at each start
+	}
+	var v []byte
+	if len(m.Payload) > 0 {
+		v = encodeMessage(m)
+	}
+	s.storeWrite([][]byte{storeKey(kindRetained, m.Topic)}, [][]byte{v})
+}
+
+// persistSessionLocked records a persistent session as it is now, or
+// removes it once it is no longer persistent. ss.mu is held.
+func (s *Server) persistSessionLocked(ss *session) {
+	if s.o().Store == nil || !ss.persisted && ss.expiry == 0 {
+		return
+	}
+	if ss.expiry == 0 || ss.ended {
+		s.unpersistSessionLocked(ss)
+		return
+	}
+	ss.persisted = true
+	s.storeWrite([][]byte{storeKey(kindSession, ss.id)}, [][]byte{encodeSession(ss)})
+}
+
+// unpersistSessionLocked removes a session and its subscriptions from the
+// store.
+func (s *Server) unpersistSessionLocked(ss *session) {
+	if !ss.persisted {
+		return
+	}
+	ss.persisted = false
+	keys := [][]byte{storeKey(kindSession, ss.id)}
+	for filter := range ss.subs {
+		keys = append(keys, storeKey(kindSubscription, ss.id, filter))
+	}
+	s.storeWrite(keys, make([][]byte, len(keys)))
+}
+
+// persistSubscriptionLocked records or (sub nil) removes one subscription
+// of a persistent session.
+func (s *Server) persistSubscriptionLocked(ss *session, filter string, sub *packets.Subscription, subIDs *subIDList) {
+	if !ss.persisted {
+		return
+	}
+	var v []byte
+	if sub != nil {
+		v = encodeSubscription(sub, subIDs)
+	}
+	s.storeWrite([][]byte{storeKey(kindSubscription, ss.id, filter)}, [][]byte{v})
+}
+
+// encodeMessage is a message as a record: its expiry time, then the MQTT 5
+// PUBLISH that carries its QoS, RETAIN flag, topic, properties and
+// payload.
+func encodeMessage(m *Message) []byte {
+	p := packets.Publish{QoS: m.QoS, Retain: m.Retain, Topic: m.Topic, Payload: m.Payload}
+	if m.Properties != nil {
+		p.Properties = *m.Properties
+	}
+	if p.QoS > 0 {
+		p.PacketID = 1
+	}
+	b := make([]byte, 9, 9+len(m.Topic)+len(m.Payload)+16)
+	b[0] = recordFormat
+	binary.BigEndian.PutUint64(b[1:], uint64(m.expiresAt))
+	b, err := p.Encode(b, packets.V5)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func decodeMessage(v []byte) (*Message, error) {
+	if len(v) < 10 || v[0] != recordFormat {
+		return nil, errors.New("message record: unknown format")
+	}
+	expiresAt := int64(binary.BigEndian.Uint64(v[1:]))
+	r := packets.NewReader(bytes.NewReader(v[9:]), len(v))
+	h, body, err := r.ReadFrame()
+	if err != nil || h.Type != packets.TypePublish {
+		return nil, fmt.Errorf("message record: %v", err)
+	}
+	var p packets.Publish
+	if err := p.Decode(h.Flags, body, packets.V5); err != nil {
+		return nil, fmt.Errorf("message record: %w", err)
+	}
+	m := newMessage(&p, packets.V5)
+	m.expiresAt = expiresAt
+	return m, nil
+}
+
+// encodeSession is a session record: expiry interval, owner, and when it
+// went offline (Unix nanoseconds; 0 while connected).
+func encodeSession(ss *session) []byte {
+	b := []byte{recordFormat}
+	b = binary.BigEndian.AppendUint32(b, ss.expiry)
+	b = binary.BigEndian.AppendUint64(b, uint64(ss.offlineSince))
+	owner := byte(0)
+	if ss.hasOwner {
+		owner = 1
+	}
+	b = append(b, owner)
+	return append(b, ss.owner...)
+}
+
+type sessionRecord struct {
+	expiry       uint32
+	offlineSince int64
+	owner        string
+	hasOwner     bool
+}
+
+func decodeSession(v []byte) (sessionRecord, error) {
+	if len(v) < 14 || v[0] != recordFormat {
+		return sessionRecord{}, errors.New("session record: unknown format")
+	}
+	return sessionRecord{
+		expiry:       binary.BigEndian.Uint32(v[1:]),
+		offlineSince: int64(binary.BigEndian.Uint64(v[5:])),
+		hasOwner:     v[13] == 1,
+		owner:        string(v[14:]),
+	}, nil
+}
+
+// encodeSubscription is a subscription's options and identifier.
+func encodeSubscription(sub *packets.Subscription, subIDs *subIDList) []byte {
+	b := []byte{recordFormat, sub.QoS, sub.RetainHandling, 0}
+	if sub.NoLocal {
+		b[3] |= 1
+	}
+	if sub.RetainAsPublished {
+		b[3] |= 2
+	}
+	id := uint32(0)
+	if subIDs != nil && len(subIDs.ids) > 0 {
+		id = subIDs.ids[0]
+	}
+	return binary.BigEndian.AppendUint32(b, id)
+}
+
+func decodeSubscription(filter string, v []byte) (packets.Subscription, *subIDList, error) {
+	if len(v) != 8 || v[0] != recordFormat || v[1] > 2 || v[2] > 2 {
+		return packets.Subscription{}, nil, errors.New("subscription record: unknown format")
+	}
+	sub := packets.Subscription{Filter: filter, QoS: v[1], RetainHandling: v[2], NoLocal: v[3]&1 != 0, RetainAsPublished: v[3]&2 != 0}
+	var ids *subIDList
+	if id := binary.BigEndian.Uint32(v[4:]); id != 0 {
+		ids = &subIDList{ids: []uint32{id}}
+	}
+	return sub, ids, nil
+}
+
+// restore loads the store's records into the broker before it serves:
+// retained messages, and persistent sessions offline with their
+// subscriptions. A session whose expiry passed while the broker was down
+// is removed. A record it cannot read stops the start.
+func (s *Server) restore() error {
+	st := s.o().Store
+	now := time.Now()
+	var expired [][]byte
+	sessions := make(map[string]*session)
+	err := st.Load(func(key, value []byte) error {
+		kind, names, ok := splitKey(key)
+		if !ok {
+			return fmt.Errorf("%w: key %q", ErrStoreDamaged, key)
+		}
+		switch {
+		case kind == kindRetained && len(names) == 1:
+			m, err := decodeMessage(value)
+			if err != nil {
+				return fmt.Errorf("%w: retained message %q: %v", ErrStoreDamaged, names[0], err)
+			}
+			if m.expired() {
+				expired = append(expired, bytes.Clone(key))
+				return nil
+			}
+			m.Retain = true
+			s.retained.set(m, nil)
+		case kind == kindSession && len(names) == 1:
+			rec, err := decodeSession(value)
+			if err != nil {
+				return fmt.Errorf("%w: session %q: %v", ErrStoreDamaged, names[0], err)
+			}
+			if rec.expiry != neverExpires && now.Sub(time.Unix(0, rec.offlineSince)) >= time.Duration(rec.expiry)*time.Second {
+				expired = append(expired, bytes.Clone(key))
+				sessions[names[0]] = nil // its subscriptions go too
+				return nil
+			}
+			ss := newSession(names[0], rec.expiry, rec.owner, rec.hasOwner)
+			ss.persisted, ss.offlineSince = true, rec.offlineSince
+			sessions[names[0]] = ss
+		case kind == kindSubscription && len(names) == 2:
+			ss, seen := sessions[names[0]]
+			if !seen {
+				return fmt.Errorf("%w: subscription %q of session %q, which has no record", ErrStoreDamaged, names[1], names[0])
+			}
+			if ss == nil {
+				expired = append(expired, bytes.Clone(key))
+				return nil
+			}
+			sub, ids, err := decodeSubscription(names[1], value)
+			if err != nil {
+				return fmt.Errorf("%w: subscription %q of session %q: %v", ErrStoreDamaged, names[1], names[0], err)
+			}
+			ss.mu.Lock()
+			ss.subscribeLocked(s, sub, ids)
+			ss.mu.Unlock()
+		default:
+			return fmt.Errorf("%w: key %q", ErrStoreDamaged, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for id, ss := range sessions {
+		if ss == nil {
+			continue
+		}
+		s.sessions.m[id] = ss
+		ss.mu.Lock()
+		ss.startExpiryLocked(s, now)
+		ss.mu.Unlock()
+	}
+	if len(expired) > 0 {
+		s.counters.sessionsExpired.Add(int64(len(sessions) - len(s.sessions.m)))
+		st.Write(expired, make([][]byte, len(expired)), true, s.storeFailed)
+	}
+	return nil
+}
+
+// splitKey takes a key apart into its kind and names.
+func splitKey(key []byte) (kind byte, names []string, ok bool) {
+	if len(key) < 2 || key[1] != 0 {
+		return 0, nil, false
+	}
+	for _, part := range bytes.Split(key[2:], []byte{0}) {
+		names = append(names, string(part))
+	}
+	return key[0], names, true
+}

@@ -1,0 +1,113 @@
+package broker_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/packets"
+)
+
+// Retained messages outlive a restart over the same store; one removed
+// before the restart stays removed.
+func TestStoreKeepsRetained(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	pub := brokertest.Connect(t, b.Addr, packets.V5, "pub", true)
+	p := publish5("keep/a", 1, 1, "kept", 0)
+	p.Retain = true
+	p.Properties.ContentType = "text/plain"
+	p.Properties.Set(packets.PropContentType)
+	pub.Send(p)
+	pub.Expect()
+	pub.Send(&packets.Publish{Topic: "keep/b", Retain: true, Payload: []byte("removed")})
+	pub.Send(&packets.Publish{Topic: "keep/b", Retain: true})
+	pub.Send(&packets.Pingreq{})
+	pub.Expect()
+	b.Stop()
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	sub, _ := connect5(t, b.Addr, "sub", true, nil)
+	subscribe5(t, sub, 0, packets.Subscription{Filter: "keep/#", QoS: 1})
+	got := expectPublish(t, sub)
+	if got.Topic != "keep/a" || string(got.Payload) != "kept" || !got.Retain || got.Properties.ContentType != "text/plain" {
+		t.Fatalf("after restart got %+v", got)
+	}
+	expectNothing(t, sub)
+}
+
+// A persistent session and its subscriptions outlive a restart: the client
+// resumes it, and messages published after the restart while it is away
+// are waiting for it.
+func TestStoreKeepsSessions(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	c := brokertest.Connect(t, b.Addr, packets.V311, "durable", false)
+	subscribe(t, c, "d/#", 1)
+	v5, _ := connect5(t, b.Addr, "durable5", true, withExpiry(3600))
+	subscribe5(t, v5, 7, packets.Subscription{Filter: "e/+", QoS: 1, NoLocal: true})
+	c.Net.Close()
+	v5.Net.Close()
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 })
+	b.Stop()
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	publishQoS1(t, pub, "d/1", "for durable", 1)
+	publishQoS1(t, pub, "e/1", "for durable5", 2)
+
+	c = brokertest.Dial(t, b.Addr, packets.V311)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60, ClientID: "durable"})
+	if ack, ok := c.Expect().(*packets.Connack); !ok || !ack.SessionPresent {
+		t.Fatalf("got %+v, want the session present", ack)
+	}
+	if p := expectPublish(t, c); string(p.Payload) != "for durable" || p.QoS != 1 {
+		t.Fatalf("got %+v", p)
+	}
+	v5, ack := connect5(t, b.Addr, "durable5", false, withExpiry(3600))
+	if !ack.SessionPresent {
+		t.Fatal("MQTT 5 session lost")
+	}
+	p := expectPublish(t, v5)
+	if string(p.Payload) != "for durable5" || len(p.Properties.SubscriptionIDs) != 1 || p.Properties.SubscriptionIDs[0] != 7 {
+		t.Fatalf("got %+v, want the message with subscription identifier 7", p)
+	}
+}
+
+// A session whose expiry passes while the broker is down is gone after the
+// restart, and so are its records.
+func TestStoreDropsSessionsExpiredWhileDown(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	c, _ := connect5(t, b.Addr, "brief", true, withExpiry(1))
+	subscribe5(t, c, 0, packets.Subscription{Filter: "x"})
+	c.Net.Close()
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 })
+	b.Stop()
+	if st.Len() != 2 {
+		t.Fatalf("store holds %d records, want the session and its subscription", st.Len())
+	}
+	time.Sleep(1100 * time.Millisecond)
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	if _, ack := connect5(t, b.Addr, "brief", false, withExpiry(1)); ack.SessionPresent {
+		t.Fatal("a session expired while the broker was down came back")
+	}
+	if n := b.Server.Stats().SessionsExpired; n != 1 {
+		t.Errorf("SessionsExpired = %d, want 1", n)
+	}
+}
+
+// A record the broker cannot read stops Open with ErrStoreDamaged rather
+// than serving without it.
+func TestStoreDamagedRecordRefused(t *testing.T) {
+	st := new(store.Memory)
+	st.Write([][]byte{[]byte("s\x00victim")}, [][]byte{{1, 2, 3}}, true, nil)
+	_, err := broker.Open(broker.Options{Store: st})
+	if !errors.Is(err, broker.ErrStoreDamaged) {
+		t.Fatalf("Open = %v, want ErrStoreDamaged", err)
+	}
+}
