@@ -48,9 +48,9 @@ func (ss *session) release(id uint16) bool {
 }
 
 // abandon drops an outgoing message the receiver refused.
-func (ss *session) abandon(id uint16) {
+func (ss *session) abandon(s *Server, id uint16) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	ss.dropInflightLocked(id)
+	ss.dropInflightLocked(s, id)
 	ss.fillLocked()
 }

@@ -35,6 +35,12 @@ type Message struct {
 	// 2 form carries a placeholder packet identifier; the writer patches in
 	// the recipient's identifier as it copies the bytes out.
 	forms [2][3][2]atomic.Pointer[[]byte]
+
+	// storeID names the message's record in the Store while persistent
+	// sessions hold it (queued or in flight); storeRefs counts them. Both
+	// are guarded by Server.persistMu; 0 while it has no record.
+	storeID   uint64
+	storeRefs int32
 }
 
 // formKey names one wire form of a message.

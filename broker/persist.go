@@ -2,9 +2,11 @@ package broker
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,8 @@ import (
 //	r 0 TOPIC              a retained message
 //	s 0 CLIENTID           a persistent session: expiry, owner, when it went offline
 //	u 0 CLIENTID 0 FILTER  one of its subscriptions
+//	q 0 CLIENTID 0 SEQ     a message queued or in flight toward it (SEQ: 16 hex digits)
+//	m 0 ID                 a message such entries refer to (ID: 16 hex digits)
 //
 // Each value starts with a format byte, so that a later format can tell
 // old records apart.
@@ -25,6 +29,8 @@ const (
 	kindRetained     = 'r'
 	kindSession      = 's'
 	kindSubscription = 'u'
+	kindEntry        = 'q'
+	kindMessage      = 'm'
 	recordFormat     = 1
 )
 
@@ -97,6 +103,15 @@ func (s *Server) unpersistSessionLocked(ss *session) {
 		keys = append(keys, storeKey(kindSubscription, ss.id, filter))
 	}
 	s.storeWrite(keys, make([][]byte, len(keys)))
+	ss.persisted = true // for the entries' own removal
+	for i := ss.queue.head; i < len(ss.queue.items); i++ {
+		q := ss.queue.items[i]
+		s.unpersistEntryLocked(ss, q.sequence, q.msg)
+	}
+	for _, f := range ss.inflight {
+		s.unpersistEntryLocked(ss, f.sequence, f.msg)
+	}
+	ss.persisted = false
 }
 
 // persistSubscriptionLocked records or (sub nil) removes one subscription
@@ -222,6 +237,14 @@ func (s *Server) restore() error {
 	now := time.Now()
 	var expired [][]byte
 	sessions := make(map[string]*session)
+	messages := make(map[uint64]*Message)
+	type entry struct {
+		client string
+		seq    uint64
+		rec    entryRecord
+		key    []byte
+	}
+	var entries []entry
 	err := st.Load(func(key, value []byte) error {
 		kind, names, ok := splitKey(key)
 		if !ok {
@@ -252,6 +275,22 @@ func (s *Server) restore() error {
 			ss := newSession(names[0], rec.expiry, rec.owner, rec.hasOwner)
 			ss.persisted, ss.offlineSince = true, rec.offlineSince
 			sessions[names[0]] = ss
+		case kind == kindMessage && len(names) == 1:
+			id, err := strconv.ParseUint(names[0], 16, 64)
+			m, err2 := decodeMessage(value)
+			if err != nil || err2 != nil || id == 0 {
+				return fmt.Errorf("%w: message %q: %v", ErrStoreDamaged, names[0], cmp.Or(err, err2))
+			}
+			m.storeID = id
+			messages[id] = m
+			s.lastStoreID = max(s.lastStoreID, id)
+		case kind == kindEntry && len(names) == 2:
+			seq, err := strconv.ParseUint(names[1], 16, 64)
+			rec, err2 := decodeEntry(value)
+			if err != nil || err2 != nil {
+				return fmt.Errorf("%w: message entry %q of session %q: %v", ErrStoreDamaged, names[1], names[0], cmp.Or(err, err2))
+			}
+			entries = append(entries, entry{client: names[0], seq: seq, rec: rec, key: bytes.Clone(key)})
 		case kind == kindSubscription && len(names) == 2:
 			ss, seen := sessions[names[0]]
 			if !seen {
@@ -275,6 +314,42 @@ func (s *Server) restore() error {
 	})
 	if err != nil {
 		return err
+	}
+	for _, e := range entries {
+		ss, seen := sessions[e.client]
+		m := messages[e.rec.messageID]
+		switch {
+		case !seen:
+			return fmt.Errorf("%w: message entry of session %q, which has no record", ErrStoreDamaged, e.client)
+		case m == nil:
+			return fmt.Errorf("%w: message entry of session %q names message %x, which has no record", ErrStoreDamaged, e.client, e.rec.messageID)
+		case ss == nil: // the session expired
+			expired = append(expired, e.key)
+			continue
+		}
+		m.storeRefs++
+		var ids *subIDList
+		if e.rec.subID != 0 {
+			ids = &subIDList{ids: []uint32{e.rec.subID}}
+		}
+		ss.sequence = max(ss.sequence, e.seq)
+		if e.rec.state == entryQueued {
+			ss.queue.push(queuedMsg{msg: m, qos: e.rec.qos, retain: e.rec.retain, subIDs: ids, sequence: e.seq})
+			continue
+		}
+		if ss.inflight == nil {
+			ss.inflight = make(map[uint16]inflightMsg)
+		}
+		ss.inflight[e.rec.packetID] = inflightMsg{msg: m, qos: e.rec.qos, retain: e.rec.retain, subIDs: ids,
+			sequence: e.seq, released: e.rec.state == entryReleased}
+		ss.inflightSize += len(m.Payload)
+		ss.nextID = max(ss.nextID, e.rec.packetID)
+	}
+	for id, m := range messages {
+		if m.storeRefs == 0 { // held by sessions that expired only
+			expired = append(expired, storeKey(kindMessage, hex16(id)))
+			m.storeID = 0
+		}
 	}
 	for id, ss := range sessions {
 		if ss == nil {
@@ -301,4 +376,90 @@ func splitKey(key []byte) (kind byte, names []string, ok bool) {
 		names = append(names, string(part))
 	}
 	return key[0], names, true
+}
+
+// The states of a session's message entry.
+const (
+	entryQueued   = 0 // waiting for room in flight
+	entryInflight = 1 // sent with its packet identifier, not acknowledged
+	entryReleased = 2 // QoS 2: PUBREC received, PUBREL sent
+)
+
+func hex16(n uint64) string { return fmt.Sprintf("%016x", n) }
+
+// persistEntryLocked records a message queued or in flight toward a
+// persistent session (and the message itself, the first time a session
+// holds it); fresh is false for a change of state of an entry already
+// recorded. ss.mu is held.
+func (s *Server) persistEntryLocked(ss *session, fresh bool, state byte, seq uint64, packetID uint16, m *Message, qos byte, retain bool, subIDs *subIDList) {
+	if !ss.persisted {
+		return
+	}
+	keys, values := s.refMessage(m, fresh)
+	v := []byte{recordFormat, state, qos, 0}
+	if retain {
+		v[3] = 1
+	}
+	v = binary.BigEndian.AppendUint16(v, packetID)
+	id := uint32(0)
+	if subIDs != nil && len(subIDs.ids) > 0 {
+		id = subIDs.ids[0]
+	}
+	v = binary.BigEndian.AppendUint32(v, id)
+	v = binary.BigEndian.AppendUint64(v, m.storeID)
+	keys = append(keys, storeKey(kindEntry, ss.id, hex16(seq)))
+	values = append(values, v)
+	s.storeWrite(keys, values)
+}
+
+// refMessage counts one more entry holding m when fresh (a new entry, not a
+// change of state), and returns the write of its record when it has none
+// yet. The record is written before any entry naming it: the store applies
+// batches in order.
+func (s *Server) refMessage(m *Message, fresh bool) (keys, values [][]byte) {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	if m.storeID == 0 {
+		s.lastStoreID++
+		m.storeID = s.lastStoreID
+		keys, values = [][]byte{storeKey(kindMessage, hex16(m.storeID))}, [][]byte{encodeMessage(m)}
+	}
+	if fresh || m.storeRefs == 0 {
+		m.storeRefs++
+	}
+	return keys, values
+}
+
+// unpersistEntryLocked removes a session's entry, and the message's record
+// once no entry holds it.
+func (s *Server) unpersistEntryLocked(ss *session, seq uint64, m *Message) {
+	if !ss.persisted {
+		return
+	}
+	keys := [][]byte{storeKey(kindEntry, ss.id, hex16(seq))}
+	s.persistMu.Lock()
+	if m.storeID != 0 {
+		if m.storeRefs--; m.storeRefs <= 0 {
+			keys = append(keys, storeKey(kindMessage, hex16(m.storeID)))
+			m.storeID, m.storeRefs = 0, 0
+		}
+	}
+	s.persistMu.Unlock()
+	s.storeWrite(keys, make([][]byte, len(keys)))
+}
+
+type entryRecord struct {
+	state, qos byte
+	retain     bool
+	packetID   uint16
+	subID      uint32
+	messageID  uint64
+}
+
+func decodeEntry(v []byte) (entryRecord, error) {
+	if len(v) != 18 || v[0] != recordFormat || v[1] > entryReleased || v[2] > 2 {
+		return entryRecord{}, errors.New("message entry: unknown format")
+	}
+	return entryRecord{state: v[1], qos: v[2], retain: v[3]&1 != 0, packetID: binary.BigEndian.Uint16(v[4:]),
+		subID: binary.BigEndian.Uint32(v[6:]), messageID: binary.BigEndian.Uint64(v[10:])}, nil
 }

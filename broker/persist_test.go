@@ -111,3 +111,60 @@ func TestStoreDamagedRecordRefused(t *testing.T) {
 		t.Fatalf("Open = %v, want ErrStoreDamaged", err)
 	}
 }
+
+// Messages queued for an offline persistent session, and one in flight to
+// it, outlive a restart: the client gets them all on resuming, in order,
+// the one in flight again with DUP. A message held by two sessions is
+// stored once and removed with its last holder.
+func TestStoreKeepsQueuedAndInflight(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	c := brokertest.Connect(t, b.Addr, packets.V311, "slow", false)
+	subscribe(t, c, "w", 1)
+	other := brokertest.Connect(t, b.Addr, packets.V311, "other", false)
+	subscribe(t, other, "w", 1)
+	other.Net.Close()
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	publishQoS1(t, pub, "w", "in flight", 1)
+	if p := expectPublish(t, c); string(p.Payload) != "in flight" {
+		t.Fatalf("got %q", p.Payload)
+	}
+	c.Net.Close() // leaves without acknowledging
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 1 })
+	for i, payload := range []string{"queued 1", "queued 2"} {
+		publishQoS1(t, pub, "w", payload, uint16(2+i))
+	}
+	b.Stop()
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	c = brokertest.Dial(t, b.Addr, packets.V311)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60, ClientID: "slow"})
+	if ack, ok := c.Expect().(*packets.Connack); !ok || !ack.SessionPresent {
+		t.Fatalf("got %+v, want the session present", ack)
+	}
+	for i, want := range []string{"in flight", "queued 1", "queued 2"} {
+		p := expectPublish(t, c)
+		if string(p.Payload) != want || p.Dup != (i == 0) {
+			t.Fatalf("message %d: got %q (dup %v), want %q", i, p.Payload, p.Dup, want)
+		}
+		c.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	}
+	expectNothing(t, c)
+
+	// "other" still holds all three; once it has them too, nothing is left
+	// but the two sessions and their subscriptions.
+	other = brokertest.Dial(t, b.Addr, packets.V311)
+	other.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60, ClientID: "other"})
+	other.Expect()
+	for range 3 {
+		p := expectPublish(t, other)
+		other.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	}
+	other.Send(&packets.Pingreq{})
+	other.Expect()
+	c.Send(&packets.Pingreq{})
+	c.Expect()
+	if n := st.Len(); n != 4 {
+		t.Fatalf("store holds %d records, want 4 (two sessions, two subscriptions)", n)
+	}
+}

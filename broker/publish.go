@@ -205,15 +205,15 @@ func (c *conn) handleAck(h packets.FixedHeader, body []byte) error {
 	ss := c.session
 	switch h.Type {
 	case packets.TypePuback:
-		if ss.acknowledge(a.PacketID, 1) {
+		if ss.acknowledge(c.s, a.PacketID, 1) {
 			return errWrongAckQoS
 		}
 	case packets.TypePubcomp:
-		if ss.acknowledge(a.PacketID, 2) {
+		if ss.acknowledge(c.s, a.PacketID, 2) {
 			return errWrongAckQoS
 		}
 	case packets.TypePubrec:
-		known, wrong := ss.received(a.PacketID)
+		known, wrong := ss.received(c.s, a.PacketID)
 		if wrong {
 			return errWrongAckQoS
 		}
@@ -223,7 +223,7 @@ func (c *conn) handleAck(h packets.FixedHeader, body []byte) error {
 		}
 		if a.ReasonCode.IsError() && known {
 			// MQTT 5: the receiver refused it; the delivery is over.
-			ss.abandon(a.PacketID)
+			ss.abandon(c.s, a.PacketID)
 			return nil
 		}
 		c.out.push(outItem{ack: packets.TypePubrel, id: a.PacketID, reason: v5Only(c.version, code)})

@@ -48,6 +48,11 @@ type Server struct {
 	poller    *poller
 	startOnce sync.Once // starts the poller and keep-alive goroutines
 
+	// persistMu guards the store records of messages that persistent
+	// sessions share (Message.storeID, storeRefs) and lastStoreID.
+	persistMu   sync.Mutex
+	lastStoreID uint64
+
 	// watchMu guards starting the goroutines that settings turn on ($SYS,
 	// the memory limit), at the first connection or at a Reload.
 	watchMu    sync.Mutex

@@ -62,10 +62,11 @@ type inflightMsg struct {
 
 // queuedMsg is a message waiting for room in the in-flight window.
 type queuedMsg struct {
-	msg    *Message
-	qos    byte
-	retain bool
-	subIDs *subIDList
+	msg      *Message
+	qos      byte
+	retain   bool
+	subIDs   *subIDList
+	sequence uint64 // its place in the session, kept when it goes in flight; the key of its store record
 }
 
 // neverExpires is the session expiry interval of a session that is kept
@@ -178,7 +179,10 @@ func (ss *session) queueLocked(s *Server, q queuedMsg) {
 		s.counters.publishDropped.Add(1)
 		return
 	}
+	ss.sequence++
+	q.sequence = ss.sequence
 	ss.queue.push(q)
+	s.persistEntryLocked(ss, true, entryQueued, q.sequence, 0, q.msg, q.qos, q.retain, q.subIDs)
 }
 
 // roomLocked reports whether the in-flight window has room for one more
@@ -194,21 +198,30 @@ func (ss *session) roomLocked(s *Server) bool {
 
 // sendLocked puts a message in flight and queues it on the connection.
 func (ss *session) sendLocked(m *Message, qos byte, retain bool, subIDs *subIDList) {
-	id := ss.nextPacketIDLocked()
 	ss.sequence++
+	ss.sendQueuedLocked(queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: ss.sequence}, true)
+}
+
+// sendQueuedLocked puts a message that has its sequence number in flight;
+// fresh says it has no store record yet.
+func (ss *session) sendQueuedLocked(q queuedMsg, fresh bool) {
+	m, qos, retain, subIDs := q.msg, q.qos, q.retain, q.subIDs
+	id := ss.nextPacketIDLocked()
 	if ss.inflight == nil {
 		ss.inflight = make(map[uint16]inflightMsg, ss.maxInflight)
 	}
-	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: ss.sequence}
+	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: q.sequence}
 	ss.inflightSize += len(m.Payload)
+	ss.conn.s.persistEntryLocked(ss, fresh, entryInflight, q.sequence, id, m, qos, retain, subIDs)
 	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, subIDs: subIDs, id: id})
 }
 
 // dropInflightLocked removes a message from flight.
-func (ss *session) dropInflightLocked(id uint16) {
+func (ss *session) dropInflightLocked(s *Server, id uint16) {
 	if f, ok := ss.inflight[id]; ok {
 		ss.inflightSize -= len(f.msg.Payload)
 		delete(ss.inflight, id)
+		s.unpersistEntryLocked(ss, f.sequence, f.msg)
 	}
 }
 
@@ -217,20 +230,24 @@ func (ss *session) dropInflightLocked(id uint16) {
 func (ss *session) fillLocked() {
 	for ss.conn != nil && ss.queue.len() > 0 && ss.roomLocked(ss.conn.s) {
 		q := ss.queue.pop()
+		s := ss.conn.s
 		if !ss.mayReadLocked(q.msg) || q.msg.expired() {
 			// Access reloaded since it was queued, or the message's expiry
 			// interval passed while it waited [MQTT-3.3.2-5].
+			s.unpersistEntryLocked(ss, q.sequence, q.msg)
 			continue
 		}
 		if !ss.fitsLocked(q.msg, q.qos, q.retain, q.subIDs) {
-			ss.conn.s.counters.publishDropped.Add(1)
+			s.counters.publishDropped.Add(1)
+			s.unpersistEntryLocked(ss, q.sequence, q.msg)
 			continue
 		}
 		if q.qos == 0 {
 			ss.conn.out.push(outItem{msg: q.msg, retain: q.retain, subIDs: q.subIDs})
+			s.unpersistEntryLocked(ss, q.sequence, q.msg)
 			continue
 		}
-		ss.sendLocked(q.msg, q.qos, q.retain, q.subIDs)
+		ss.sendQueuedLocked(q, false)
 	}
 }
 
@@ -252,7 +269,7 @@ func (ss *session) nextPacketIDLocked() uint16 {
 // unknown identifier is ignored; it reports wrongQoS when the identifier is
 // in flight at the other QoS, a protocol violation. A PUBCOMP before PUBREC
 // is ignored.
-func (ss *session) acknowledge(id uint16, qos byte) (wrongQoS bool) {
+func (ss *session) acknowledge(s *Server, id uint16, qos byte) (wrongQoS bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	f, ok := ss.inflight[id]
@@ -264,14 +281,14 @@ func (ss *session) acknowledge(id uint16, qos byte) (wrongQoS bool) {
 	case qos == 2 && !f.released:
 		return false
 	}
-	ss.dropInflightLocked(id)
+	ss.dropInflightLocked(s, id)
 	ss.fillLocked()
 	return false
 }
 
 // received records a PUBREC and reports whether the id is a QoS 2 message
 // in flight; the caller answers with PUBREL either way.
-func (ss *session) received(id uint16) (known bool, wrongQoS bool) {
+func (ss *session) received(s *Server, id uint16) (known bool, wrongQoS bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	f, ok := ss.inflight[id]
@@ -283,6 +300,7 @@ func (ss *session) received(id uint16) (known bool, wrongQoS bool) {
 	}
 	f.released = true
 	ss.inflight[id] = f
+	s.persistEntryLocked(ss, false, entryReleased, f.sequence, id, f.msg, f.qos, f.retain, f.subIDs)
 	return true, false
 }
 
@@ -315,7 +333,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 		if !ss.mayReadLocked(f.msg) || !c.carries(f.msg) {
 			// Read access lost since, or no name under the mount point of
 			// the listener the session was resumed through.
-			ss.dropInflightLocked(id)
+			ss.dropInflightLocked(c.s, id)
 			continue
 		}
 		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, subIDs: f.subIDs, id: id, dup: true})
