@@ -10,7 +10,7 @@ package broker
 // (MQTT 5: DISCONNECT 0x93). The limit is at most every possible packet
 // identifier, so a client cannot grow the state by repeating identifiers
 // (CVE-2023-28366).
-func (ss *session) beginReceive(id uint16, limit int) (fresh, full bool) {
+func (ss *session) beginReceive(s *Server, id uint16, limit int) (fresh, full bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if _, dup := ss.awaitingRel[id]; dup {
@@ -23,6 +23,7 @@ func (ss *session) beginReceive(id uint16, limit int) (fresh, full bool) {
 		ss.awaitingRel = make(map[uint16]struct{})
 	}
 	ss.awaitingRel[id] = struct{}{}
+	s.persistReceivedLocked(ss, id, true)
 	return true, false
 }
 
@@ -37,13 +38,14 @@ func (ss *session) awaitingRelease(id uint16) bool {
 
 // release handles PUBREL: the identifier may be used again. It reports
 // whether the identifier was awaiting release.
-func (ss *session) release(id uint16) bool {
+func (ss *session) release(s *Server, id uint16) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if _, ok := ss.awaitingRel[id]; !ok {
 		return false
 	}
 	delete(ss.awaitingRel, id)
+	s.persistReceivedLocked(ss, id, false)
 	return true
 }
 

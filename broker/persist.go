@@ -22,6 +22,8 @@ import (
 //	u 0 CLIENTID 0 FILTER  one of its subscriptions
 //	q 0 CLIENTID 0 SEQ     a message queued or in flight toward it (SEQ: 16 hex digits)
 //	m 0 ID                 a message such entries refer to (ID: 16 hex digits)
+//	p 0 CLIENTID 0 PID     a QoS 2 message it sent, awaiting PUBREL (PID: 4 hex digits)
+//	w 0 CLIENTID           its MQTT 5 will, waiting for its delay
 //
 // Each value starts with a format byte, so that a later format can tell
 // old records apart.
@@ -31,6 +33,8 @@ const (
 	kindSubscription = 'u'
 	kindEntry        = 'q'
 	kindMessage      = 'm'
+	kindReceived     = 'p'
+	kindWill         = 'w'
 	recordFormat     = 1
 )
 
@@ -102,6 +106,10 @@ func (s *Server) unpersistSessionLocked(ss *session) {
 	for filter := range ss.subs {
 		keys = append(keys, storeKey(kindSubscription, ss.id, filter))
 	}
+	for id := range ss.awaitingRel {
+		keys = append(keys, storeKey(kindReceived, ss.id, fmt.Sprintf("%04x", id)))
+	}
+	keys = append(keys, storeKey(kindWill, ss.id))
 	s.storeWrite(keys, make([][]byte, len(keys)))
 	ss.persisted = true // for the entries' own removal
 	for i := ss.queue.head; i < len(ss.queue.items); i++ {
@@ -244,7 +252,15 @@ func (s *Server) restore() error {
 		rec    entryRecord
 		key    []byte
 	}
-	var entries []entry
+	var entries, received []entry
+	type heldWill struct {
+		client string
+		due    int64
+		msg    *Message
+		key    []byte
+	}
+	var wills []heldWill
+	var due []*Message // wills whose sessions ended while the broker was down
 	err := st.Load(func(key, value []byte) error {
 		kind, names, ok := splitKey(key)
 		if !ok {
@@ -291,6 +307,21 @@ func (s *Server) restore() error {
 				return fmt.Errorf("%w: message entry %q of session %q: %v", ErrStoreDamaged, names[1], names[0], cmp.Or(err, err2))
 			}
 			entries = append(entries, entry{client: names[0], seq: seq, rec: rec, key: bytes.Clone(key)})
+		case kind == kindReceived && len(names) == 2:
+			id, err := strconv.ParseUint(names[1], 16, 16)
+			if err != nil || len(value) != 1 || value[0] != recordFormat {
+				return fmt.Errorf("%w: QoS 2 state %q of session %q", ErrStoreDamaged, names[1], names[0])
+			}
+			received = append(received, entry{client: names[0], seq: id, key: bytes.Clone(key)})
+		case kind == kindWill && len(names) == 1:
+			if len(value) < 9 {
+				return fmt.Errorf("%w: will of session %q", ErrStoreDamaged, names[0])
+			}
+			m, err := decodeMessage(value[8:])
+			if err != nil {
+				return fmt.Errorf("%w: will of session %q: %v", ErrStoreDamaged, names[0], err)
+			}
+			wills = append(wills, heldWill{client: names[0], due: int64(binary.BigEndian.Uint64(value)), msg: m, key: bytes.Clone(key)})
 		case kind == kindSubscription && len(names) == 2:
 			ss, seen := sessions[names[0]]
 			if !seen {
@@ -345,6 +376,36 @@ func (s *Server) restore() error {
 		ss.inflightSize += len(m.Payload)
 		ss.nextID = max(ss.nextID, e.rec.packetID)
 	}
+	for _, e := range received {
+		ss, seen := sessions[e.client]
+		switch {
+		case !seen:
+			return fmt.Errorf("%w: QoS 2 state of session %q, which has no record", ErrStoreDamaged, e.client)
+		case ss == nil:
+			expired = append(expired, e.key)
+			continue
+		}
+		if ss.awaitingRel == nil {
+			ss.awaitingRel = make(map[uint16]struct{})
+		}
+		ss.awaitingRel[uint16(e.seq)] = struct{}{}
+	}
+	for _, w := range wills {
+		ss, seen := sessions[w.client]
+		if !seen {
+			return fmt.Errorf("%w: will of session %q, which has no record", ErrStoreDamaged, w.client)
+		}
+		if ss == nil {
+			// Its session ended while the broker was down: the will was
+			// due then, and goes now.
+			expired = append(expired, w.key)
+			due = append(due, w.msg)
+			continue
+		}
+		pw := &pendingWill{msg: w.msg, due: time.Unix(0, w.due)}
+		pw.timer = time.AfterFunc(max(time.Until(pw.due), 0), func() { s.releaseWill(ss, pw) })
+		ss.pendingWill = pw
+	}
 	for id, m := range messages {
 		if m.storeRefs == 0 { // held by sessions that expired only
 			expired = append(expired, storeKey(kindMessage, hex16(id)))
@@ -363,6 +424,9 @@ func (s *Server) restore() error {
 	if len(expired) > 0 {
 		s.counters.sessionsExpired.Add(int64(len(sessions) - len(s.sessions.m)))
 		st.Write(expired, make([][]byte, len(expired)), true, s.storeFailed)
+	}
+	for _, m := range due {
+		s.publish(m, new(router), nil, nil)
 	}
 	return nil
 }
@@ -462,4 +526,63 @@ func decodeEntry(v []byte) (entryRecord, error) {
 	}
 	return entryRecord{state: v[1], qos: v[2], retain: v[3]&1 != 0, packetID: binary.BigEndian.Uint16(v[4:]),
 		subID: binary.BigEndian.Uint32(v[6:]), messageID: binary.BigEndian.Uint64(v[10:])}, nil
+}
+
+// pushAfterStore queues an acknowledgement to go out once everything the
+// broker has handed the Store so far is durable: with a Store, the
+// promise of a PUBACK, PUBREC or PUBCOMP is that what it acknowledges
+// survives a crash. The store completes writes in order, so the client's
+// acknowledgements keep the order of its packets [MQTT-4.6.0-2]. If the
+// store fails, the acknowledgement does not go out at MQTT 3.1.1 (the
+// client sends again), and goes out with 0x80 Unspecified error at MQTT 5.
+func (c *conn) pushAfterStore(it outItem) {
+	st := c.s.o().Store
+	if st == nil {
+		c.out.push(it)
+		return
+	}
+	st.Write(nil, nil, true, func(err error) {
+		if err != nil {
+			c.s.storeFailed(err)
+			if c.version != packets.V5 {
+				return
+			}
+			if it.packet == nil {
+				it.reason = packets.UnspecifiedError
+			} else if a, ok := it.packet.(*packets.Ack); ok {
+				a.ReasonCode = packets.UnspecifiedError
+			}
+		}
+		c.out.push(it)
+	})
+}
+
+// persistReceivedLocked records (or, with awaiting false, removes) an
+// incoming QoS 2 message awaiting PUBREL, so that a restarted broker still
+// knows not to deliver it twice.
+func (s *Server) persistReceivedLocked(ss *session, id uint16, awaiting bool) {
+	if !ss.persisted {
+		return
+	}
+	var v []byte
+	if awaiting {
+		v = []byte{recordFormat}
+	}
+	s.storeWrite([][]byte{storeKey(kindReceived, ss.id, fmt.Sprintf("%04x", id))}, [][]byte{v})
+}
+
+// persistWillLocked records a session's will waiting for its delay, or
+// (pw nil) its removal: published, dropped on resuming, or gone with its
+// session. A restored will has no write access to recheck for
+// check_retain_source; it was checked when its connection ended.
+func (s *Server) persistWillLocked(ss *session, pw *pendingWill) {
+	if !ss.persisted {
+		return
+	}
+	var v []byte
+	if pw != nil {
+		v = binary.BigEndian.AppendUint64(nil, uint64(pw.due.UnixNano()))
+		v = append(v, encodeMessage(pw.msg)...)
+	}
+	s.storeWrite([][]byte{storeKey(kindWill, ss.id)}, [][]byte{v})
 }

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,5 +167,120 @@ func TestStoreKeepsQueuedAndInflight(t *testing.T) {
 	c.Expect()
 	if n := st.Len(); n != 4 {
 		t.Fatalf("store holds %d records, want 4 (two sessions, two subscriptions)", n)
+	}
+}
+
+// A QoS 2 message received and not yet released outlives a restart: the
+// client's resent PUBLISH is acknowledged but not delivered twice, and its
+// PUBREL completes the flow.
+func TestStoreKeepsQoS2ReceiverState(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
+	subscribe(t, sub, "x", 2)
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub2", false)
+	pub.Send(&packets.Publish{Topic: "x", QoS: 2, PacketID: 9, Payload: []byte("once")})
+	expectAck(t, pub, packets.TypePubrec, 9)
+	if p := expectPublish(t, sub); string(p.Payload) != "once" {
+		t.Fatalf("got %q", p.Payload)
+	}
+	pub.Net.Close()
+	b.Stop()
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	sub = brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
+	subscribe(t, sub, "x", 2)
+	pub = brokertest.Dial(t, b.Addr, packets.V311)
+	pub.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60, ClientID: "pub2"})
+	pub.Expect()
+	pub.Send(&packets.Publish{Topic: "x", QoS: 2, PacketID: 9, Dup: true, Payload: []byte("once")})
+	expectAck(t, pub, packets.TypePubrec, 9)
+	pub.Send(&packets.Ack{Kind: packets.TypePubrel, PacketID: 9})
+	expectAck(t, pub, packets.TypePubcomp, 9)
+	expectNothing(t, sub)
+}
+
+// heldStore is a Store whose syncs wait until the test lets them through,
+// or fail.
+type heldStore struct {
+	store.Memory
+	gate chan struct{} // a receive lets one sync complete
+	fail atomic.Bool
+}
+
+func (s *heldStore) Write(keys, values [][]byte, sync bool, done func(error)) {
+	if !sync {
+		s.Memory.Write(keys, values, false, done)
+		return
+	}
+	go func() {
+		<-s.gate
+		if s.fail.Load() {
+			done(errors.New("disk full"))
+			return
+		}
+		s.Memory.Write(keys, values, true, done)
+	}()
+}
+
+// With a Store, the acknowledgement of a PUBLISH leaves only once the
+// store has made it durable; a store that fails gets the MQTT 5 publisher
+// 0x80 and the 3.1.1 publisher no acknowledgement, while QoS 0 messages
+// still flow.
+func TestStoreAcknowledgesAfterSync(t *testing.T) {
+	st := &heldStore{gate: make(chan struct{})}
+	b := brokertest.Start(t, broker.Options{Store: st})
+	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
+	subscribe(t, sub, "a", 1)
+	pub, _ := connect5(t, b.Addr, "pub", true, nil)
+	pub.Send(publish5("a", 1, 1, "m", 0))
+	expectPublish(t, sub) // delivered at once
+	expectNothing(t, pub) // acknowledged only after the sync
+	st.gate <- struct{}{}
+	if a, ok := pub.Expect().(*packets.Ack); !ok || a.PacketID != 1 || a.ReasonCode != packets.Success {
+		t.Fatalf("got %+v, want PUBACK 1", a)
+	}
+
+	st.fail.Store(true)
+	pub.Send(publish5("a", 1, 2, "m", 0))
+	st.gate <- struct{}{}
+	if a, ok := pub.Expect().(*packets.Ack); !ok || a.PacketID != 2 || a.ReasonCode != packets.UnspecifiedError {
+		t.Fatalf("got %+v, want PUBACK 2 with 0x80", a)
+	}
+	old := brokertest.Connect(t, b.Addr, packets.V311, "old", true)
+	old.Send(&packets.Publish{Topic: "a", QoS: 1, PacketID: 3, Payload: []byte("m")})
+	st.gate <- struct{}{}
+	expectNothing(t, old)
+	old.Send(&packets.Publish{Topic: "a", Payload: []byte("qos 0 still flows")})
+	for {
+		if p := expectPublish(t, sub); string(p.Payload) == "qos 0 still flows" {
+			break
+		}
+	}
+}
+
+// An MQTT 5 will waiting for its delay outlives a restart and is published
+// when the delay ends.
+func TestStoreKeepsDelayedWill(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	c := brokertest.Dial(t, b.Addr, packets.V5)
+	conn := &packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, KeepAlive: 60, ClientID: "w",
+		Will: &packets.Will{Topic: "will/w", Payload: []byte("gone")}}
+	conn.Properties.SessionExpiry = 60
+	conn.Properties.Set(packets.PropSessionExpiry)
+	conn.Will.Properties.WillDelay = 1
+	conn.Will.Properties.Set(packets.PropWillDelay)
+	c.Send(conn)
+	c.Expect()
+	c.Net.Close() // no DISCONNECT: the will is due after its delay
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 })
+	b.Stop()
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
+	subscribe(t, sub, "will/#", 0)
+	if p := expectPublish(t, sub); string(p.Payload) != "gone" {
+		t.Fatalf("got %q", p.Payload)
 	}
 }

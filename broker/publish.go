@@ -61,7 +61,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			return nil
 		}
 		// At 3.1.1 the QoS 2 flow goes on to PUBREL and PUBCOMP.
-		if _, full := c.session.beginReceive(p.PacketID, c.receiveMaximum()); full {
+		if _, full := c.session.beginReceive(c.s, p.PacketID, c.receiveMaximum()); full {
 			return errReceiveMaximum
 		}
 		c.ackPublish(p, packets.Success)
@@ -103,7 +103,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
-		fresh, full := c.session.beginReceive(p.PacketID, c.receiveMaximum())
+		fresh, full := c.session.beginReceive(c.s, p.PacketID, c.receiveMaximum())
 		if full {
 			return errReceiveMaximum
 		}
@@ -179,10 +179,10 @@ func (c *conn) ackPublish(p *packets.Publish, code packets.ReasonCode) {
 		// A refusal says why; it is rare enough to be a packet of its own.
 		a := &packets.Ack{Kind: kind, PacketID: p.PacketID, ReasonCode: code}
 		c.addReasonString(a, &a.Properties, publishRefusal(code, p.Topic))
-		c.out.push(outItem{packet: a})
+		c.pushAfterStore(outItem{packet: a})
 		return
 	}
-	c.out.push(outItem{ack: kind, id: p.PacketID, reason: code})
+	c.pushAfterStore(outItem{ack: kind, id: p.PacketID, reason: code})
 }
 
 // publishRefusal is the reason string of a refused PUBLISH.
@@ -229,10 +229,13 @@ func (c *conn) handleAck(h packets.FixedHeader, body []byte) error {
 		c.out.push(outItem{ack: packets.TypePubrel, id: a.PacketID, reason: v5Only(c.version, code)})
 	case packets.TypePubrel:
 		code := packets.Success
-		if !ss.release(a.PacketID) {
+		if !ss.release(c.s, a.PacketID) {
 			code = packets.PacketIDNotFound
 		}
-		c.out.push(outItem{ack: packets.TypePubcomp, id: a.PacketID, reason: v5Only(c.version, code)})
+		// After the release is on disk: a PUBCOMP seen before it would let
+		// a restarted broker drop the client's next message with this
+		// identifier as a duplicate.
+		c.pushAfterStore(outItem{ack: packets.TypePubcomp, id: a.PacketID, reason: v5Only(c.version, code)})
 	}
 	return nil
 }

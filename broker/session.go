@@ -318,7 +318,7 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 	ss.online.Store(true)
 	ss.maxInflight = maxInflight
 	ss.access = c.access
-	ss.dropWillLocked() // resumed before the will delay passed [MQTT-3.1.3-9]
+	ss.dropWillLocked(c.s) // resumed before the will delay passed [MQTT-3.1.3-9]
 	ss.maxPacketOut = c.maxPacketOut
 	ss.mounted = c.mountPoint() != ""
 	ss.offlineSince = 0

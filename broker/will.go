@@ -51,6 +51,7 @@ func (c *conn) publishWill() {
 type pendingWill struct {
 	msg    *Message
 	source TopicAccess // the client's write access, for check_retain_source
+	due    time.Time   // when its delay ends
 	timer  *time.Timer
 }
 
@@ -70,10 +71,11 @@ func (ss *session) holdWill(s *Server, c *conn, m *Message, delay uint32) bool {
 	if expiry, ends := ss.expiryLocked(s); ends {
 		delay = min(delay, expiry)
 	}
-	ss.dropWillLocked()
-	pw := &pendingWill{msg: m, source: c.access}
+	ss.dropWillLocked(s)
+	pw := &pendingWill{msg: m, source: c.access, due: time.Now().Add(time.Duration(delay) * time.Second)}
 	pw.timer = time.AfterFunc(time.Duration(delay)*time.Second, func() { s.releaseWill(ss, pw) })
 	ss.pendingWill = pw
+	s.persistWillLocked(ss, pw)
 	return true
 }
 
@@ -89,15 +91,17 @@ func (s *Server) releaseWill(ss *session, pw *pendingWill) {
 		return
 	}
 	ss.pendingWill = nil
+	s.persistWillLocked(ss, nil)
 	ss.mu.Unlock()
 	s.publish(pw.msg, new(router), nil, pw.source)
 }
 
 // dropWillLocked forgets a held will: the session was resumed.
-func (ss *session) dropWillLocked() {
+func (ss *session) dropWillLocked(s *Server) {
 	if ss.pendingWill != nil {
 		ss.pendingWill.timer.Stop()
 		ss.pendingWill = nil
+		s.persistWillLocked(ss, nil)
 	}
 }
 
