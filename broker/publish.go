@@ -96,10 +96,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			c.ackPublish(p, packets.PacketIDInUse)
 			return nil
 		}
-		m := newMessage(p, c.version)
-		c.s.retain(m, c.access)
-		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
-		c.s.deliverMatches(m, r, c.session)
+		c.routeAndAck(p, newMessage(p, c.version), r)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
@@ -111,12 +108,25 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			c.ackPublish(p, packets.Success)
 			return nil
 		}
-		m := newMessage(p, c.version)
-		c.s.retain(m, c.access)
-		c.ackPublish(p, c.matchCode(c.s.match(m, r)))
-		c.s.deliverMatches(m, r, c.session)
+		c.routeAndAck(p, newMessage(p, c.version), r)
 	}
 	return nil
+}
+
+// routeAndAck stores a retained message, routes m and acknowledges p. The
+// acknowledgement is queued before the message is routed, so that a
+// publisher subscribed to its own topic sees its PUBACK first; with a
+// Store it follows the routing, whose writes it must wait for.
+func (c *conn) routeAndAck(p *packets.Publish, m *Message, r *router) {
+	c.s.retain(m, c.access)
+	code := c.matchCode(c.s.match(m, r))
+	if c.s.o().Store != nil {
+		c.s.deliverMatches(m, r, c.session)
+		c.ackPublish(p, code)
+		return
+	}
+	c.ackPublish(p, code)
+	c.s.deliverMatches(m, r, c.session)
 }
 
 // matchCode is the acknowledgement's reason code for a message that

@@ -110,7 +110,25 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 		return 1
 	}
 	defer removePID()
-	srv := broker.New(opts)
+	st, err := openStore(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 1
+	}
+	if st != nil {
+		opts.Store = st
+		defer func() {
+			if err := st.Close(); err != nil {
+				log.Error("closing the store", "err", err)
+			}
+		}()
+	}
+	srv, err := broker.Open(opts)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\nmidge does not start over a store it cannot read fully. To start with an empty one, "+
+			"move %s aside (keep it: it may be recoverable).\n", err, storeDir(cfg))
+		return 1
+	}
 	log.Info("midge " + Version + " starting")
 	r := &reloader{configFile: configFile, log: blog, sec: sec, srv: srv}
 	return serveUntilDone(ctx, srv, plan, sec, reload, r.reload, log)

@@ -167,6 +167,8 @@ func TestBrokerAppliesConfig(t *testing.T) {
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(strings.Join([]string{
 		"persistence true",
+		"persistence_location " + dir + "/",
+		"autosave_on_changes true",
 		"pid_file " + pid,
 		"log_dest file " + logFile,
 		"log_type all",
@@ -213,11 +215,12 @@ func TestBrokerAppliesConfig(t *testing.T) {
 	for {
 		b, _ := os.ReadFile(logFile)
 		log := string(b)
-		if strings.Contains(log, "New client connected from") && strings.Contains(log, "persistence") {
+		if strings.Contains(log, "New client connected from") && strings.Contains(log, "autosave_on_changes:") &&
+			strings.Contains(log, "persistence in "+filepath.Join(dir, "mosquitto.db.midge")) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("log file lacks the connection line or the persistence warning:\n%s", log)
+			t.Fatalf("log file lacks the connection line, the autosave_on_changes warning or the store's line:\n%s", log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/store"
 )
 
 // applyLimits carries Mosquitto's broker-wide options into broker options;
@@ -175,4 +180,37 @@ func removeStaleSocket(path string) {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 		os.Remove(path)
 	}
+}
+
+// storeDir is where persistence keeps its store: persistence_file with
+// ".midge" after it, in persistence_location. The name differs from
+// Mosquitto's own file, which midge cannot read and leaves alone.
+func storeDir(cfg *config.Config) string {
+	return filepath.Join(cfg.PersistenceLocation, cmp.Or(cfg.PersistenceFile, "mosquitto.db")+".midge")
+}
+
+// openStore opens the store when persistence is on; nil when it is off.
+func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
+	if cfg.Persistence == nil || !*cfg.Persistence {
+		return nil, nil
+	}
+	var opts store.DiskOptions
+	if cfg.PersistenceDurability == "interval" {
+		opts.SyncInterval = 1800 * time.Second
+		if v := cfg.AutosaveInterval; v != nil && *v > 0 {
+			opts.SyncInterval = *v
+		}
+	}
+	dir := storeDir(cfg)
+	st, err := store.OpenDisk(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: %w\nmidge does not start over a store it cannot read. To start with an empty one, "+
+			"move %s aside (keep it: it may be recoverable)", err, dir)
+	}
+	mode := "every acknowledged message is on disk before its acknowledgement"
+	if opts.SyncInterval > 0 {
+		mode = fmt.Sprintf("synced every %v (persistence_durability interval)", opts.SyncInterval)
+	}
+	log.Info("persistence in " + dir + ": " + mode)
+	return st, nil
 }

@@ -75,6 +75,17 @@ type Config struct {
 	MemoryLimit *int64
 	// CheckRetainSource is check_retain_source (default true).
 	CheckRetainSource *bool
+	// Persistence is persistence (or retained_persistence); nil when not
+	// set. PersistenceFile and PersistenceLocation are empty when not set.
+	Persistence         *bool
+	PersistenceFile     string
+	PersistenceLocation string
+	// AutosaveInterval is autosave_interval; nil when not set.
+	AutosaveInterval *time.Duration
+	// PersistenceDurability is persistence_durability (midge only): "sync",
+	// "interval", or empty for the default, sync.
+	PersistenceDurability string
+
 	// SysInterval is sys_interval, whole seconds (default 10s); 0 turns
 	// $SYS updates off.
 	SysInterval *time.Duration

@@ -102,7 +102,8 @@ var samples = map[string]string{
 	"max_connections": "3", "max_qos": "0", "maximum_qos": "1", "max_topic_alias": "0", "use_username_as_clientid": "true", "cafile": "/ca", "capath": "/cas", "certfile": "/c", "keyfile": "/k", "crlfile": "/crl", "ciphers": "HIGH",
 	"ciphers_tls1.3": "TLS_AES_128_GCM_SHA256", "tls_version": "tlsv1.3", "require_certificate": "true",
 	"use_identity_as_username": "true", "use_subject_as_username": "true", "log_dest": "stdout", "log_type": "debug", "log_facility": "1", "log_timestamp": "false",
-	"log_timestamp_format": "%H", "include_dir": "(a temporary directory)",
+	"log_timestamp_format": "%H", "persistence": "true", "retained_persistence": "true", "persistence_file": "f.db",
+	"persistence_location": "/var", "autosave_interval": "5", "persistence_durability": "interval", "include_dir": "(a temporary directory)",
 	"tls_keyform": "pem", // accepted and changes nothing: PEM is the only key form
 }
 

@@ -189,18 +189,20 @@ var registry = []Option{
 	{Name: "psk_hint", Scope: ScopeListener, Status: Refuse, Default: "none", Note: reasonPSK},
 
 	// Persistence.
-	{Name: "persistence", Scope: ScopeGlobal, Status: Warn, Default: "false",
-		Note: reasonPersistence},
-	{Name: "retained_persistence", Scope: ScopeGlobal, Status: Warn, Default: "false",
-		Note: reasonPersistence},
-	{Name: "persistence_file", Scope: ScopeGlobal, Status: Warn, Default: "mosquitto.db",
-		Note: reasonPersistence},
-	{Name: "persistence_location", Scope: ScopeGlobal, Status: Warn, Default: "working directory",
-		Note: reasonPersistence},
-	{Name: "autosave_interval", Scope: ScopeGlobal, Status: Warn, Default: "1800",
-		Note: reasonPersistence},
+	{Name: "persistence", Scope: ScopeGlobal, Status: Implemented, Default: "false",
+		Note: "`Persistence`: sessions, queued and in-flight messages, retained messages and delayed wills are kept in a store on disk", set: configBool(func(c *Config) **bool { return &c.Persistence })},
+	{Name: "retained_persistence", Scope: ScopeGlobal, Status: Implemented, Default: "false",
+		Note: "old name of `persistence`", set: configBool(func(c *Config) **bool { return &c.Persistence })},
+	{Name: "persistence_file", Scope: ScopeGlobal, Status: Implemented, Default: "mosquitto.db",
+		Note: "`PersistenceFile`; midge keeps its store in the directory FILE.midge beside it and never touches Mosquitto's own file", set: configText(func(c *Config) *string { return &c.PersistenceFile }, "a file name")},
+	{Name: "persistence_location", Scope: ScopeGlobal, Status: Implemented, Default: "working directory",
+		Note: "`PersistenceLocation`", set: configText(func(c *Config) *string { return &c.PersistenceLocation }, acceptPath)},
+	{Name: "autosave_interval", Scope: ScopeGlobal, Status: Implemented, Default: "1800",
+		Note: "`AutosaveInterval`: with `persistence_durability interval`, how often the store is synced; with the default `sync`, every acknowledged message is on disk and this changes nothing", set: setAutosaveInterval},
 	{Name: "autosave_on_changes", Scope: ScopeGlobal, Status: Warn, Default: "false",
-		Note: reasonPersistence},
+		Note: "midge syncs by time (`autosave_interval`) or, by default, before every acknowledgement; counting changes adds nothing to either"},
+	{Name: "persistence_durability", Scope: ScopeGlobal, Status: Implemented, Default: "sync",
+		Note: "midge only: `sync` acknowledges a message once it is on disk (writes of many clients share one sync); `interval` acknowledges at once and syncs every `autosave_interval` seconds", set: setDurability},
 
 	// Logging.
 	{Name: "log_dest", Scope: ScopeGlobal, Status: Implemented, Default: "stderr",
@@ -486,4 +488,20 @@ func setLogType(t *target, v *value) error {
 		*c.LogTypes |= bits
 	}
 	return nil
+}
+
+func setAutosaveInterval(t *target, v *value) error {
+	d, err := v.seconds(1<<31-1, "a whole number of seconds")
+	if err == nil {
+		t.p.cfg.AutosaveInterval = &d
+	}
+	return err
+}
+
+func setDurability(t *target, v *value) error {
+	s, err := v.oneOf("sync", "interval")
+	if err == nil {
+		t.p.cfg.PersistenceDurability = s
+	}
+	return err
 }

@@ -36,10 +36,11 @@ func TestDebianStockConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The stock file turns persistence on, which midge does not have yet:
-	// its two lines are warned about, nothing else.
-	if len(cfg.Warnings) != 2 || cfg.Warnings[0].Option != "persistence" || cfg.Warnings[1].Option != "persistence_location" {
+	if len(cfg.Warnings) != 0 {
 		t.Errorf("warnings: %v", cfg.Warnings)
+	}
+	if cfg.Persistence == nil || !*cfg.Persistence || cfg.PersistenceLocation != "/var/lib/mosquitto/" {
+		t.Errorf("persistence %v in %q, want the stock file's true in /var/lib/mosquitto/", cfg.Persistence, cfg.PersistenceLocation)
 	}
 	wantFiles := []string{main, filepath.Join(confD, "10-listeners.conf"), filepath.Join(confD, "20-limits.conf")}
 	if !reflect.DeepEqual(cfg.Files, wantFiles) {
@@ -96,8 +97,7 @@ func TestKitchenSink(t *testing.T) {
 		line   int
 		option string
 	}{
-		{67, "websockets_log_level"}, {68, "websockets_headers_size"}, {70, "persistence"}, {71, "persistence_file"},
-		{72, "persistence_location"}, {73, "autosave_interval"}, {74, "autosave_on_changes"}, {88, "user"},
+		{67, "websockets_log_level"}, {68, "websockets_headers_size"}, {74, "autosave_on_changes"}, {88, "user"},
 	} {
 		o, _ := Lookup(w.option)
 		warnings = append(warnings, Warning{File: path, Line: w.line, Option: w.option, Reason: o.Note})
@@ -134,6 +134,10 @@ func TestKitchenSink(t *testing.T) {
 		LogFacility:                ptr(3),
 		ConnectionMessages:         ptr(true),
 		PIDFile:                    "/run/midge.pid",
+		Persistence:                ptr(true),
+		PersistenceFile:            "midge.db",
+		PersistenceLocation:        "/var/lib/midge/",
+		AutosaveInterval:           ptr(5 * time.Minute),
 		Warnings:                   warnings,
 		Files:                      []string{path},
 	}

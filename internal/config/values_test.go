@@ -143,8 +143,8 @@ func TestRepeatedOptions(t *testing.T) {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	// A warned option is not a string held once: each line gets its warning.
-	cfg = parse(t, "persistence_location /a\npersistence_location /b\nuser a\nuser b\n")
-	if len(cfg.Warnings) != 4 || cfg.Warnings[1].Option != "persistence_location" || cfg.Warnings[3].Line != 4 {
+	cfg = parse(t, "websockets_log_level 1\nwebsockets_log_level 2\nuser a\nuser b\n")
+	if len(cfg.Warnings) != 4 || cfg.Warnings[1].Option != "websockets_log_level" || cfg.Warnings[3].Line != 4 {
 		t.Fatalf("warnings = %v", cfg.Warnings)
 	}
 }

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// DiskOptions configures a Disk store.
+type DiskOptions struct {
+	// SyncInterval, when positive, is the interval durability of
+	// persistence: writes are acknowledged once handed to the store, and
+	// the store syncs to disk at most this long after. Zero is the
+	// default, acknowledge after sync: a write's done is called once it is
+	// on stable storage, with writes from many clients grouped into one
+	// sync.
+	SyncInterval time.Duration
+
+	// Logger receives the store's own messages (pebble's); nil discards.
+	Logger io.Writer
+}
+
+// Disk is a Store in a directory, on pebble (an LSM tree with a write-ahead
+// log; see docs/persistence.md for why). One goroutine commits: batches
+// that arrive while it writes or syncs are grouped into its next commit,
+// so that many publishers share one sync.
+type Disk struct {
+	db   *pebble.DB
+	opts DiskOptions
+
+	mu      sync.Mutex
+	pending []write // guarded by mu
+	wake    chan struct{}
+	closed  bool          // guarded by mu
+	done    chan struct{} // closed when the committer has returned
+	dirty   bool          // committer only: written since the last sync
+}
+
+type write struct {
+	keys, values [][]byte
+	sync         bool
+	done         func(error)
+}
+
+// OpenDisk opens (creating if need be) the store in dir. A store pebble
+// finds damaged is an error naming dir.
+func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
+	po := &pebble.Options{Logger: quietLogger{opts.Logger}}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+	}
+	d := &Disk{db: db, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go d.commit()
+	return d, nil
+}
+
+// Write queues a batch for the committer.
+func (d *Disk) Write(keys, values [][]byte, sync bool, done func(error)) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		if done != nil {
+			done(ErrClosed)
+		}
+		return
+	}
+	d.pending = append(d.pending, write{keys, values, sync, done})
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// commit is the committer: it takes everything queued, applies it as one
+// pebble batch, syncs the log if any write asked for it (in sync mode),
+// and then calls the writes' done functions in order.
+func (d *Disk) commit() {
+	defer close(d.done)
+	var tick <-chan time.Time
+	if d.opts.SyncInterval > 0 {
+		t := time.NewTicker(d.opts.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var batch []write
+	for {
+		select {
+		case <-d.wake:
+		case <-tick:
+			if d.dirty {
+				d.syncLog()
+			}
+			continue
+		}
+		d.mu.Lock()
+		batch, d.pending = d.pending, batch[:0]
+		closed := d.closed
+		d.mu.Unlock()
+		if len(batch) > 0 {
+			d.apply(batch)
+			clear(batch)
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+func (d *Disk) apply(writes []write) {
+	b := d.db.NewBatch()
+	sync := false
+	for _, w := range writes {
+		sync = sync || w.sync
+		for i, k := range w.keys {
+			if w.values[i] == nil {
+				b.Delete(k, nil)
+			} else {
+				b.Set(k, w.values[i], nil)
+			}
+		}
+	}
+	if d.opts.SyncInterval > 0 {
+		sync = false // interval durability: the ticker syncs
+	}
+	var err error
+	switch {
+	case !b.Empty():
+		opt := pebble.NoSync
+		if sync {
+			opt = pebble.Sync
+		}
+		err = b.Commit(opt)
+		d.dirty = !sync
+	case sync && d.dirty:
+		err = d.db.LogData(nil, pebble.Sync) // earlier unsynced writes
+		d.dirty = err != nil
+	}
+	b.Close()
+	for _, w := range writes {
+		if w.done != nil {
+			w.done(err)
+		}
+	}
+}
+
+func (d *Disk) syncLog() {
+	if err := d.db.LogData(nil, pebble.Sync); err == nil {
+		d.dirty = false
+	}
+}
+
+// Load calls fn with every key and value in key order.
+func (d *Disk) Load(fn func(key, value []byte) error) error {
+	it, err := d.db.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("store: reading %q: %w", it.Key(), err)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Close commits and syncs what is queued, then closes the store.
+func (d *Disk) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errors.New("store: closed twice")
+	}
+	d.closed = true
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	<-d.done
+	err := d.db.LogData(nil, pebble.Sync)
+	return errors.Join(err, d.db.Close())
+}
+
+// quietLogger passes pebble's messages to w, or drops them.
+type quietLogger struct{ w io.Writer }
+
+func (l quietLogger) Infof(format string, args ...any) {
+	if l.w != nil {
+		fmt.Fprintf(l.w, format+"\n", args...)
+	}
+}
+
+func (l quietLogger) Errorf(format string, args ...any) { l.Infof(format, args...) }
+
+func (l quietLogger) Fatalf(format string, args ...any) {
+	l.Infof(format, args...)
+	panic(fmt.Sprintf(format, args...))
+}
