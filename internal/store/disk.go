@@ -155,8 +155,17 @@ func (d *Disk) syncLog() {
 	}
 }
 
-// Load calls fn with every key and value in key order.
-func (d *Disk) Load(fn func(key, value []byte) error) error {
+// ErrDamaged wraps the corruption pebble found while loading.
+var ErrDamaged = errors.New("store: damaged")
+
+// damage is how pebble's Fatalf reports corruption: the store panics with
+// it, and Load and Close turn it back into an error.
+type damage struct{ msg string }
+
+// Load calls fn with every key and value in key order. Corruption pebble
+// finds (a checksum that does not match) is an error wrapping ErrDamaged.
+func (d *Disk) Load(fn func(key, value []byte) error) (err error) {
+	defer recoverDamage(&err)
 	it, err := d.db.NewIter(nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -178,8 +187,10 @@ func (d *Disk) Load(fn func(key, value []byte) error) error {
 	return nil
 }
 
-// Close commits and syncs what is queued, then closes the store.
-func (d *Disk) Close() error {
+// Close commits and syncs what is queued, flushes it into table files and
+// closes the store.
+func (d *Disk) Close() (err error) {
+	defer recoverDamage(&err)
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -192,8 +203,10 @@ func (d *Disk) Close() error {
 	default:
 	}
 	<-d.done
-	err := d.db.LogData(nil, pebble.Sync)
-	return errors.Join(err, d.db.Close())
+	// Move everything from the log into checksummed table files, where
+	// damage is always found; the log is what a crash leaves behind.
+	flushErr := d.db.Flush()
+	return errors.Join(flushErr, d.db.Close())
 }
 
 // quietLogger passes pebble's messages to w, or drops them.
@@ -209,5 +222,17 @@ func (l quietLogger) Errorf(format string, args ...any) { l.Infof(format, args..
 
 func (l quietLogger) Fatalf(format string, args ...any) {
 	l.Infof(format, args...)
-	panic(fmt.Sprintf(format, args...))
+	panic(damage{fmt.Sprintf(format, args...)})
+}
+
+// recoverDamage turns a damage panic into an error in *err.
+func recoverDamage(err *error) {
+	if r := recover(); r != nil {
+		dm, ok := r.(damage)
+		if !ok {
+			*err = fmt.Errorf("%w: %v", ErrDamaged, r)
+			return
+		}
+		*err = fmt.Errorf("%w: %s", ErrDamaged, dm.msg)
+	}
 }
