@@ -276,3 +276,53 @@ func TestCrashKeepsRetainedMessages(t *testing.T) {
 		}
 	}
 }
+
+// A clean stop (SIGTERM) and restart keeps everything: retained messages,
+// the persistent session with its subscription, and the messages queued
+// for it; a session that expired while the broker was down is gone.
+func TestCleanRestartKeepsEverything(t *testing.T) {
+	b := newCrashBroker(t)
+	away := brokertest.Connect(t, b.addr, packets.V311, "away", false)
+	away.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "clean/#", QoS: 1}}})
+	away.Expect()
+	away.Net.Close()
+	brief := brokertest.Dial(t, b.addr, packets.V5)
+	conn := &packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, KeepAlive: 60, ClientID: "brief"}
+	conn.Properties.SessionExpiry = 1
+	conn.Properties.Set(packets.PropSessionExpiry)
+	brief.Send(conn)
+	brief.Expect()
+	brief.Net.Close()
+	pub := brokertest.Connect(t, b.addr, packets.V311, "pub", true)
+	pub.Send(&packets.Publish{Topic: "clean/retained", Retain: true, QoS: 1, PacketID: 1, Payload: []byte("kept")})
+	pub.Expect()
+	pub.Send(&packets.Publish{Topic: "clean/queued", QoS: 1, PacketID: 2, Payload: []byte("waiting")})
+	pub.Expect()
+	b.stop(syscall.SIGTERM)
+	time.Sleep(1100 * time.Millisecond) // brief's session expires while the broker is down
+	b.start()
+
+	c := brokertest.Dial(t, b.addr, packets.V311)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60, ClientID: "away"})
+	if ack, ok := c.Expect().(*packets.Connack); !ok || !ack.SessionPresent {
+		t.Fatalf("got %+v, want the session present", ack)
+	}
+	got := make(map[string]string)
+	for range 2 {
+		p, ok := c.Expect().(*packets.Publish)
+		if !ok {
+			t.Fatalf("got %+v", p)
+		}
+		got[p.Topic] = string(p.Payload)
+		c.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+	}
+	if got["clean/retained"] != "kept" || got["clean/queued"] != "waiting" {
+		t.Fatalf("after the restart got %v", got)
+	}
+	br := brokertest.Dial(t, b.addr, packets.V5)
+	conn.CleanStart = false
+	br.Send(conn)
+	if ack, ok := br.Expect().(*packets.Connack); !ok || ack.SessionPresent {
+		t.Fatalf("brief's session, expired while the broker was down, came back: %+v", ack)
+	}
+}
