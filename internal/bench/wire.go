@@ -28,6 +28,10 @@ type Target struct {
 	// ConnectTimeout bounds dialling and the CONNECT/CONNACK exchange of
 	// one client. Default 10 seconds.
 	ConnectTimeout time.Duration
+	// Persistent makes every client keep its session: clean session off
+	// (MQTT 5: a session expiry of one hour), for brokers that persist
+	// sessions.
+	Persistent bool
 }
 
 func (t Target) version() byte {
@@ -136,11 +140,15 @@ func dial(ctx context.Context, t Target, o dialOptions) (*rawConn, error) {
 func (c *rawConn) handshake(t Target, clientID string) error {
 	connect := packets.Connect{
 		Version:    c.version,
-		CleanStart: true,
+		CleanStart: !t.Persistent,
 		KeepAlive:  uint16(min(t.KeepAlive/time.Second, 65535)),
 		ClientID:   clientID,
 		Username:   t.Username,
 		Password:   []byte(t.Password),
+	}
+	if t.Persistent && c.version == packets.V5 {
+		connect.Properties.SessionExpiry = 3600
+		connect.Properties.Set(packets.PropSessionExpiry)
 	}
 	buf, err := connect.Encode(nil, c.version)
 	if err != nil {

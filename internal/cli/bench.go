@@ -60,6 +60,9 @@ Clients and messages:
   -q QOS              0, 1 or 2 (default 0)
   -s BYTES            payload size, at least 16 (default 64)
   -r                  pub: publish retained messages
+  --persistent        every client keeps its session (clean session off; MQTT 5: session
+                      expiry one hour), to measure a broker's persistence; give -I so that
+                      runs resume the same sessions
   -R RATE             messages per second per publisher (conn: connections per second);
                       default 0, as fast as possible
   -C COUNT            messages per publisher (sub: per subscriber; retained: messages to store,
@@ -93,6 +96,7 @@ type benchFlags struct {
 	duration, drain      durationValue
 	tls                  clientTLS
 	portSet, retain      bool
+	persistent           bool
 	sourceBase           string
 	jsonOut, quiet, help bool
 }
@@ -175,6 +179,7 @@ func (bf *benchFlags) define(fs *flag.FlagSet) {
 	num(&bf.qos, 0, "q", "qos")
 	num(&c.PayloadSize, 64, "s", "size")
 	boolean(&bf.retain, "r", "retain")
+	boolean(&bf.persistent, "persistent")
 	fs.Float64Var(&c.Rate, "R", 0, "")
 	fs.Float64Var(&c.Rate, "rate", 0, "")
 	num(&c.Count, 0, "C", "count")
@@ -227,6 +232,7 @@ func (bf *benchFlags) finish() error {
 	}
 	c.QoS = byte(bf.qos)
 	c.Retain = bf.retain
+	c.Target.Persistent = bf.persistent
 	c.Duration, c.Drain = bf.duration.d, bf.drain.d
 	base, err := netip.ParseAddr(bf.sourceBase)
 	if err != nil {
