@@ -3,6 +3,7 @@
 package interop
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -324,5 +325,72 @@ func TestCleanRestartKeepsEverything(t *testing.T) {
 	br.Send(conn)
 	if ack, ok := br.Expect().(*packets.Connack); !ok || ack.SessionPresent {
 		t.Fatalf("brief's session, expired while the broker was down, came back: %+v", ack)
+	}
+}
+
+// A full disk: publishers get no acknowledgement (MQTT 5: 0x80) for what
+// cannot be stored, nothing is acknowledged that is not on disk, and QoS 0
+// messages keep flowing. The store lives on a small tmpfs (root only).
+func TestFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the midge binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk")
+	os.Mkdir(disk, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	b := &crashBroker{t: t, bin: filepath.Join(dir, "midge"), conf: filepath.Join(dir, "midge.conf"),
+		addr: mosquittotest.FreeAddr(t), log: &mosquittotest.SyncBuffer{}}
+	if out, err := exec.Command("go", "build", "-o", b.bin, "../cmd/midge").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	port := b.addr[strings.LastIndex(b.addr, ":")+1:]
+	os.WriteFile(b.conf, []byte(strings.Join([]string{
+		"listener " + port + " 127.0.0.1", "allow_anonymous true",
+		"persistence true", "persistence_location " + disk + "/", "max_queued_messages 0", "",
+	}, "\n")), 0o600)
+	t.Cleanup(func() {
+		b.stop(syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("broker log:\n%s", b.log)
+		}
+	})
+	b.start()
+
+	away := brokertest.Connect(t, b.addr, packets.V311, "away", false)
+	away.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "full/#", QoS: 1}}})
+	away.Expect()
+	away.Net.Close()
+	live := brokertest.Connect(t, b.addr, packets.V311, "live", true)
+	live.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "zero"}}})
+	live.Expect()
+
+	pub := brokertest.Dial(t, b.addr, packets.V5)
+	pub.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, KeepAlive: 60, ClientID: "pub"})
+	pub.Expect()
+	payload := make([]byte, 16<<10)
+	rand.Read(payload) // incompressible: the store compresses its tables
+	refused := false
+	for n := 1; n < 8000 && !refused; n++ {
+		pub.Send(&packets.Publish{Topic: "full/x", QoS: 1, PacketID: uint16(n), Payload: payload})
+		a, ok := pub.Expect().(*packets.Ack)
+		if !ok {
+			t.Fatalf("message %d: got %+v", n, a)
+		}
+		refused = a.ReasonCode == packets.UnspecifiedError
+	}
+	if !refused {
+		t.Fatal("128 MB went into a 64 MB disk without a refusal")
+	}
+	qos0 := brokertest.Connect(t, b.addr, packets.V311, "qos0", true)
+	qos0.Send(&packets.Publish{Topic: "zero", Payload: []byte("still flowing")})
+	if p, ok := live.Expect().(*packets.Publish); !ok || string(p.Payload) != "still flowing" {
+		t.Fatalf("QoS 0 after the disk filled: %+v", p)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // DiskOptions configures a Disk store.
@@ -22,7 +23,17 @@ type DiskOptions struct {
 
 	// Logger receives the store's own messages (pebble's); nil discards.
 	Logger io.Writer
+
+	// MinFree is the free space the store leaves on its filesystem: below
+	// it, writes fail with ErrDiskFull rather than reach the disk (pebble
+	// cannot go on after a write the disk refuses). Zero means 64 MiB, but
+	// no more than a tenth of the filesystem.
+	MinFree uint64
 }
+
+// ErrDiskFull is the error of writes refused because the filesystem has
+// less free space than DiskOptions.MinFree.
+var ErrDiskFull = errors.New("store: disk full")
 
 // Disk is a Store in a directory, on pebble (an LSM tree with a write-ahead
 // log; see docs/persistence.md for why). One goroutine commits: batches
@@ -31,6 +42,7 @@ type DiskOptions struct {
 type Disk struct {
 	db   *pebble.DB
 	opts DiskOptions
+	dir  string
 
 	mu      sync.Mutex
 	pending []write // guarded by mu
@@ -54,7 +66,7 @@ func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
-	d := &Disk{db: db, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	d := &Disk{db: db, opts: opts, dir: dir, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go d.commit()
 	return d, nil
 }
@@ -112,7 +124,29 @@ func (d *Disk) commit() {
 	}
 }
 
+// full reports whether the filesystem has less free space than the store
+// leaves. A filesystem that cannot say is taken as not full.
+func (d *Disk) full() bool {
+	u, err := vfs.Default.GetDiskUsage(d.dir)
+	if err != nil {
+		return false
+	}
+	reserve := d.opts.MinFree
+	if reserve == 0 {
+		reserve = min(64<<20, u.TotalBytes/10)
+	}
+	return u.AvailBytes < reserve
+}
+
 func (d *Disk) apply(writes []write) {
+	if d.full() {
+		for _, w := range writes {
+			if w.done != nil {
+				w.done(ErrDiskFull)
+			}
+		}
+		return
+	}
 	b := d.db.NewBatch()
 	sync := false
 	for _, w := range writes {

@@ -126,3 +126,18 @@ func TestDiskDamaged(t *testing.T) {
 		t.Fatal("a damaged store opened without an error")
 	}
 }
+
+// Below MinFree free space, writes fail with ErrDiskFull and nothing
+// reaches pebble, which cannot go on after a write the disk refuses.
+func TestDiskFull(t *testing.T) {
+	d := openDisk(t, t.TempDir(), DiskOptions{MinFree: 1 << 62})
+	defer d.Close()
+	got := make(chan error, 1)
+	d.Write([][]byte{[]byte("k")}, [][]byte{[]byte("v")}, true, func(err error) { got <- err })
+	if err := <-got; err != ErrDiskFull {
+		t.Fatalf("write with no room: %v, want ErrDiskFull", err)
+	}
+	if m := loadAll(t, d); len(m) != 0 {
+		t.Fatalf("store holds %d keys", len(m))
+	}
+}
