@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
@@ -335,5 +336,31 @@ func TestUseUsernameAsClientID(t *testing.T) {
 	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, KeepAlive: 60, ClientID: "anon"})
 	if ack, ok := c.ExpectClosed().(*packets.Connack); !ok || ack.ReasonCode != packets.ConnRefusedNotAuthorized {
 		t.Fatalf("got %+v, want CONNACK 5", ack)
+	}
+}
+
+// Retained messages sent on SUBSCRIBE are all delivered, however many:
+// max_queued_messages bounds what piles up for a slow client, not the
+// state a new subscription asks for.
+func TestRetainedBeyondQueueLimit(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{MaxQueued: 10})
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	const n = 500
+	for i := range n {
+		pub.Send(&packets.Publish{Topic: fmt.Sprintf("many/%d", i), Retain: true, QoS: 1, PacketID: uint16(i + 1), Payload: []byte("x")})
+	}
+	waitFor(t, func() bool { return b.Server.Stats().Retained == n })
+	for _, qos := range []byte{0, 1} {
+		sub := brokertest.Connect(t, b.Addr, packets.V311, fmt.Sprint("sub", qos), true)
+		subscribe(t, sub, "many/#", qos)
+		for range n {
+			p := expectPublish(t, sub)
+			if p.QoS != qos {
+				t.Fatalf("retained message at QoS %d on a QoS %d subscription", p.QoS, qos)
+			}
+			if qos == 1 {
+				sub.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+			}
+		}
 	}
 }

@@ -170,6 +170,34 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs})
 }
 
+// deliverRetained hands the session a retained message as its subscription
+// is made. Unlike deliver it holds none of them to max_queued_messages:
+// the retained store bounds them already, and dropping some would leave the
+// new subscriber without part of the state it subscribed for.
+func (ss *session) deliverRetained(s *Server, m *Message, qos byte, subIDs *subIDList) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended || ss.conn == nil || !ss.mayReadLocked(m) || m.expired() {
+		return
+	}
+	if !ss.fitsLocked(m, qos, true, subIDs) {
+		s.counters.publishDropped.Add(1)
+		return
+	}
+	if qos == 0 {
+		ss.conn.out.push(outItem{msg: m, retain: true, subIDs: subIDs})
+		return
+	}
+	if ss.queue.len() == 0 && ss.roomLocked(s) {
+		ss.sendLocked(m, qos, true, subIDs)
+		return
+	}
+	ss.sequence++
+	q := queuedMsg{msg: m, qos: qos, retain: true, subIDs: subIDs, sequence: ss.sequence}
+	ss.queue.push(q)
+	s.persistEntryLocked(ss, true, entryQueued, q.sequence, 0, q.msg, q.qos, q.retain, q.subIDs)
+}
+
 // queueLocked queues a message beyond the in-flight window, or drops it
 // (counted) when the queue is at max_queued_messages or max_queued_bytes.
 func (ss *session) queueLocked(s *Server, q queuedMsg) {

@@ -88,7 +88,7 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			if source != nil && !source.CanWrite(m.Topic) {
 				return // check_retain_source: its publisher lost the right since
 			}
-			c.session.deliver(c.s, m, outQoS(m.QoS, qos, c.s.o().UpgradeOutgoingQoS), true, subIDs)
+			c.session.deliverRetained(c.s, m, outQoS(m.QoS, qos, c.s.o().UpgradeOutgoingQoS), subIDs)
 		})
 	}
 	return nil
