@@ -3,6 +3,7 @@
 package interop
 
 import (
+	"cmp"
 	"crypto/rand"
 	"fmt"
 	"net"
@@ -31,12 +32,15 @@ type crashBroker struct {
 	log       *mosquittotest.SyncBuffer
 }
 
-func newCrashBroker(t *testing.T) *crashBroker {
+// newCrashBroker starts it with its store in storeDir, or in a temporary
+// directory when storeDir is empty.
+func newCrashBroker(t *testing.T, storeDir string) *crashBroker {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the midge binary and kills it")
 	}
 	dir := t.TempDir()
+	storeDir = cmp.Or(storeDir, dir)
 	b := &crashBroker{t: t, bin: filepath.Join(dir, "midge"), conf: filepath.Join(dir, "midge.conf"),
 		addr: mosquittotest.FreeAddr(t), log: &mosquittotest.SyncBuffer{}}
 	if out, err := exec.Command("go", "build", "-o", b.bin, "../cmd/midge").CombinedOutput(); err != nil {
@@ -45,7 +49,7 @@ func newCrashBroker(t *testing.T) *crashBroker {
 	port := b.addr[strings.LastIndex(b.addr, ":")+1:]
 	os.WriteFile(b.conf, []byte(strings.Join([]string{
 		"listener " + port + " 127.0.0.1", "allow_anonymous true",
-		"persistence true", "persistence_location " + dir + "/", "max_queued_messages 0", "",
+		"persistence true", "persistence_location " + storeDir + "/", "max_queued_messages 0", "",
 	}, "\n")), 0o600)
 	t.Cleanup(func() {
 		b.stop(syscall.SIGTERM)
@@ -156,7 +160,7 @@ func mustEncode(p packets.Packet) []byte {
 func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	for _, qos := range []byte{1, 2} {
 		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
-			b := newCrashBroker(t)
+			b := newCrashBroker(t, "")
 			sub := brokertest.Connect(t, b.addr, packets.V311, "durable", false)
 			sub.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "crash/#", QoS: qos}}})
 			sub.Expect()
@@ -242,7 +246,7 @@ func receiveAll(t *testing.T, addr string, qos byte) map[string][]int {
 // Retained messages acknowledged before a kill -9 are there after the
 // restart.
 func TestCrashKeepsRetainedMessages(t *testing.T) {
-	b := newCrashBroker(t)
+	b := newCrashBroker(t, "")
 	var acked []int
 	var mu sync.Mutex
 	done := make(chan struct{})
@@ -282,7 +286,7 @@ func TestCrashKeepsRetainedMessages(t *testing.T) {
 // the persistent session with its subscription, and the messages queued
 // for it; a session that expired while the broker was down is gone.
 func TestCleanRestartKeepsEverything(t *testing.T) {
-	b := newCrashBroker(t)
+	b := newCrashBroker(t, "")
 	away := brokertest.Connect(t, b.addr, packets.V311, "away", false)
 	away.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "clean/#", QoS: 1}}})
 	away.Expect()
@@ -332,9 +336,6 @@ func TestCleanRestartKeepsEverything(t *testing.T) {
 // cannot be stored, nothing is acknowledged that is not on disk, and QoS 0
 // messages keep flowing. The store lives on a small tmpfs (root only).
 func TestFullDisk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the midge binary")
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
@@ -345,23 +346,7 @@ func TestFullDisk(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
-	b := &crashBroker{t: t, bin: filepath.Join(dir, "midge"), conf: filepath.Join(dir, "midge.conf"),
-		addr: mosquittotest.FreeAddr(t), log: &mosquittotest.SyncBuffer{}}
-	if out, err := exec.Command("go", "build", "-o", b.bin, "../cmd/midge").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	port := b.addr[strings.LastIndex(b.addr, ":")+1:]
-	os.WriteFile(b.conf, []byte(strings.Join([]string{
-		"listener " + port + " 127.0.0.1", "allow_anonymous true",
-		"persistence true", "persistence_location " + disk + "/", "max_queued_messages 0", "",
-	}, "\n")), 0o600)
-	t.Cleanup(func() {
-		b.stop(syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("broker log:\n%s", b.log)
-		}
-	})
-	b.start()
+	b := newCrashBroker(t, disk)
 
 	away := brokertest.Connect(t, b.addr, packets.V311, "away", false)
 	away.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "full/#", QoS: 1}}})
