@@ -110,16 +110,14 @@ func (s *Server) unpersistSessionLocked(ss *session) {
 		keys = append(keys, storeKey(kindReceived, ss.id, fmt.Sprintf("%04x", id)))
 	}
 	keys = append(keys, storeKey(kindWill, ss.id))
-	s.storeWrite(keys, make([][]byte, len(keys)))
-	ss.persisted = true // for the entries' own removal
 	for i := ss.queue.head; i < len(ss.queue.items); i++ {
 		q := ss.queue.items[i]
-		s.unpersistEntryLocked(ss, q.sequence, q.msg)
+		keys = s.appendEntryRemoval(keys, ss, q.sequence, q.msg)
 	}
 	for _, f := range ss.inflight {
-		s.unpersistEntryLocked(ss, f.sequence, f.msg)
+		keys = s.appendEntryRemoval(keys, ss, f.sequence, f.msg)
 	}
-	ss.persisted = false
+	s.storeWrite(keys, make([][]byte, len(keys)))
 }
 
 // persistSubscriptionLocked records or (sub nil) removes one subscription
@@ -500,16 +498,23 @@ func (s *Server) unpersistEntryLocked(ss *session, seq uint64, m *Message) {
 	if !ss.persisted {
 		return
 	}
-	keys := [][]byte{storeKey(kindEntry, ss.id, hex16(seq))}
+	keys := s.appendEntryRemoval(nil, ss, seq, m)
+	s.storeWrite(keys, make([][]byte, len(keys)))
+}
+
+// appendEntryRemoval appends to keys the deletion of a session's entry, and
+// of the message's record once no entry holds it.
+func (s *Server) appendEntryRemoval(keys [][]byte, ss *session, seq uint64, m *Message) [][]byte {
+	keys = append(keys, storeKey(kindEntry, ss.id, hex16(seq)))
 	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
 	if m.storeID != 0 {
 		if m.storeRefs--; m.storeRefs <= 0 {
 			keys = append(keys, storeKey(kindMessage, hex16(m.storeID)))
 			m.storeID, m.storeRefs = 0, 0
 		}
 	}
-	s.persistMu.Unlock()
-	s.storeWrite(keys, make([][]byte, len(keys)))
+	return keys
 }
 
 type entryRecord struct {

@@ -2,6 +2,8 @@ package broker_test
 
 import (
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -282,5 +284,54 @@ func TestStoreKeepsDelayedWill(t *testing.T) {
 	subscribe(t, sub, "will/#", 0)
 	if p := expectPublish(t, sub); string(p.Payload) != "gone" {
 		t.Fatalf("got %q", p.Payload)
+	}
+}
+
+// orderStore records, write by write, whether each synced and the kinds of
+// its keys.
+type orderStore struct {
+	store.Memory
+	mu     sync.Mutex
+	writes []string // "sync" for a sync, else the kinds of the keys
+}
+
+func (s *orderStore) Write(keys, values [][]byte, sync bool, done func(error)) {
+	s.mu.Lock()
+	w := ""
+	for _, k := range keys {
+		w += string(k[0])
+	}
+	if sync {
+		w = "sync"
+	}
+	s.writes = append(s.writes, w)
+	s.mu.Unlock()
+	s.Memory.Write(keys, values, sync, done)
+}
+
+// The acknowledgement's sync is asked for after the writes the routing of
+// the message made, so that it covers them.
+func TestStoreAcknowledgementSyncFollowsRouting(t *testing.T) {
+	st := new(orderStore)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	c := brokertest.Connect(t, b.Addr, packets.V311, "away", false)
+	subscribe(t, c, "o", 1)
+	c.Net.Close()
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 })
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	publishQoS1(t, pub, "o", "m", 1)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	entry, ack := -1, -1
+	for i, w := range st.writes {
+		if strings.Contains(w, "q") && entry < 0 {
+			entry = i
+		}
+		if w == "sync" {
+			ack = i
+		}
+	}
+	if entry < 0 || ack < entry {
+		t.Fatalf("writes %q: the PUBACK's sync does not follow the queued entry", st.writes)
 	}
 }

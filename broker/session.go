@@ -155,7 +155,7 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 	if qos == 0 {
 		o := s.o()
 		if ss.conn == nil && o.QueueQoS0 && ss.expiry != 0 {
-			ss.queueLocked(s, queuedMsg{msg: m, retain: retain, subIDs: subIDs})
+			ss.queueLocked(s, queuedMsg{msg: m, retain: retain, subIDs: subIDs}, true)
 			return
 		}
 		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, o.MaxQueued, o.MaxQueuedBytes) {
@@ -167,7 +167,7 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 		ss.sendLocked(m, qos, retain, subIDs)
 		return
 	}
-	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs})
+	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs}, true)
 }
 
 // deliverRetained hands the session a retained message as its subscription
@@ -192,18 +192,16 @@ func (ss *session) deliverRetained(s *Server, m *Message, qos byte, subIDs *subI
 		ss.sendLocked(m, qos, true, subIDs)
 		return
 	}
-	ss.sequence++
-	q := queuedMsg{msg: m, qos: qos, retain: true, subIDs: subIDs, sequence: ss.sequence}
-	ss.queue.push(q)
-	s.persistEntryLocked(ss, true, entryQueued, q.sequence, 0, q.msg, q.qos, q.retain, q.subIDs)
+	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: true, subIDs: subIDs}, false)
 }
 
-// queueLocked queues a message beyond the in-flight window, or drops it
-// (counted) when the queue is at max_queued_messages or max_queued_bytes.
-func (ss *session) queueLocked(s *Server, q queuedMsg) {
+// queueLocked queues a message beyond the in-flight window or, when bounded,
+// drops it (counted) if the queue is at max_queued_messages or
+// max_queued_bytes.
+func (ss *session) queueLocked(s *Server, q queuedMsg, bounded bool) {
 	o := s.o()
-	if o.MaxQueued > 0 && ss.queue.len() >= o.MaxQueued ||
-		o.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > o.MaxQueuedBytes {
+	if bounded && (o.MaxQueued > 0 && ss.queue.len() >= o.MaxQueued ||
+		o.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > o.MaxQueuedBytes) {
 		s.counters.publishDropped.Add(1)
 		return
 	}
