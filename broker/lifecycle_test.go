@@ -1,6 +1,11 @@
 package broker_test
 
 import (
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -170,5 +175,73 @@ func TestTrickleAfterConnectIsClosed(t *testing.T) {
 	c.ExpectClosed()
 	if d := time.Since(start); d > 4*time.Second {
 		t.Fatalf("closed after %v, want about 1.5s (keep alive 1s)", d)
+	}
+}
+
+// A client that subscribes while retained messages are being published to
+// the topic gets each message once, retained or live, and never an older
+// one after a newer: the retained message comes first, then live ones in
+// the order they were published. Publications race the SUBSCRIBE here, so
+// a broker that reads the retained store apart from adding the
+// subscription shows a duplicate or a step back within a few rounds.
+func TestRetainedRacingSubscribe(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	pub, err := net.Dial("tcp", b.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	connect, _ := (&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, ClientID: "pub"}).Encode(nil, packets.V311)
+	if _, err := pub.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pub)
+	stop := make(chan struct{})
+	published := make(chan error, 1)
+	go func() {
+		var buf []byte
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				published <- nil
+				return
+			default:
+			}
+			buf, _ = (&packets.Publish{Retain: true, Topic: "race/x", Payload: strconv.AppendInt(nil, int64(n), 10)}).Encode(buf[:0], packets.V311)
+			if _, err := pub.Write(buf); err != nil {
+				published <- err
+				return
+			}
+			if n%64 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-published; err != nil {
+			t.Errorf("publisher: %v", err)
+		}
+	}()
+
+	for round := range 200 {
+		sub := brokertest.Connect(t, b.Addr, packets.V311, fmt.Sprintf("sub%d", round), true)
+		subscribe(t, sub, "race/x", 0)
+		last := int64(-1)
+		for i := range 20 {
+			p := expectPublish(t, sub)
+			n, err := strconv.ParseInt(string(p.Payload), 10, 64)
+			if err != nil {
+				t.Fatalf("payload %q: %v", p.Payload, err)
+			}
+			if p.Retain && i > 0 {
+				t.Fatalf("round %d: retained message %d after %d live ones", round, n, i)
+			}
+			if n <= last {
+				t.Fatalf("round %d: message %d (retained %v) after %d: a duplicate or a step back", round, n, p.Retain, last)
+			}
+			last = n
+		}
+		sub.Net.Close()
 	}
 }

@@ -334,7 +334,7 @@ func (s *Server) restore() error {
 				return fmt.Errorf("%w: subscription %q of session %q: %v", ErrStoreDamaged, names[1], names[0], err)
 			}
 			ss.mu.Lock()
-			ss.subscribeLocked(s, sub, ids)
+			ss.indexLocked(s, sub, ids)
 			ss.mu.Unlock()
 		default:
 			return fmt.Errorf("%w: key %q", ErrStoreDamaged, key)

@@ -118,8 +118,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 // publisher subscribed to its own topic sees its PUBACK first; with a
 // Store it follows the routing, whose writes it must wait for.
 func (c *conn) routeAndAck(p *packets.Publish, m *Message, r *router) {
-	c.s.retain(m, c.access)
-	code := c.matchCode(c.s.match(m, r))
+	code := c.matchCode(c.s.retainAndMatch(m, r, c.access))
 	if c.s.o().Store != nil {
 		c.s.deliverMatches(m, r, c.session)
 		c.ackPublish(p, code)
@@ -270,9 +269,21 @@ type router struct {
 // publishing session, nil for a will or the broker's own message, and
 // source what the publisher may write (nil: anything).
 func (s *Server) publish(m *Message, r *router, from *session, source TopicAccess) {
-	s.retain(m, source)
-	s.match(m, r)
+	s.retainAndMatch(m, r, source)
 	s.deliverMatches(m, r, from)
+}
+
+// retainAndMatch stores m if it is retained and finds the subscriptions it
+// matches, into r; it returns how many. A retained message does both under
+// the retained store's order lock (see retainStore.order).
+func (s *Server) retainAndMatch(m *Message, r *router, source TopicAccess) int {
+	if !m.Retain {
+		return s.match(m, r)
+	}
+	s.retained.order.RLock()
+	defer s.retained.order.RUnlock()
+	s.retain(m, source)
+	return s.match(m, r)
 }
 
 // retain stores m in the retained store if its RETAIN flag is set, with

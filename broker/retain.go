@@ -1,10 +1,23 @@
 package broker
 
-import "github.com/midge-mqtt/midge/topic"
+import (
+	"sync"
+
+	"github.com/midge-mqtt/midge/topic"
+)
 
 // retainStore holds the last retained message of each topic name.
 type retainStore struct {
 	names *topic.Names[retained]
+	// order puts retained messages and new subscriptions in one order: a
+	// retained message is stored and matched against the subscriptions
+	// under its read lock (Server.retainAndMatch), and a SUBSCRIBE adds its
+	// subscriptions and reads the retained messages under its write lock.
+	// Each retained message thus reaches a new subscriber once, either from
+	// the store (stored first) or live (matched after), never both, and
+	// never a stale stored one after a newer live one. Publications of
+	// messages without RETAIN do not take it.
+	order sync.RWMutex
 }
 
 // retained is a retained message and what its publisher may write, for

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,27 @@ func BenchmarkRoute(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRetainParallel measures storing retained messages and matching
+// them from every CPU at once, each goroutine on topics of its own with
+// nobody subscribed: the retained store's locks and the order lock that
+// puts retained messages and new subscriptions in one order.
+func BenchmarkRetainParallel(b *testing.B) {
+	s := New(Options{})
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		g := next.Add(1)
+		msgs := make([]*Message, 64)
+		for i := range msgs {
+			msgs[i] = &Message{Topic: fmt.Sprintf("bench/%d/sensor/%d", g, i), Payload: make([]byte, 64), Retain: true}
+		}
+		var r router
+		for i := 0; pb.Next(); i++ {
+			s.retainAndMatch(msgs[i%len(msgs)], &r, nil)
+		}
+	})
 }
 
 // TestRouteAllocatesNothing holds the routing path to zero allocations once

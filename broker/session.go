@@ -170,13 +170,12 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs}, true)
 }
 
-// deliverRetained hands the session a retained message as its subscription
-// is made. Unlike deliver it holds none of them to max_queued_messages:
-// the retained store bounds them already, and dropping some would leave the
-// new subscriber without part of the state it subscribed for.
-func (ss *session) deliverRetained(s *Server, m *Message, qos byte, subIDs *subIDList) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
+// deliverRetainedLocked hands the session a retained message as its
+// subscription is made. Unlike deliver it holds none of them to
+// max_queued_messages: the retained store bounds them already, and dropping
+// some would leave the new subscriber without part of the state it
+// subscribed for. ss.mu is held.
+func (ss *session) deliverRetainedLocked(s *Server, m *Message, qos byte, subIDs *subIDList) {
 	if ss.ended || ss.conn == nil || !ss.mayReadLocked(m) || m.expired() {
 		return
 	}

@@ -13,13 +13,17 @@ const maxGrantedQoS = 2
 
 // handleSubscribe adds subscriptions, answers SUBACK, then sends the
 // retained messages that match each filter [MQTT-3.3.1-6].
+//
+// The session stays locked from adding the subscriptions until the
+// retained messages are queued, so no live message reaches it through them
+// first; the retained store's order lock is held over the same span (see
+// retainStore.order).
 func (c *conn) handleSubscribe(flags byte, body []byte) error {
 	var p packets.Subscribe
 	if err := p.Decode(flags, body, c.version); err != nil {
 		return err
 	}
 	codes := make([]packets.ReasonCode, len(p.Subscriptions))
-	existed := make([]bool, len(p.Subscriptions))
 	var subIDs *subIDList
 	if c.version == packets.V5 && p.Properties.Has(packets.PropSubscriptionID) && len(p.Properties.SubscriptionIDs) > 0 {
 		subIDs = &subIDList{ids: []uint32{p.Properties.SubscriptionIDs[0]}} // one per SUBSCRIBE [MQTT-3.8.2.1.2]
@@ -27,15 +31,76 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			return &packets.Error{Code: packets.ProtocolError, Msg: "subscription identifier 0"}
 		}
 	}
-	var why string // the first refusal, for the reason string
-	mount := c.mountPoint()
+	why, err := c.checkFilters(p.Subscriptions, codes)
+	if err != nil {
+		return err
+	}
+	retained := false // whether any filter may want retained messages
 	for i, sub := range p.Subscriptions {
+		if _, _, shared := topic.ParseShared(sub.Filter); !codes[i].IsError() && sub.RetainHandling != 2 && !shared {
+			retained = true
+		}
+	}
+
+	ss := c.session
+	ss.mu.Lock()
+	if retained {
+		c.s.retained.order.Lock()
+	}
+	existed := make([]bool, len(p.Subscriptions))
+	var overQuota []string // filters refused for MaxSubscriptions, logged after
+	for i, sub := range p.Subscriptions {
+		if codes[i].IsError() {
+			continue
+		}
+		code, had := ss.subscribeLocked(c.s, sub, subIDs)
+		if code != packets.Success {
+			codes[i] = failure(c.version, code)
+			if code == packets.QuotaExceeded {
+				overQuota = append(overQuota, sub.Filter)
+			}
+			continue
+		}
+		codes[i], existed[i] = packets.ReasonCode(sub.QoS), had
+	}
+	if len(overQuota) > 0 {
+		why = cmp.Or(why, fmt.Sprintf("more than %d subscriptions", c.s.o().MaxSubscriptions))
+	}
+	ack := &packets.Suback{PacketID: p.PacketID, ReasonCodes: codes}
+	c.addReasonString(ack, &ack.Properties, why)
+	c.out.push(outItem{packet: ack})
+	if retained {
+		c.sendRetainedLocked(p.Subscriptions, codes, existed, subIDs)
+		c.s.retained.order.Unlock()
+	}
+	ss.mu.Unlock()
+
+	for i, sub := range p.Subscriptions {
+		if !codes[i].IsError() {
+			c.s.log.Info(fmt.Sprintf("%s %d %s", c.clientID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
+		}
+	}
+	for _, filter := range overQuota {
+		c.s.log.Warn("subscription refused: session at its subscription limit",
+			"client", c.clientID, "filter", filter, "max_subscriptions", c.s.o().MaxSubscriptions)
+	}
+	return nil
+}
+
+// checkFilters validates the filters of a SUBSCRIBE and puts them in the
+// form they are stored in: mounted, and with the QoS and options this
+// connection allows. An invalid filter ends a 3.1.1 connection (the error);
+// at MQTT 5 its code becomes 0x8F and the returned text says why for the
+// first one.
+func (c *conn) checkFilters(subs []packets.Subscription, codes []packets.ReasonCode) (why string, err error) {
+	mount := c.mountPoint()
+	for i := range subs {
+		sub := &subs[i]
 		err := topic.ValidFilter(sub.Filter)
 		if err == nil && mount != "" {
 			// The filter is whole from here on, retained messages included;
 			// a mount point without a trailing / can still make it invalid.
 			sub.Filter = mountFilter(mount, sub.Filter)
-			p.Subscriptions[i].Filter = sub.Filter
 			err = topic.ValidFilter(sub.Filter)
 		}
 		if err != nil {
@@ -43,7 +108,7 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 				// [MQTT-4.7.1-2], [MQTT-4.7.1-3]: an invalid filter is a
 				// protocol violation; at 3.1.1 the connection closes, as
 				// Mosquitto does.
-				return &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
+				return "", &packets.Error{Code: packets.TopicFilterInvalid, Msg: err.Error()}
 			}
 			// MQTT 5 has a reason code for it: the other filters of the
 			// SUBSCRIBE still count.
@@ -52,46 +117,37 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 			continue
 		}
 		if _, _, shared := topic.ParseShared(sub.Filter); shared && sub.NoLocal && c.version == packets.V5 {
-			return &packets.Error{Code: packets.ProtocolError, Msg: "No Local on a shared subscription [MQTT-3.8.3-4]"}
+			return "", &packets.Error{Code: packets.ProtocolError, Msg: "No Local on a shared subscription [MQTT-3.8.3-4]"}
 		}
 		sub.QoS = min(sub.QoS, c.maxQoS())
 		if c.version != packets.V5 {
 			sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling = false, false, 0
 		}
-		code, had := c.session.subscribe(c.s, sub, subIDs)
-		if code != packets.Success {
-			codes[i] = failure(c.version, code)
-			if code == packets.QuotaExceeded {
-				why = cmp.Or(why, fmt.Sprintf("more than %d subscriptions", c.s.o().MaxSubscriptions))
-				c.s.log.Warn("subscription refused: session at its subscription limit",
-					"client", c.clientID, "filter", sub.Filter, "max_subscriptions", c.s.o().MaxSubscriptions)
-			}
-			continue
-		}
-		codes[i], existed[i] = packets.ReasonCode(sub.QoS), had
-		c.s.log.Info(fmt.Sprintf("%s %d %s", c.clientID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
 	}
-	ack := &packets.Suback{PacketID: p.PacketID, ReasonCodes: codes}
-	c.addReasonString(ack, &ack.Properties, why)
-	c.out.push(outItem{packet: ack})
-	for i, sub := range p.Subscriptions {
-		// Retain Handling: 0 sends the retained messages, 1 only for a new
-		// subscription, 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10].
+	return why, nil
+}
+
+// sendRetainedLocked queues the retained messages for the subscriptions
+// just made. Retain Handling 0 sends them, 1 only for a new subscription,
+// 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10]; a shared subscription gets none.
+// The session and the retained store's order lock are held.
+func (c *conn) sendRetainedLocked(subs []packets.Subscription, codes []packets.ReasonCode, existed []bool, subIDs *subIDList) {
+	upgrade := c.s.o().UpgradeOutgoingQoS
+	for i, sub := range subs {
 		if codes[i].IsError() || sub.RetainHandling == 2 || sub.RetainHandling == 1 && existed[i] {
 			continue
 		}
 		if _, _, shared := topic.ParseShared(sub.Filter); shared {
-			continue // no retained messages on a shared subscription [MQTT-3.3.1-10... 4.8.2]
+			continue
 		}
 		qos := byte(codes[i])
 		c.s.retained.match(sub.Filter, func(m *Message, source TopicAccess) {
 			if source != nil && !source.CanWrite(m.Topic) {
 				return // check_retain_source: its publisher lost the right since
 			}
-			c.session.deliverRetained(c.s, m, outQoS(m.QoS, qos, c.s.o().UpgradeOutgoingQoS), subIDs)
+			c.session.deliverRetainedLocked(c.s, m, outQoS(m.QoS, qos, upgrade), subIDs)
 		})
 	}
-	return nil
 }
 
 // failure returns code for MQTT 5 and the single 3.1.1 failure code otherwise.
@@ -117,6 +173,11 @@ type sessionSub struct {
 func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDList) (code packets.ReasonCode, existed bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	return ss.subscribeLocked(s, sub, subIDs)
+}
+
+// subscribeLocked is subscribe with ss.mu held.
+func (ss *session) subscribeLocked(s *Server, sub packets.Subscription, subIDs *subIDList) (code packets.ReasonCode, existed bool) {
 	if ss.ended {
 		return packets.UnspecifiedError, false
 	}
@@ -128,14 +189,14 @@ func (ss *session) subscribe(s *Server, sub packets.Subscription, subIDs *subIDL
 			return packets.QuotaExceeded, false
 		}
 	}
-	existed = ss.subscribeLocked(s, sub, subIDs)
+	existed = ss.indexLocked(s, sub, subIDs)
 	s.persistSubscriptionLocked(ss, sub.Filter, &sub, subIDs)
 	return packets.Success, existed
 }
 
-// subscribeLocked adds or replaces a subscription in the session and the
+// indexLocked adds or replaces a subscription in the session and the
 // index; it reports whether it replaced one. ss.mu is held.
-func (ss *session) subscribeLocked(s *Server, sub packets.Subscription, subIDs *subIDList) (existed bool) {
+func (ss *session) indexLocked(s *Server, sub packets.Subscription, subIDs *subIDList) (existed bool) {
 	if ss.subs == nil {
 		ss.subs = make(map[string]sessionSub)
 	}
