@@ -154,23 +154,33 @@ func encodeMessage(m *Message) []byte {
 	return b
 }
 
-func decodeMessage(v []byte) (*Message, error) {
+// decodeMessage reads a message record; topic, when it equals the record's
+// topic name (a retained message's key holds it), is kept instead of a copy.
+func decodeMessage(v []byte, topic string) (*Message, error) {
 	if len(v) < 10 || v[0] != recordFormat {
 		return nil, errors.New("message record: unknown format")
 	}
-	expiresAt := int64(binary.BigEndian.Uint64(v[1:]))
-	r := packets.NewReader(bytes.NewReader(v[9:]), len(v))
-	h, body, err := r.ReadFrame()
+	// The record's PUBLISH becomes the message's first wire form, as
+	// newMessage would have made it, and its payload the tail of that.
+	first := bytes.Clone(v[9:])
+	h, body, err := packets.SplitFrame(first)
 	if err != nil || h.Type != packets.TypePublish {
-		return nil, fmt.Errorf("message record: %v", err)
+		return nil, fmt.Errorf("message record: %v", cmp.Or(err, errors.New("not a PUBLISH")))
 	}
-	var p packets.Publish
+	p := packets.Publish{Topic: topic} // Decode keeps an equal topic name
 	if err := p.Decode(h.Flags, body, packets.V5); err != nil {
 		return nil, fmt.Errorf("message record: %w", err)
 	}
-	m := newMessage(&p, packets.V5)
-	m.expiresAt = expiresAt
-	return m, nil
+	return &Message{
+		Topic:      p.Topic,
+		Payload:    p.Payload,
+		QoS:        p.QoS,
+		Retain:     p.Retain,
+		Properties: forwardedProperties(&p.Properties),
+		expiresAt:  int64(binary.BigEndian.Uint64(v[1:])),
+		first:      first,
+		firstKey:   keyOf(packets.V5, p.QoS, p.Retain),
+	}, nil
 }
 
 // encodeSession is a session record: expiry interval, owner, and when it
@@ -266,7 +276,7 @@ func (s *Server) restore() error {
 		}
 		switch {
 		case kind == kindRetained && len(names) == 1:
-			m, err := decodeMessage(value)
+			m, err := decodeMessage(value, names[0])
 			if err != nil {
 				return fmt.Errorf("%w: retained message %q: %v", ErrStoreDamaged, names[0], err)
 			}
@@ -291,7 +301,7 @@ func (s *Server) restore() error {
 			sessions[names[0]] = ss
 		case kind == kindMessage && len(names) == 1:
 			id, err := strconv.ParseUint(names[0], 16, 64)
-			m, err2 := decodeMessage(value)
+			m, err2 := decodeMessage(value, "")
 			if err != nil || err2 != nil || id == 0 {
 				return fmt.Errorf("%w: message %q: %v", ErrStoreDamaged, names[0], cmp.Or(err, err2))
 			}
@@ -315,7 +325,7 @@ func (s *Server) restore() error {
 			if len(value) < 9 {
 				return fmt.Errorf("%w: will of session %q", ErrStoreDamaged, names[0])
 			}
-			m, err := decodeMessage(value[8:])
+			m, err := decodeMessage(value[8:], "")
 			if err != nil {
 				return fmt.Errorf("%w: will of session %q: %v", ErrStoreDamaged, names[0], err)
 			}
@@ -434,10 +444,16 @@ func splitKey(key []byte) (kind byte, names []string, ok bool) {
 	if len(key) < 2 || key[1] != 0 {
 		return 0, nil, false
 	}
-	for _, part := range bytes.Split(key[2:], []byte{0}) {
-		names = append(names, string(part))
+	rest := key[2:]
+	names = make([]string, 0, 1+bytes.Count(rest, []byte{0}))
+	for {
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 {
+			return key[0], append(names, string(rest)), true
+		}
+		names = append(names, string(rest[:i]))
+		rest = rest[i+1:]
 	}
-	return key[0], names, true
 }
 
 // The states of a session's message entry.

@@ -215,6 +215,28 @@ func TestVarint(t *testing.T) {
 	}
 }
 
+// SplitFrame takes exactly one whole packet: a byte short, a byte over or a
+// malformed remaining length is an error.
+func TestSplitFrame(t *testing.T) {
+	whole, err := (&Publish{QoS: 1, PacketID: 9, Topic: "a/b", Payload: make([]byte, 200)}).Encode(nil, V5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, body, err := SplitFrame(whole)
+	if err != nil || h.Type != TypePublish || h.Flags != 0b0010 || h.Remaining != len(body) || len(body) != len(whole)-3 {
+		t.Fatalf("SplitFrame = %+v, %d bytes, %v", h, len(body), err)
+	}
+	var p Publish
+	if err := p.Decode(h.Flags, body, V5); err != nil || p.Topic != "a/b" || p.PacketID != 9 || len(p.Payload) != 200 {
+		t.Fatalf("decoding the body: %+v, %v", p, err)
+	}
+	for _, bad := range [][]byte{nil, b(0x30), whole[:len(whole)-1], append(bytes.Clone(whole), 0), b(0x30, 0x80, 0x00)} {
+		if _, _, err := SplitFrame(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("SplitFrame(% X): %v, want malformed", bad, err)
+		}
+	}
+}
+
 func TestPacketIDPatch(t *testing.T) {
 	p := Publish{QoS: 1, Topic: "a/b", Payload: []byte("x"),
 		Properties: present(Properties{MessageExpiry: 9}, PropMessageExpiry)}

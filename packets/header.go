@@ -87,6 +87,23 @@ func decodeVarint(b []byte) (value, n int, err error) {
 	return 0, 0, nil
 }
 
+// SplitFrame splits one whole packet held in b into its fixed header and
+// body; the body aliases b. Bytes missing or left over are an error, as is
+// a malformed remaining length.
+func SplitFrame(b []byte) (FixedHeader, []byte, error) {
+	if len(b) < 2 {
+		return FixedHeader{}, nil, malformed("packet shorter than a fixed header")
+	}
+	remaining, n, err := decodeVarint(b[1:])
+	switch {
+	case err != nil:
+		return FixedHeader{}, nil, err
+	case n == 0 || 1+n+remaining != len(b):
+		return FixedHeader{}, nil, malformed("remaining length " + strconv.Itoa(remaining) + " does not match the " + strconv.Itoa(len(b)) + " bytes held")
+	}
+	return FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0F, Remaining: remaining}, b[1+n:], nil
+}
+
 // AppendFixedHeader appends the fixed header of a packet of type t with the
 // given flag nibble and remaining length.
 func AppendFixedHeader(dst []byte, t Type, flags byte, remaining int) []byte {

@@ -129,3 +129,26 @@ func BenchmarkNamesMatchFilter(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNamesSet adds names shaped like a large retained store (site,
+// sensor, value: the last two levels new for each name); B/op is about
+// what the index keeps per name.
+func BenchmarkNamesSet(b *testing.B) {
+	names := NewNames[int]()
+	topics := make([]string, 100_000)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("site/%03d/sensor/%06d/value", i%1000, i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == len(topics) {
+			b.StopTimer()
+			names = NewNames[int]()
+			i = 0
+			b.StartTimer()
+		}
+		names.Set(topics[i], i)
+		i++
+	}
+}

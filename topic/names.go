@@ -18,14 +18,21 @@ type Names[V any] struct {
 // nameNode is one level of the names in a Names. A name's value lives at the
 // node of its last level.
 type nameNode[V any] struct {
-	children map[string]*nameNode[V] // nil when none
-	name     string                  // the whole name, when set
+	// The children, by level: a node with one child keeps it in one and
+	// oneLevel, since a map costs a few hundred bytes and most nodes near
+	// the leaves of a large store have a single child; from the second
+	// child on all of them are in children and one is nil. Walks visit one
+	// and then the map.
+	one      *nameNode[V]
+	oneLevel string
+	children map[string]*nameNode[V]
+	name     string // the whole name, when set
 	value    V
-	set      bool
 	// count is the number of names at or below this node; a node other
 	// than the root is pruned when it drops to 0. It sizes the answer to a
 	// filter ending in '#' ahead of time.
-	count int
+	count int32
+	set   bool
 }
 
 // NewNames returns an empty Names.
@@ -40,13 +47,10 @@ func (n *Names[V]) Set(name string, v V) {
 	node := n.root
 	for rest := name; ; {
 		level, next, last := nextLevel(rest)
-		child := node.children[level]
+		child := node.child(level)
 		if child == nil {
 			child = &nameNode[V]{}
-			if node.children == nil {
-				node.children = make(map[string]*nameNode[V])
-			}
-			node.children[level] = child
+			node.addChild(level, child)
 		}
 		node = child
 		if last {
@@ -60,13 +64,55 @@ func (n *Names[V]) Set(name string, v V) {
 	node.name, node.value, node.set = name, v, true
 }
 
+// child returns the child for level, or nil.
+func (node *nameNode[V]) child(level string) *nameNode[V] {
+	if node.children != nil {
+		return node.children[level]
+	}
+	if node.one != nil && node.oneLevel == level {
+		return node.one
+	}
+	return nil
+}
+
+// addChild adds c as the child for level, which node does not have.
+func (node *nameNode[V]) addChild(level string, c *nameNode[V]) {
+	switch {
+	case node.children != nil:
+		node.children[level] = c
+	case node.one == nil:
+		node.one, node.oneLevel = c, level
+	default:
+		node.children = map[string]*nameNode[V]{node.oneLevel: node.one, level: c}
+		node.one, node.oneLevel = nil, ""
+	}
+}
+
+// removeChild removes the child for level; a last child left in the map
+// moves back out of it.
+func (node *nameNode[V]) removeChild(level string) {
+	if node.children == nil {
+		if node.oneLevel == level {
+			node.one, node.oneLevel = nil, ""
+		}
+		return
+	}
+	delete(node.children, level)
+	if len(node.children) == 1 {
+		for l, c := range node.children {
+			node.one, node.oneLevel = c, l
+		}
+		node.children = nil
+	}
+}
+
 // addCount adds one to the count of node and of every node on the path of
 // name below it, which must exist.
 func (node *nameNode[V]) addCount(name string) {
 	node.count++
 	for rest := name; ; {
 		level, next, last := nextLevel(rest)
-		node = node.children[level]
+		node = node.child(level)
 		node.count++
 		if last {
 			return
@@ -88,7 +134,7 @@ func (n *Names[V]) Delete(name string) (deleted bool) {
 // empty. It recurses once per level of name.
 func (node *nameNode[V]) delete(name string) bool {
 	level, rest, last := nextLevel(name)
-	child := node.children[level]
+	child := node.child(level)
 	if child == nil {
 		return false
 	}
@@ -104,10 +150,7 @@ func (node *nameNode[V]) delete(name string) bool {
 	}
 	node.count--
 	if child.count == 0 {
-		delete(node.children, level)
-		if len(node.children) == 0 {
-			node.children = nil
-		}
+		node.removeChild(level)
 	}
 	return true
 }
@@ -136,7 +179,7 @@ func (n *Names[V]) getLocked(name string) (V, bool) {
 	node := n.root
 	for rest := name; node != nil; {
 		level, next, last := nextLevel(rest)
-		node = node.children[level]
+		node = node.child(level)
 		if last {
 			break
 		}
@@ -153,7 +196,7 @@ func (n *Names[V]) getLocked(name string) (V, bool) {
 func (n *Names[V]) Len() int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.root.count
+	return int(n.root.count)
 }
 
 // MatchFilter calls fn for every name that filter matches, with the '$' rule
@@ -182,11 +225,11 @@ func (node *nameNode[V]) sizeHint(filter string) int {
 		level, next, last := nextLevel(rest)
 		switch {
 		case last && level == "#":
-			return node.count
+			return int(node.count)
 		case level == "+":
 			return 0
 		}
-		if node = node.children[level]; node == nil {
+		if node = node.child(level); node == nil {
 			return 0
 		}
 		if last {
@@ -211,19 +254,25 @@ func (node *nameNode[V]) matchFilter(filter string, root bool, found []nameEntry
 		if node.set {
 			found = append(found, nameEntry[V]{node.name, node.value}) // "sport/#" matches "sport"
 		}
+		if node.one != nil && (!root || !IsSystem(node.oneLevel)) {
+			found = node.one.appendAll(found)
+		}
 		for childLevel, child := range node.children {
 			if !root || !IsSystem(childLevel) {
 				found = child.appendAll(found)
 			}
 		}
 	case level == "+":
+		if node.one != nil && (!root || !IsSystem(node.oneLevel)) {
+			found = node.one.matchRest(rest, last, found)
+		}
 		for childLevel, child := range node.children {
 			if !root || !IsSystem(childLevel) {
 				found = child.matchRest(rest, last, found)
 			}
 		}
 	default:
-		if child := node.children[level]; child != nil {
+		if child := node.child(level); child != nil {
 			found = child.matchRest(rest, last, found)
 		}
 	}
@@ -247,6 +296,9 @@ func (node *nameNode[V]) matchRest(rest string, last bool, found []nameEntry[V])
 func (node *nameNode[V]) appendAll(found []nameEntry[V]) []nameEntry[V] {
 	if node.set {
 		found = append(found, nameEntry[V]{node.name, node.value})
+	}
+	if node.one != nil {
+		found = node.one.appendAll(found)
 	}
 	for _, child := range node.children {
 		found = child.appendAll(found)

@@ -63,9 +63,48 @@ func TestNamesSetGetDelete(t *testing.T) {
 	}
 	names.Delete("a/b/c")
 	names.Delete("a")
-	if names.Len() != 0 || len(names.root.children) != 0 {
-		t.Errorf("Len = %d, root children = %d after deleting all", names.Len(), len(names.root.children))
+	if names.Len() != 0 || len(names.root.children) != 0 || names.root.one != nil {
+		t.Errorf("Len = %d, root children = %d (one %v) after deleting all", names.Len(), len(names.root.children), names.root.one)
 	}
+}
+
+// A node's children move from the inline slot to a map at the second and
+// back at the last but one; every step keeps every name findable.
+func TestNamesChildrenGrowAndShrink(t *testing.T) {
+	names := NewNames[int]()
+	want := map[string]int{}
+	check := func(step string) {
+		t.Helper()
+		for name, v := range want {
+			if got, ok := names.Get(name); !ok || got != v {
+				t.Errorf("%s: Get(%s) = %d, %v; want %d", step, name, got, ok, v)
+			}
+		}
+		var all []string
+		for name := range want {
+			all = append(all, name)
+		}
+		slices.Sort(all)
+		if got := matchedNames(names, "s/+"); !slices.Equal(got, all) || names.Len() != len(want) {
+			t.Errorf("%s: MatchFilter(s/+) = %q (Len %d), want %q", step, got, names.Len(), all)
+		}
+	}
+	for i, level := range []string{"a", "b", "c"} {
+		names.Set("s/"+level, i)
+		want["s/"+level] = i
+		check("set s/" + level)
+	}
+	for _, level := range []string{"b", "a", "c"} {
+		names.Delete("s/" + level)
+		delete(want, "s/"+level)
+		check("delete s/" + level)
+		if len(want) == 1 && names.root.one.children != nil {
+			t.Errorf("one child left in a map after deleting s/%s", level)
+		}
+	}
+	names.Set("s/d", 9)
+	want["s/d"] = 9
+	check("set s/d after emptying s")
 }
 
 func TestNamesMatchFilterCallback(t *testing.T) {
