@@ -151,6 +151,9 @@ func (c *conn) recoverPanic() {
 	if r := recover(); r != nil {
 		c.s.log.Error("panic serving connection; please report this bug",
 			"remote", c.remote, "client", c.clientID, "panic", r, "stack", string(debug.Stack()))
+		if c.polled {
+			c.s.poller.forget(c) // before the descriptor can be reused
+		}
 		c.nc.Close()
 	}
 }
@@ -472,7 +475,7 @@ func (c *conn) writeLoop() {
 		for i := range items {
 			n, err := writeItem(w, &items[i], c.version, mount, &scratch)
 			if err != nil {
-				c.writeFailed()
+				c.writeFailed(err)
 				return
 			}
 			sent += int64(n)
@@ -482,7 +485,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if err := w.Flush(); err != nil {
-			c.writeFailed()
+			c.writeFailed(err)
 			return
 		}
 		c.s.counters.messagesSent.Add(int64(len(items)))
@@ -492,11 +495,15 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeFailed ends the connection after a failed write: the socket is
-// closed, which the reader notices, and pushes are refused from now on.
-func (c *conn) writeFailed() {
+// writeFailed ends the connection after a failed write: pushes are
+// refused from now on, and the connection is kicked, so that it ends
+// through end like any other, will and all. The writer must not close the
+// socket itself: a polled connection has to leave epoll first, or it is
+// never read again (and never ended), and the descriptor number, free at
+// once, can come back for a new connection that the poller then loses.
+func (c *conn) writeFailed(err error) {
 	c.out.close()
-	c.nc.Close()
+	c.kick(&closeReason{msg: "write failed: " + err.Error(), code: packets.UnspecifiedError, will: true})
 }
 
 // end tears the connection down after its read loop returned err: it sends

@@ -186,44 +186,7 @@ func TestTrickleAfterConnectIsClosed(t *testing.T) {
 // subscription shows a duplicate or a step back within a few rounds.
 func TestRetainedRacingSubscribe(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})
-	pub, err := net.Dial("tcp", b.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	connect, _ := (&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, ClientID: "pub"}).Encode(nil, packets.V311)
-	if _, err := pub.Write(connect); err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, pub)
-	stop := make(chan struct{})
-	published := make(chan error, 1)
-	go func() {
-		var buf []byte
-		for n := 1; ; n++ {
-			select {
-			case <-stop:
-				published <- nil
-				return
-			default:
-			}
-			buf, _ = (&packets.Publish{Retain: true, Topic: "race/x", Payload: strconv.AppendInt(nil, int64(n), 10)}).Encode(buf[:0], packets.V311)
-			if _, err := pub.Write(buf); err != nil {
-				published <- err
-				return
-			}
-			if n%64 == 0 {
-				runtime.Gosched()
-			}
-		}
-	}()
-	defer func() {
-		close(stop)
-		if err := <-published; err != nil {
-			t.Errorf("publisher: %v", err)
-		}
-	}()
-
+	flood(t, b.Addr, "race/x", true)
 	for round := range 200 {
 		sub := brokertest.Connect(t, b.Addr, packets.V311, fmt.Sprintf("sub%d", round), true)
 		subscribe(t, sub, "race/x", 0)
@@ -244,4 +207,84 @@ func TestRetainedRacingSubscribe(t *testing.T) {
 		}
 		sub.Net.Close()
 	}
+}
+
+// flood publishes QoS 0 messages to topic, their payloads counting up from
+// 1, as fast as the broker takes them until the test ends.
+func flood(t *testing.T, addr, topic string, retain bool) {
+	t.Helper()
+	pub, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect, _ := (&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, ClientID: "flood"}).Encode(nil, packets.V311)
+	if _, err := pub.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pub)
+	stop := make(chan struct{})
+	published := make(chan error, 1)
+	go func() {
+		var buf []byte
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				published <- nil
+				return
+			default:
+			}
+			buf, _ = (&packets.Publish{Retain: retain, Topic: topic, Payload: strconv.AppendInt(nil, int64(n), 10)}).Encode(buf[:0], packets.V311)
+			if _, err := pub.Write(buf); err != nil {
+				published <- err
+				return
+			}
+			if n%64 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		if err := <-published; err != nil {
+			t.Errorf("publisher: %v", err)
+		}
+		pub.Close()
+	})
+}
+
+// A connection whose writes fail (its client reset it while messages
+// were streaming to it) ends like any other: its clean session and
+// subscription go, its will is published, and the broker keeps reading
+// every other connection. On Linux an idle connection waits in epoll; one
+// whose socket was closed behind the poller's back was never ended, and
+// when the descriptor's number came back for a new connection, that one
+// could go unread.
+func TestWriteFailureEndsConnection(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{})
+	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
+	subscribe(t, watcher, "will/#", 0)
+	flood(t, b.Addr, "flood/x", false)
+	const rounds = 50
+	for round := range rounds {
+		id := fmt.Sprintf("sub%d", round)
+		sub := brokertest.Dial(t, b.Addr, packets.V311)
+		sub.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, KeepAlive: 60, ClientID: id,
+			Will: &packets.Will{Topic: "will/" + id, Payload: []byte("gone")}})
+		if ack, ok := sub.Expect().(*packets.Connack); !ok || ack.ReasonCode != 0 {
+			t.Fatalf("round %d: CONNACK %+v", round, ack)
+		}
+		subscribe(t, sub, "flood/x", 0)
+		expectPublish(t, sub)
+		sub.Net.(*net.TCPConn).SetLinger(0) // close with a reset, messages still coming
+		sub.Net.Close()
+	}
+	wills := map[string]bool{}
+	for len(wills) < rounds {
+		p := expectPublish(t, watcher)
+		wills[p.Topic] = true
+	}
+	waitFor(t, func() bool {
+		st := b.Server.Stats()
+		return st.ClientsConnected == 2 && st.Subscriptions == 1
+	})
 }
