@@ -498,14 +498,12 @@ func (c *Client) readLoop(reader *packets.Reader) {
 // send queues p for the writer and traces it. ctx bounds only the wait for
 // room in the queue.
 func (c *Client) send(ctx context.Context, p packets.Packet) (uint64, error) {
-	end, err := c.out.enqueue(ctx, p, c.version)
-	if err != nil {
-		return 0, err
-	}
+	// Traced before it is queued, as libmosquitto does: once queued, the
+	// writer may send it and the reply may be traced first.
 	if c.log != nil {
 		c.traceSent(p)
 	}
-	return end, nil
+	return c.out.enqueue(ctx, p, c.version)
 }
 
 func isTimeout(err error) bool {

@@ -21,6 +21,17 @@ func pub(t *testing.T, host, port, stdin string, args ...string) result {
 	return r
 }
 
+// waitMessages waits until the running midge sub has printed the
+// messages want, so that the next publisher's cannot overtake them: MQTT
+// keeps the order of one client's messages only, and a broker that reads
+// its connections in parallel may route a later client's first.
+func waitMessages(t *testing.T, sub *running, want string) {
+	t.Helper()
+	mosquittotest.WaitFor(t, waitTimeout, fmt.Sprintf("midge sub to print %q", want), func() bool {
+		return messages(sub.stdout.String()) == want
+	})
+}
+
 func TestPubSub(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, b toolBroker) {
 		host, port := b.start(t)
@@ -202,7 +213,9 @@ func TestPayloadSources(t *testing.T) {
 		}
 		sub := startSub(t, host, port, "-t", "src/#", "-C", "5", "-v")
 		pub(t, host, port, "", "-t", "src/f", "-f", file)
+		waitMessages(t, sub, "src/f from\nfile\n")
 		pub(t, host, port, "whole\nstdin\n", "-t", "src/s", "-s")
+		waitMessages(t, sub, "src/f from\nfile\nsrc/s whole\nstdin\n\n")
 		pub(t, host, port, "", "-t", "src/r", "-m", "again", "--repeat", "3", "--repeat-delay", "0.01", "-q", "1")
 		want := "src/f from\nfile\nsrc/s whole\nstdin\n\nsrc/r again\nsrc/r again\nsrc/r again\n"
 		if r := sub.wait(t); r.status != 0 || messages(r.stdout) != want {

@@ -81,3 +81,58 @@ func TestDiskDamagedTable(t *testing.T) {
 		})
 	}
 }
+
+// A write-ahead log with bytes flipped in its middle, as a crash leaves it
+// (nothing flushed into tables yet), is found at open: writes synced later
+// record that the log was synced past the damage, so it cannot be the torn
+// tail of a write the crash cut short, and the store does not start with
+// the records after it quietly gone. (Damage in the last write synced
+// still reads as a torn tail: docs/persistence.md, known limits.)
+func TestDiskDamagedLog(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir, DiskOptions{})
+	const n = 300 // each synced on its own, as acknowledgements are
+	value := make([]byte, 300)
+	done := make(chan error)
+	for i := range n {
+		d.Write([][]byte{[]byte(fmt.Sprintf("key%05d", i))}, [][]byte{value}, true, func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The crash: the files as they are on disk now, the store still open.
+	crashed := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var biggest string // the log holding the records
+	var size int
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crashed, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Ext(e.Name()) == ".log" && len(b) > size {
+			biggest, size = filepath.Join(crashed, e.Name()), len(b)
+		}
+	}
+	if size < 64<<10 {
+		t.Fatalf("the largest write-ahead log holds %d bytes; want several 32 KiB blocks", size)
+	}
+	flipByte(t, biggest)
+	d2, err := OpenDisk(crashed, DiskOptions{})
+	if err != nil {
+		if !errors.Is(err, ErrDamaged) {
+			t.Fatalf("open refused with %v, want ErrDamaged", err)
+		}
+		return
+	}
+	defer d2.Close()
+	loaded := 0
+	err = d2.Load(func(k, v []byte) error { loaded++; return nil })
+	t.Fatalf("damaged log: opened, loaded %d of %d records (%v)", loaded, n, err)
+}

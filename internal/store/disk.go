@@ -59,14 +59,34 @@ type write struct {
 }
 
 // OpenDisk opens (creating if need be) the store in dir. A store pebble
-// finds damaged is an error naming dir.
-func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
-	po := &pebble.Options{Logger: quietLogger{opts.Logger}}
+// finds damaged is an error naming dir that wraps ErrDamaged.
+func OpenDisk(dir string, opts DiskOptions) (d *Disk, err error) {
+	defer recoverDamage(&err)
+	po := &pebble.Options{
+		Logger: quietLogger{opts.Logger},
+		// The format where the log records how far it was synced, so that
+		// damage in its middle is told apart from the torn tail a crash
+		// leaves (pebble drops the latter as never acknowledged), and
+		// tables carry a checksum in their footer too. An older store is
+		// moved up to it at open; pinned rather than pebble.FormatNewest, so
+		// that a later pebble does not move stores on by itself.
+		FormatMajorVersion: pebble.FormatTableFormatV6,
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		if pebble.IsCorruptionError(err) {
+			return nil, fmt.Errorf("store: opening %s: %w: %w", dir, ErrDamaged, err)
+		}
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
-	d := &Disk{db: db, opts: opts, dir: dir, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	// A flush starts a new log, which is written in the format above: the
+	// log pebble opened with may predate it (a new store starts at an older
+	// format and is moved up during Open).
+	if err := db.Flush(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+	}
+	d = &Disk{db: db, opts: opts, dir: dir, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go d.commit()
 	return d, nil
 }
