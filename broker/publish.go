@@ -114,18 +114,22 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 }
 
 // routeAndAck stores a retained message, routes m and acknowledges p. The
-// acknowledgement is queued before the message is routed, so that a
-// publisher subscribed to its own topic sees its PUBACK first; with a
-// Store it follows the routing, whose writes it must wait for.
+// message is routed before the acknowledgement is queued, as Mosquitto
+// does, so that a publisher that has its PUBACK knows every subscriber has
+// the message queued (a later publication from another client cannot
+// overtake it); a publisher subscribed to its own topic still gets its
+// PUBACK before its own copy. With a Store the acknowledgement waits for
+// the routing's writes, the publisher's own copy included.
 func (c *conn) routeAndAck(p *packets.Publish, m *Message, r *router) {
 	code := c.matchCode(c.s.retainAndMatch(m, r, c.access))
 	if c.s.o().Store != nil {
-		c.s.deliverMatches(m, r, c.session)
+		c.s.deliverMatches(m, r, c.session, false)
 		c.ackPublish(p, code)
 		return
 	}
+	c.s.deliverMatches(m, r, c.session, true)
 	c.ackPublish(p, code)
-	c.s.deliverMatches(m, r, c.session)
+	c.s.deliverHeld(m, r)
 }
 
 // matchCode is the acknowledgement's reason code for a message that
@@ -263,6 +267,7 @@ type router struct {
 	multi   []subscriber
 	shared  []subscriber // shared subscriptions among matches
 	members []subscriber // one group's members, while choosing
+	held    subscriber   // the publisher's own delivery, until it has its acknowledgement
 }
 
 // publish stores m if it is retained and routes it; from is the
@@ -270,7 +275,7 @@ type router struct {
 // source what the publisher may write (nil: anything).
 func (s *Server) publish(m *Message, r *router, from *session, source TopicAccess) {
 	s.retainAndMatch(m, r, source)
-	s.deliverMatches(m, r, from)
+	s.deliverMatches(m, r, from, false)
 }
 
 // retainAndMatch stores m if it is retained and finds the subscriptions it
@@ -318,25 +323,30 @@ func (s *Server) match(m *Message, r *router) int {
 // Each client receives the message once, at the highest QoS of its
 // matching subscriptions (capped by the message's QoS), with the RETAIN
 // flag kept where a subscription asked for Retain As Published, and with
-// the identifiers of all its matching subscriptions.
-func (s *Server) deliverMatches(m *Message, r *router, from *session) {
+// the identifiers of all its matching subscriptions. With holdSelf the
+// delivery to from itself (through a subscription of its own, not a shared
+// one) is left in r for deliverHeld.
+func (s *Server) deliverMatches(m *Message, r *router, from *session, holdSelf bool) {
 	upgrade := s.o().UpgradeOutgoingQoS
 	r.multi = r.multi[:0]
 	for _, sub := range r.matches {
-		if sub.sub.share != nil {
+		switch {
+		case sub.sub.share != nil:
 			r.shared = append(r.shared, sub)
-			continue
-		}
-		if sub.sub.noLocal && sub.session == from {
-			continue
-		}
-		if sub.session.subCount.Load() > 1 {
+		case sub.sub.noLocal && sub.session == from:
+		case sub.session.subCount.Load() > 1:
 			r.multi = appendMerged(r.multi, sub)
-			continue
+		case holdSelf && sub.session == from:
+			r.held = sub
+		default:
+			sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, upgrade), sub.sub.rap && m.Retain, sub.sub.subIDs)
 		}
-		sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, upgrade), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	for _, sub := range r.multi {
+		if holdSelf && sub.session == from {
+			r.held = sub
+			continue
+		}
 		sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, upgrade), sub.sub.rap && m.Retain, sub.sub.subIDs)
 	}
 	if len(r.shared) > 0 {
@@ -344,6 +354,16 @@ func (s *Server) deliverMatches(m *Message, r *router, from *session) {
 	}
 	clear(r.matches)
 	clear(r.multi)
+}
+
+// deliverHeld makes the delivery deliverMatches held back, if any.
+func (s *Server) deliverHeld(m *Message, r *router) {
+	sub := r.held
+	if sub.session == nil {
+		return
+	}
+	r.held = subscriber{}
+	sub.session.deliver(s, m, outQoS(m.QoS, sub.sub.qos, s.o().UpgradeOutgoingQoS), sub.sub.rap && m.Retain, sub.sub.subIDs)
 }
 
 // appendMerged adds sub to list unless its session is there already, in

@@ -2,7 +2,9 @@ package broker_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/brokertest"
@@ -224,5 +226,62 @@ func TestWrongAcknowledgementCloses(t *testing.T) {
 			sub.Send(&packets.Ack{Kind: tc.ack, PacketID: p.PacketID})
 			sub.ExpectClosed()
 		})
+	}
+}
+
+// gateAccess allows everything, but its CanRead, which routing calls for
+// each delivery to the client, waits until gate is closed: it holds up the
+// routing of a message to one subscriber.
+type gateAccess struct {
+	gate    chan struct{}
+	reached chan struct{} // signalled when a delivery waits at the gate
+}
+
+func (g gateAccess) CanRead(string) bool {
+	select {
+	case g.reached <- struct{}{}:
+	default:
+	}
+	<-g.gate
+	return true
+}
+
+func (g gateAccess) CanWrite(string) bool { return true }
+
+// A QoS 1 message is routed before its PUBACK is queued, as Mosquitto
+// does: a publisher holding its PUBACK knows every subscriber has the
+// message, so nothing published after, from any client, overtakes it. A
+// publisher subscribed to its own topic still gets its PUBACK before its
+// own copy.
+func TestPubackAfterRouting(t *testing.T) {
+	gate, reached := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	b := brokertest.Start(t, broker.Options{Authorizer: broker.AuthorizerFunc(func(info broker.ConnectInfo) broker.TopicAccess {
+		if info.ClientID == "slow" {
+			return gateAccess{gate: gate, reached: reached}
+		}
+		return nil
+	})})
+	slow := brokertest.Connect(t, b.Addr, packets.V311, "slow", true)
+	subscribe(t, slow, "gate/x", 1)
+	t.Cleanup(release) // before the broker's shutdown, should the test fail first
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	subscribe(t, pub, "gate/x", 1)
+
+	pub.Send(&packets.Publish{QoS: 1, PacketID: 1, Topic: "gate/x", Payload: []byte("m")})
+	<-reached
+	pub.Timeout = 200 * time.Millisecond
+	if p, err := pub.Read(); err == nil {
+		t.Fatalf("got %T %+v while the routing to another subscriber was unfinished, want nothing yet", p, p)
+	}
+	release()
+	pub.Timeout = 5 * time.Second
+	expectAck(t, pub, packets.TypePuback, 1)
+	if p := expectPublish(t, pub); string(p.Payload) != "m" {
+		t.Fatalf("own copy = %+v", p)
+	}
+	if p := expectPublish(t, slow); string(p.Payload) != "m" {
+		t.Fatalf("slow subscriber got %+v", p)
 	}
 }

@@ -40,7 +40,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				s.match(m, &r)
-				s.deliverMatches(m, &r, nil)
+				s.deliverMatches(m, &r, nil, false)
 				if i%32 == 31 {
 					for j, c := range conns {
 						spare[j] = c.out.take(spare[j])
@@ -85,7 +85,7 @@ func TestRouteAllocatesNothing(t *testing.T) {
 	var spare []outItem
 	allocs := testing.AllocsPerRun(1000, func() {
 		s.match(m, &r)
-		s.deliverMatches(m, &r, nil)
+		s.deliverMatches(m, &r, nil, false)
 		spare = c.out.take(spare)
 	})
 	if allocs != 0 {
