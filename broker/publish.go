@@ -334,6 +334,7 @@ func (s *Server) deliverMatches(m *Message, r *router, from *session, holdSelf b
 		case sub.sub.share != nil:
 			r.shared = append(r.shared, sub)
 		case sub.sub.noLocal && sub.session == from:
+			// No Local: not back to the client that published it.
 		case sub.session.subCount.Load() > 1:
 			r.multi = appendMerged(r.multi, sub)
 		case holdSelf && sub.session == from:
