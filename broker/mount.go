@@ -73,14 +73,5 @@ func writeMounted(w *bufio.Writer, it *outItem, version byte, mount string, scra
 	if !ok {
 		return 0, nil
 	}
-	b, err := it.msg.encodeFor((*scratch)[:0], name, version, it.qos, it.retain, it.id, it.subIDs)
-	if err != nil {
-		return 0, nil // as encode: nothing rather than garbage
-	}
-	*scratch = b
-	if it.dup {
-		b[0] |= 0x08
-	}
-	_, err = w.Write(b)
-	return len(b), err
+	return writeOwn(w, it, name, version, scratch)
 }

@@ -151,6 +151,22 @@ func (o *outbound) isClosed() bool {
 	return o.closed
 }
 
+// writeOwn writes a PUBLISH encoded for this delivery alone, under the
+// topic name the recipient sees, into scratch and then w. A message that
+// cannot be encoded writes nothing rather than garbage, as encode does.
+func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, scratch *[]byte) (int, error) {
+	b, err := it.msg.encodeFor((*scratch)[:0], name, version, it.qos, it.retain, it.id, it.subIDs)
+	if err != nil {
+		return 0, nil
+	}
+	*scratch = b
+	if it.dup {
+		b[0] |= 0x08
+	}
+	_, err = w.Write(b)
+	return len(b), err
+}
+
 // writeItem encodes one item into w and returns the bytes it wrote.
 // mount is the connection's mount point, empty for most. scratch is room
 // for encoding packets the writer makes itself (small acknowledgements,
@@ -161,16 +177,7 @@ func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, scratch
 	case it.msg != nil && mount != "":
 		return writeMounted(w, it, version, mount, scratch)
 	case it.msg != nil && version == packets.V5 && it.msg.needsOwnEncoding(it.subIDs):
-		b, err := it.msg.encodeFor((*scratch)[:0], it.msg.Topic, packets.V5, it.qos, it.retain, it.id, it.subIDs)
-		if err != nil {
-			return 0, nil // as encode: nothing rather than garbage
-		}
-		*scratch = b
-		if it.dup {
-			b[0] |= 0x08
-		}
-		_, err = w.Write(b)
-		return len(b), err
+		return writeOwn(w, it, it.msg.Topic, packets.V5, scratch)
 	case it.msg != nil:
 		enc := it.msg.encoded(version, it.qos, it.retain)
 		if len(enc) == 0 {
