@@ -49,7 +49,14 @@ type conn struct {
 	// maxPacketOut is the client's Maximum Packet Size (MQTT 5); 0 means
 	// the protocol's limit.
 	maxPacketOut uint32
-	access       TopicAccess // nil: every topic allowed
+	// receiveMax bounds the client's QoS 1 and 2 messages not yet
+	// answered (MQTT 5: the Receive Maximum its CONNACK announced).
+	receiveMax int
+	access     TopicAccess // nil: every topic allowed
+	// unanswered counts the PUBACKs, PUBCOMPs and refusing PUBRECs waiting
+	// for the store before they go out: with the QoS 2 messages awaiting
+	// PUBREL, what the client has sent and the broker not yet answered.
+	unanswered atomic.Int32
 
 	// Owned by the goroutine reading the connection.
 	will         *packets.Will

@@ -67,7 +67,9 @@ func (c *conn) handshake() error {
 	}
 	c.version = p.Version
 	c.clientID = p.ClientID
+	c.receiveMax = 65535 // before MQTT 5, as many as there are identifiers
 	if p.Version == packets.V5 {
+		c.receiveMax = int(c.s.o().ReceiveMaximum)
 		c.noProblemInfo = p.Properties.Has(packets.PropRequestProblemInfo) && p.Properties.RequestProblemInfo == 0
 		if p.Properties.Has(packets.PropMaximumPacketSize) {
 			c.maxPacketOut = p.Properties.MaximumPacketSize
@@ -87,10 +89,18 @@ func (c *conn) handshake() error {
 		c.source.rc, c.fd, c.polled = pollable(c.nc)
 	}
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
-	if max := c.s.o().MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0 && max < 65535) {
+	if max := c.s.o().MaxKeepAlive; p.Version == packets.V5 && (p.KeepAlive > max || p.KeepAlive == 0) {
 		// MQTT 5 lets the server impose its keep alive instead of
-		// refusing the client; CONNACK says so.
+		// refusing the client; CONNACK says so. As in Mosquitto, a client
+		// asking for none gets max_keepalive (65535 seconds by default).
 		c.keepAlive, c.serverKeepAlive = time.Duration(max)*time.Second, true
+	}
+	ack := &packets.Connack{}
+	if p.Version == packets.V5 {
+		c.s.connackProperties(c, &p, &ack.Properties)
+		if err := c.fitConnack(ack); err != nil {
+			return err
+		}
 	}
 	c.lastRead.Store(time.Now().UnixNano()) // publishes polled and keepAlive to the keep-alive check
 	if p.Will != nil {
@@ -98,7 +108,7 @@ func (c *conn) handshake() error {
 		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
 		c.will = &w
 	}
-	c.s.attachSession(c, &p)
+	c.s.attachSession(c, &p, ack)
 	c.s.counters.clientConnected()
 	c.s.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).",
 		c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
@@ -190,9 +200,8 @@ func validClientID(id string) bool {
 // authenticate admits the client or refuses it, then gives it its topic
 // access. A listener that takes user names from certificates decides by
 // the certificate; otherwise the Authenticator decides. A refusal writes
-// CONNACK 5 (MQTT 3.1 and 3.1.1, whatever the reason, as Mosquitto does),
-// or 0x86 or 0x87 (MQTT 5), and nothing after it is processed
-// [MQTT-3.1.4-5].
+// Mosquitto's CONNACK code (see refusalCode), and nothing after it is
+// processed [MQTT-3.1.4-5].
 func (c *conn) authenticate(p *packets.Connect) error {
 	info := ConnectInfo{
 		ClientID:    c.clientID,
@@ -213,7 +222,9 @@ func (c *conn) authenticate(p *packets.Connect) error {
 	}
 	var err error
 	enhanced := p.Version == packets.V5 && p.Properties.Has(packets.PropAuthMethod)
+	certificate := false
 	if ls := c.listener; ls != nil && ls.opts.CertUsername != nil {
+		certificate = true
 		// The certificate is the credential on this listener: another
 		// method must not replace the identity it gives.
 		if enhanced {
@@ -227,7 +238,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		var user string
 		var code packets.ReasonCode
 		if user, code, err = c.enhancedAuthenticate(p, info); err != nil {
-			c.refuse(p.Version, code, authRefusal(code))
+			c.refuse(p.Version, code, authRefusal(code, err))
 			return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 		}
 		p.Username, p.UsernameFlag = user, true
@@ -237,14 +248,8 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		err = a.Authenticate(context.Background(), info)
 	}
 	if err != nil {
-		code := packets.ConnRefusedNotAuthorized
-		if p.Version == packets.V5 {
-			code = packets.NotAuthorized
-			if errors.Is(err, ErrBadCredentials) {
-				code = packets.BadUsernameOrPassword
-			}
-		}
-		c.refuse(p.Version, code, authRefusal(code))
+		code := refusalCode(p.Version, certificate)
+		c.refuse(p.Version, code, authRefusal(code, err))
 		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
 	}
 	if ls := c.listener; ls != nil && ls.opts.UseUsernameAsClientID {
@@ -276,24 +281,72 @@ func certIdentity(username func(tls.ConnectionState) (string, bool), info *Conne
 	return nil
 }
 
+// refusalCode is the CONNACK code of a refused login, Mosquitto's: a
+// listener that takes user names from certificates refuses a client
+// without a usable one as a bad user name or password (MQTT 5 0x86, 3.1.1
+// return code 4); a refused password or a plugin's no is not authorized
+// (0x87, return code 5), whether the user is unknown or the password wrong.
+func refusalCode(version byte, certificate bool) packets.ReasonCode {
+	switch {
+	case version == packets.V5 && certificate:
+		return packets.BadUsernameOrPassword
+	case version == packets.V5:
+		return packets.NotAuthorized
+	case certificate:
+		return packets.ConnRefusedBadCredentials
+	}
+	return packets.ConnRefusedNotAuthorized
+}
+
 // authRefusal is the reason string of a refused login. It says no more than
-// the reason code: why a password failed is for the log, not the client.
-func authRefusal(code packets.ReasonCode) string {
-	switch code {
-	case packets.BadAuthenticationMethod:
+// the reason code and whether the credentials were wrong: why a password
+// failed is for the log, not the client.
+func authRefusal(code packets.ReasonCode, err error) string {
+	switch {
+	case code == packets.BadAuthenticationMethod:
 		return "authentication method not supported"
-	case packets.BadUsernameOrPassword:
+	case code == packets.BadUsernameOrPassword, errors.Is(err, ErrBadCredentials):
 		return "bad user name or password"
 	}
 	return "not authorized"
 }
 
+// fitConnack makes an MQTT 5 CONNACK fit the client's Maximum Packet
+// Size: the reason string and user properties go first [MQTT-3.1.2-25];
+// a CONNACK too large without them is not sent [MQTT-3.1.2-24], and the
+// error ends the connection, as in Mosquitto.
+func (c *conn) fitConnack(ack *packets.Connack) error {
+	if c.maxPacketOut == 0 {
+		return nil
+	}
+	b, err := ack.Encode(nil, packets.V5)
+	if err == nil && uint32(len(b)) <= c.maxPacketOut {
+		return nil
+	}
+	ack.Properties.ReasonString, ack.Properties.User = "", nil
+	if b, err = ack.Encode(nil, packets.V5); err != nil {
+		return err
+	}
+	if uint32(len(b)) > c.maxPacketOut {
+		return fmt.Errorf("CONNACK of %d bytes is over the client's maximum packet size %d [MQTT-3.1.2-24]", len(b), c.maxPacketOut)
+	}
+	return nil
+}
+
 // refuse writes a CONNACK with a failure code, and at MQTT 5 the reason
 // string why, straight to the socket; the writer goroutine is not running
-// yet.
+// yet. As in Mosquitto, an MQTT 5 refusal still names the listener's
+// maximum QoS when it is below 2.
 func (c *conn) refuse(version byte, code packets.ReasonCode, why string) {
 	ack := &packets.Connack{ReasonCode: code}
+	if q := c.maxQoS(); version == packets.V5 && q < maxGrantedQoS {
+		ack.Properties.MaximumQoS = q
+		ack.Properties.Set(packets.PropMaximumQoS)
+	}
 	c.addReasonString(ack, &ack.Properties, why)
+	if version == packets.V5 && c.fitConnack(ack) != nil {
+		return
+	}
 	b, err := ack.Encode(nil, version)
 	if err != nil {
 		return
@@ -306,9 +359,10 @@ func (c *conn) refuse(version byte, code packets.ReasonCode, why string) {
 }
 
 // attachSession finds or creates the session for the client, takes it over
-// from any connection that holds it, queues CONNACK and resends what was in
-// flight. It reports the session-present flag it sent.
-func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
+// from any connection that holds it, queues ack (with its session-present
+// flag set here) and resends what was in flight. It reports whether the
+// client resumed a session.
+func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack) bool {
 	expiry := sessionExpiry(p)
 	t := &s.sessions
 	t.mu.Lock()
@@ -337,10 +391,8 @@ func (s *Server) attachSession(c *conn, p *packets.Connect) bool {
 		t.m[c.clientID] = ss
 	}
 	c.session = ss
-	ack := &packets.Connack{SessionPresent: present}
-	if p.Version == packets.V5 {
-		s.connackProperties(c, p, &ack.Properties)
-	}
+	// MQTT 3.1 has no Session Present flag: its CONNACK byte stays 0.
+	ack.SessionPresent = present && p.Version != packets.V31
 	window := s.o().MaxInflight
 	if p.Version == packets.V5 && p.Properties.Has(packets.PropReceiveMaximum) {
 		window = min(window, int(p.Properties.ReceiveMaximum))
@@ -390,8 +442,8 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 		props.ServerKeepAlive = s.o().MaxKeepAlive
 		props.Set(packets.PropServerKeepAlive)
 	}
-	if s.o().ReceiveMaximum < 65535 {
-		props.ReceiveMaximum = s.o().ReceiveMaximum
+	if c.receiveMax < 65535 {
+		props.ReceiveMaximum = uint16(c.receiveMax)
 		props.Set(packets.PropReceiveMaximum)
 	}
 	if s.o().MaxPacketSize > 0 {

@@ -59,7 +59,7 @@ func (c *conn) enhancedAuthenticate(p *packets.Connect, info ConnectInfo) (strin
 	for {
 		out, done, err := ex.Step(data)
 		if err != nil {
-			return "", packets.BadUsernameOrPassword, err
+			return "", packets.NotAuthorized, err // Mosquitto's code for a failed exchange
 		}
 		if done {
 			c.enhanced = &enhancedState{method: method, username: ex.Username(), connack: out}

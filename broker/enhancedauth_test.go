@@ -106,7 +106,7 @@ func TestEnhancedAuthentication(t *testing.T) {
 		method, user string
 		want         packets.ReasonCode
 	}{
-		{"CHALLENGE", "bad-bob", packets.BadUsernameOrPassword},
+		{"CHALLENGE", "bad-bob", packets.NotAuthorized},
 		{"KERBEROS", "alice", packets.BadAuthenticationMethod},
 	} {
 		c := brokertest.Dial(t, b.Addr, packets.V5)

@@ -28,12 +28,12 @@ func (ss *session) beginReceive(s *Server, id uint16, limit int) (fresh, full bo
 }
 
 // awaitingRelease reports whether an incoming QoS 2 message with the
-// identifier awaits PUBREL.
-func (ss *session) awaitingRelease(id uint16) bool {
+// identifier awaits PUBREL, and how many do.
+func (ss *session) awaitingRelease(id uint16) (inUse bool, awaiting int) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	_, ok := ss.awaitingRel[id]
-	return ok
+	_, inUse = ss.awaitingRel[id]
+	return inUse, len(ss.awaitingRel)
 }
 
 // release handles PUBREL: the identifier may be used again. It reports

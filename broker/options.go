@@ -24,7 +24,8 @@ type Options struct {
 	Authorizer Authorizer
 
 	// MaxInflight bounds the QoS 1 and 2 messages sent to one client and not
-	// yet acknowledged (Mosquitto's max_inflight_messages). Default 20.
+	// yet acknowledged (Mosquitto's max_inflight_messages). Default 20;
+	// 65535 (the protocol's bound) means unlimited.
 	MaxInflight int
 
 	// MaxQueued bounds the messages waiting per client beyond the in-flight
@@ -120,9 +121,13 @@ type Options struct {
 	// 2, as Mosquitto does. Default 65535.
 	MaxKeepAlive uint16
 
-	// ReceiveMaximum bounds the QoS 2 messages one MQTT 5 client may have
-	// sent and not yet released with PUBREL; one more is a protocol error
-	// (DISCONNECT 0x93). It is announced in CONNACK. Default 65535.
+	// ReceiveMaximum bounds the QoS 1 and 2 messages one MQTT 5 client may
+	// have sent that the broker has not yet answered with PUBACK, PUBCOMP,
+	// or a PUBREC refusing it; one more is a protocol error (DISCONNECT
+	// 0x93) [MQTT-3.3.4-9]. A QoS 2 message counts until its PUBCOMP, so
+	// this also bounds the exactly-once state a client can make the broker
+	// hold. It is announced in every MQTT 5 CONNACK below 65535. Default:
+	// MaxInflight, as Mosquitto announces max_inflight_messages.
 	ReceiveMaximum uint16
 
 	// TopicAliasMaximum is the highest topic alias an MQTT 5 client may
@@ -189,7 +194,7 @@ func (o Options) withDefaults() Options {
 		o.MaxKeepAlive = 65535
 	}
 	if o.ReceiveMaximum == 0 {
-		o.ReceiveMaximum = 65535
+		o.ReceiveMaximum = uint16(min(o.MaxInflight, 65535))
 	}
 	if o.NoTopicAliases {
 		o.TopicAliasMaximum = 0

@@ -562,7 +562,14 @@ func (c *conn) pushAfterStore(it outItem) {
 		c.out.push(it)
 		return
 	}
+	answers := answersMessage(it)
+	if answers {
+		c.unanswered.Add(1)
+	}
 	st.Write(nil, nil, true, func(err error) {
+		if answers {
+			defer c.unanswered.Add(-1) // after the push: the answer is out
+		}
 		if err != nil {
 			c.s.storeFailed(err)
 			if c.version != packets.V5 {
@@ -576,6 +583,16 @@ func (c *conn) pushAfterStore(it outItem) {
 		}
 		c.out.push(it)
 	})
+}
+
+// answersMessage reports whether it ends a QoS 1 or 2 message from the
+// client as MQTT 5's receive maximum counts them: PUBACK, PUBCOMP, or a
+// PUBREC with a refusal [MQTT-3.3.4-9].
+func answersMessage(it outItem) bool {
+	if a, ok := it.packet.(*packets.Ack); ok {
+		return a.Kind == packets.TypePuback || a.ReasonCode.IsError()
+	}
+	return it.ack == packets.TypePuback || it.ack == packets.TypePubcomp || it.ack == packets.TypePubrec && it.reason.IsError()
 }
 
 // persistReceivedLocked records (or, with awaiting false, removes) an

@@ -61,7 +61,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			return nil
 		}
 		// At 3.1.1 the QoS 2 flow goes on to PUBREL and PUBCOMP.
-		if _, full := c.session.beginReceive(c.s, p.PacketID, c.receiveMaximum()); full {
+		if _, full := c.session.beginReceive(c.s, p.PacketID, c.receiveQuota()); full {
 			return errReceiveMaximum
 		}
 		c.ackPublish(p, packets.Success)
@@ -90,17 +90,24 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	case 0:
 		c.s.publish(newMessage(p, c.version), r, c.session, c.access)
 	case 1:
-		if c.version == packets.V5 && c.session.awaitingRelease(p.PacketID) {
-			// The identifier belongs to a QoS 2 message not yet released:
-			// the client's session state is out of step with ours.
-			c.ackPublish(p, packets.PacketIDInUse)
-			return nil
+		if c.version == packets.V5 {
+			inUse, awaiting := c.session.awaitingRelease(p.PacketID)
+			if awaiting >= c.receiveQuota() {
+				return errReceiveMaximum // [MQTT-3.3.4-9]
+			}
+			if inUse {
+				// The identifier belongs to a QoS 2 message not yet
+				// released: the client's session state is out of step
+				// with ours.
+				c.ackPublish(p, packets.PacketIDInUse)
+				return nil
+			}
 		}
 		c.routeAndAck(p, newMessage(p, c.version), r)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
-		fresh, full := c.session.beginReceive(c.s, p.PacketID, c.receiveMaximum())
+		fresh, full := c.session.beginReceive(c.s, p.PacketID, c.receiveQuota())
 		if full {
 			return errReceiveMaximum
 		}
@@ -142,14 +149,12 @@ func (c *conn) matchCode(n int) packets.ReasonCode {
 	return packets.Success
 }
 
-// receiveMaximum is how many QoS 2 messages the client may have awaiting
-// PUBREL: the broker's announced Receive Maximum for MQTT 5, unbounded
-// (beyond the identifier space) before.
-func (c *conn) receiveMaximum() int {
-	if c.version == packets.V5 {
-		return int(c.s.o().ReceiveMaximum)
-	}
-	return 65535
+// receiveQuota is how many QoS 2 messages the client may have awaiting
+// PUBREL besides the one that arrives: its receive maximum less the
+// answers still waiting for the store [MQTT-3.3.4-9]. Before MQTT 5 the
+// bound is the identifier space.
+func (c *conn) receiveQuota() int {
+	return c.receiveMax - int(c.unanswered.Load())
 }
 
 // resolveTopicAlias applies an MQTT 5 topic alias: a PUBLISH with a topic

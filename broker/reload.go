@@ -23,16 +23,16 @@ func (s *Server) o() *settings { return s.cur.Load() }
 // persistent_client_expiration, check_retain_source, memory_limit,
 // max_subscriptions, sys_interval and the client identifier rules. Zero
 // fields take their defaults, as in New. Connections stay up; limits that a
-// connection takes when it connects (its in-flight window, its maximum
-// packet size, its keep alive) apply to connections made from now on.
-// Everything else (logger, authenticators, topic alias and receive
+// connection takes when it connects (its in-flight window and receive
+// maximum, its maximum packet size, its keep alive) apply to connections
+// made from now on. Everything else (logger, authenticators, topic alias
 // maximum, timeouts) stays as it was.
 func (s *Server) Reload(opts Options) {
 	opts = opts.withDefaults()
 	old := s.o()
 	next := *old
 	o := &next.Options
-	o.MaxInflight, o.MaxInflightBytes = opts.MaxInflight, opts.MaxInflightBytes
+	o.MaxInflight, o.MaxInflightBytes, o.ReceiveMaximum = opts.MaxInflight, opts.MaxInflightBytes, opts.ReceiveMaximum
 	o.MaxQueued, o.MaxQueuedBytes, o.QueueQoS0 = opts.MaxQueued, opts.MaxQueuedBytes, opts.QueueQoS0
 	o.MessageSizeLimit, o.MaxPacketSize, o.MaxKeepAlive = opts.MessageSizeLimit, opts.MaxPacketSize, opts.MaxKeepAlive
 	o.RetainUnavailable, o.UpgradeOutgoingQoS = opts.RetainUnavailable, opts.UpgradeOutgoingQoS

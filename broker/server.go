@@ -7,6 +7,7 @@ package broker
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -35,7 +36,6 @@ type Server struct {
 	subscriptions *topic.Tree[subscriber]
 	retained      retainStore
 	shares        shareGroups
-	autoID        atomic.Uint64
 	busyRefusals  atomic.Int32 // connections being refused over max_connections
 	// overMemoryLimit: the heap holds more than Options.MemoryLimit.
 	overMemoryLimit atomic.Bool
@@ -386,29 +386,31 @@ func (s *Server) beginClose() {
 	}
 }
 
-// nextClientID returns a fresh identifier for a client that sent an empty one.
+// nextClientID returns a fresh identifier for a client that sent an empty
+// one: the prefix and a random UUID in upper case, 36 characters, the form
+// Mosquitto assigns ("auto-3361F02D-0572-4E05-BBF7-95B3C3662DC3").
 func (s *Server) nextClientID(prefix string) string {
-	n := s.autoID.Add(1)
-	return cmp.Or(prefix, s.o().AutoIDPrefix) + formatID(uint64(s.started.UnixNano()), n)
+	return cmp.Or(prefix, s.o().AutoIDPrefix) + randomUUID()
 }
 
-func formatID(a, b uint64) string {
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-	var buf [32]byte
-	i := len(buf)
-	for _, v := range []uint64{b, a} {
-		for {
-			i--
-			buf[i] = digits[v%36]
-			v /= 36
-			if v == 0 {
-				break
-			}
+// randomUUID returns a version 4 UUID (RFC 9562) in upper-case hex.
+func randomUUID() string {
+	var u [16]byte
+	rand.Read(u[:])         // never fails (crypto/rand)
+	u[6] = u[6]&0x0F | 0x40 // version 4
+	u[8] = u[8]&0x3F | 0x80 // variant 10
+	const digits = "0123456789ABCDEF"
+	var text [36]byte
+	i := 0
+	for n, b := range u {
+		if n == 4 || n == 6 || n == 8 || n == 10 {
+			text[i] = '-'
+			i++
 		}
-		i--
-		buf[i] = '-'
+		text[i], text[i+1] = digits[b>>4], digits[b&0x0F]
+		i += 2
 	}
-	return string(buf[i+1:])
+	return string(text[:])
 }
 
 // sessionTable maps client identifiers to sessions.

@@ -108,12 +108,12 @@ func TestV5ReasonStrings(t *testing.T) {
 			p.Properties.Set(packets.PropRequestProblemInfo)
 		}, false},
 		{"maximum packet size too small for one", func(p *packets.Connect) {
-			p.Properties.MaximumPacketSize = 8
+			p.Properties.MaximumPacketSize = 12 // CONNACK is 11 bytes
 			p.Properties.Set(packets.PropMaximumPacketSize)
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _ := connect5(t, b.Addr, "", true, tc.fill)
+			c, _ := connect5(t, b.Addr, "short", true, tc.fill)
 			c.Send(publish5("a", 0, 0, "x", 3))
 			d, ok := c.ExpectClosed().(*packets.Disconnect)
 			if !ok || d.ReasonCode != packets.TopicAliasInvalid {
@@ -130,8 +130,8 @@ func TestV5ReasonStrings(t *testing.T) {
 	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: true, KeepAlive: 60, ClientID: "x",
 		Username: "u", UsernameFlag: true, Password: []byte("wrong"), PasswordFlag: true})
 	ack, ok := c.ExpectClosed().(*packets.Connack)
-	if !ok || ack.ReasonCode != packets.BadUsernameOrPassword || ack.Properties.ReasonString != "bad user name or password" {
-		t.Fatalf("got %+v, want CONNACK 0x86 with a reason string", ack)
+	if !ok || ack.ReasonCode != packets.NotAuthorized || ack.Properties.ReasonString != "bad user name or password" {
+		t.Fatalf("got %+v, want CONNACK 0x87 (as Mosquitto) with a reason string", ack)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // SCRAM-SHA-512 against `midge broker` with a password file made by
 // Debian's mosquitto_passwd: a full exchange with midge's client, a
 // re-authentication on the open connection, and a wrong password refused
-// with 0x86. The password never crosses the wire.
+// with 0x87. The password never crosses the wire.
 func TestSCRAMWithPasswordFile(t *testing.T) {
 	dir := t.TempDir()
 	if out, err := tool(t, "mosquitto_passwd", "-c", "-b", filepath.Join(dir, "passwd"), "alice", "s3cret"); err != nil {
@@ -46,7 +46,7 @@ func TestSCRAMWithPasswordFile(t *testing.T) {
 
 	_, err = dial("wrong")
 	var re *client.ConnectError
-	if !errors.As(err, &re) || re.Code != packets.BadUsernameOrPassword {
-		t.Fatalf("SCRAM with a wrong password: %v, want CONNACK 0x86", err)
+	if !errors.As(err, &re) || re.Code != packets.NotAuthorized {
+		t.Fatalf("SCRAM with a wrong password: %v, want CONNACK 0x87", err)
 	}
 }

@@ -95,7 +95,7 @@ func (a *scramAuther) finish(serverFinal []byte) (steps int, err error) {
 // file: a full exchange whose server signature verifies, a
 // re-authentication on the open connection (Client.Authenticate), a
 // re-authentication with the wrong password (DISCONNECT 0x87), a wrong
-// password at CONNECT (CONNACK 0x86) and an unknown method (CONNACK 0x8C).
+// password at CONNECT (CONNACK 0x87, as Mosquitto) and an unknown method (CONNACK 0x8C).
 // The broker is always in-process: it needs the password file.
 func TestV5SCRAMPaho(t *testing.T) {
 	dir := t.TempDir()
@@ -162,8 +162,8 @@ func TestV5SCRAMPaho(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		a := newSCRAMAuther("alice", "wrong")
 		c, err := connect(t, a, scramMethod)
-		if err == nil || c.connack == nil || c.connack.ReasonCode != 0x86 {
-			t.Fatalf("connect: %v, CONNACK %+v; want 0x86 bad user name or password", err, c.connack)
+		if err == nil || c.connack == nil || c.connack.ReasonCode != 0x87 {
+			t.Fatalf("connect: %v, CONNACK %+v; want 0x87 not authorized, as Mosquitto", err, c.connack)
 		}
 		if steps, err := a.finish(nil); steps != 1 || err != nil {
 			t.Fatalf("%d AUTH 0x18 answered, %v; want 1 (the broker refuses the proof)", steps, err)
@@ -173,8 +173,8 @@ func TestV5SCRAMPaho(t *testing.T) {
 	t.Run("unknown user", func(t *testing.T) {
 		a := newSCRAMAuther("mallory", "s3cret")
 		c, err := connect(t, a, scramMethod)
-		if err == nil || c.connack == nil || c.connack.ReasonCode != 0x86 {
-			t.Fatalf("connect: %v, CONNACK %+v; want 0x86 bad user name or password", err, c.connack)
+		if err == nil || c.connack == nil || c.connack.ReasonCode != 0x87 {
+			t.Fatalf("connect: %v, CONNACK %+v; want 0x87 not authorized, as Mosquitto", err, c.connack)
 		}
 		if steps, err := a.finish(nil); steps != 1 || err != nil {
 			t.Fatalf("%d AUTH 0x18 answered, %v; want 1 (an unknown user looks like a known one)", steps, err)

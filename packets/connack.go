@@ -1,5 +1,27 @@
 package packets
 
+// connackOrder is the order in which Encode writes CONNACK properties:
+// Mosquitto 2.0's (src/handle_connect.c adds the first group as it admits
+// the client, src/send_connack.c appends the second), so that a CONNACK
+// compares byte for byte with the one Mosquitto sends for the same
+// configuration. Mosquitto sends neither Response Information nor a
+// reason string in CONNACK; they sit between the two groups and at the
+// end. Properties not listed follow by ascending id.
+var connackOrder = [...]PropertyID{
+	PropTopicAliasMaximum,
+	PropServerKeepAlive,
+	PropAssignedClientID,
+	PropAuthMethod,
+	PropAuthData,
+	PropResponseInfo,
+	PropRetainAvailable,
+	PropMaximumPacketSize,
+	PropReceiveMaximum,
+	PropMaximumQoS,
+	PropReasonString,
+	PropUserProperty,
+}
+
 // Type returns TypeConnack.
 func (c *Connack) Type() Type { return TypeConnack }
 
@@ -70,7 +92,7 @@ func (c *Connack) Encode(dst []byte, version byte) ([]byte, error) {
 	}
 	dst = append(dst, ackFlags, byte(c.ReasonCode))
 	if v5 {
-		dst = c.Properties.appendTo(dst, propLen)
+		dst = c.Properties.appendOrdered(dst, propLen, connackOrder[:])
 	}
 	return dst, nil
 }

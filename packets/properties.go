@@ -503,6 +503,27 @@ func (p *Properties) appendTo(dst []byte, n int) []byte {
 	return dst
 }
 
+// appendOrdered appends the Property Length n (from length) and the
+// properties: first those of order, in its order, then any others by
+// ascending id. order holds each id at most once.
+func (p *Properties) appendOrdered(dst []byte, n int, order []PropertyID) []byte {
+	dst = AppendVarint(dst, n)
+	if n == 0 {
+		return dst
+	}
+	rest := p.effective()
+	for _, id := range order {
+		if rest&(1<<id) != 0 {
+			dst = p.appendOne(dst, id)
+			rest &^= 1 << id
+		}
+	}
+	for m := rest; m != 0; m &= m - 1 {
+		dst = p.appendOne(dst, PropertyID(bits.TrailingZeros64(m)))
+	}
+	return dst
+}
+
 // appendOne appends property id, repeated for each value of a list.
 func (p *Properties) appendOne(dst []byte, id PropertyID) []byte {
 	switch propertySpecs[id].kind {

@@ -119,15 +119,35 @@ var vectors = []vector{
 		wire: b(0x20, 2, 0x00, 0x05)}, // CONNACK, length 2, no session, not authorized
 	{name: "CONNACK accepted", version: V31, packet: &Connack{},
 		wire: b(0x20, 2, 0x00, 0x00)},
+	// CONNACK properties go in Mosquitto 2.0's order, not by id.
 	{name: "CONNACK properties", version: V5, packet: &Connack{
 		Properties: present(Properties{AssignedClientID: "abc", TopicAliasMaximum: 10, MaximumQoS: 1},
 			PropTopicAliasMaximum, PropMaximumQoS),
 	}, wire: b(
 		0x20, 14, // CONNACK, remaining length 14
 		0x00, 0x00, // flags, reason Success
-		11,                // property length
-		0x12, 0, 3, "abc", // assigned client identifier
+		11,          // property length
 		0x22, 0, 10, // topic alias maximum 10
+		0x12, 0, 3, "abc", // assigned client identifier
+		0x24, 1, // maximum QoS 1
+	)},
+	// What Mosquitto 2.0.11 sends with max_keepalive 60, max_packet_size
+	// 1000, max_inflight_messages 5, retain_available false, max_qos 1 and
+	// max_topic_alias 3 to a client asking for keep alive 0.
+	{name: "CONNACK in Mosquitto's order", version: V5, packet: &Connack{
+		Properties: present(Properties{TopicAliasMaximum: 3, ServerKeepAlive: 60, RetainAvailable: 0,
+			MaximumPacketSize: 1000, ReceiveMaximum: 5, MaximumQoS: 1},
+			PropTopicAliasMaximum, PropServerKeepAlive, PropRetainAvailable, PropMaximumPacketSize,
+			PropReceiveMaximum, PropMaximumQoS),
+	}, wire: b(
+		0x20, 0x15, // CONNACK, remaining length 21
+		0x00, 0x00, // flags, reason Success
+		0x12,       // property length 18
+		0x22, 0, 3, // topic alias maximum 3
+		0x13, 0, 60, // server keep alive 60
+		0x25, 0, // retain available 0
+		0x27, 0, 0, 0x03, 0xE8, // maximum packet size 1000
+		0x21, 0, 5, // receive maximum 5
 		0x24, 1, // maximum QoS 1
 	)},
 	{name: "CONNACK refused", version: V5, packet: &Connack{ReasonCode: NotAuthorized},

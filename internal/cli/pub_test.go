@@ -77,7 +77,7 @@ func TestScram(t *testing.T) {
 		t.Errorf("midge sub --scram: %q", messages(r.stdout))
 	}
 	r := run(t, Pub, "", "-h", host, "-p", port, "--scram", "-u", "alice", "-P", "wrong", "-t", "scram", "-m", "x")
-	if r.status != 0x86 || r.stderr != "Connection error: Bad User Name or Password\nError: The connection was refused.\n" {
+	if r.status != 0x87 || r.stderr != "Connection error: Not authorized\nError: The connection was refused.\n" {
 		t.Errorf("wrong password: status %d, stderr %q", r.status, r.stderr)
 	}
 }
