@@ -50,6 +50,10 @@ type conn struct {
 	// the protocol's limit.
 	maxPacketOut uint32
 	access       TopicAccess // nil: every topic allowed
+	// aliasesOut is the topic aliases the broker assigns on its PUBLISH
+	// packets to this MQTT 5 client; nil when it assigns none. Only the
+	// writer uses it.
+	aliasesOut *outAliases
 
 	// Owned by the goroutine reading the connection.
 	will         *packets.Will
@@ -473,7 +477,7 @@ func (c *conn) writeLoop() {
 		}
 		var sent, publishes, payloads int64
 		for i := range items {
-			n, err := writeItem(w, &items[i], c.version, mount, &scratch)
+			n, err := writeItem(w, &items[i], c.version, mount, c.aliasesOut, &scratch)
 			if err != nil {
 				c.writeFailed(err)
 				return

@@ -107,7 +107,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range items {
-			writeItem(w, &items[j], packets.V311, "", &scratch)
+			writeItem(w, &items[j], packets.V311, "", nil, &scratch)
 		}
 		w.Flush()
 	}
@@ -130,7 +130,7 @@ func BenchmarkWriteOwnEncoding(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range items {
-			writeItem(w, &items[j], packets.V5, "", &scratch)
+			writeItem(w, &items[j], packets.V5, "", nil, &scratch)
 		}
 		w.Flush()
 	}
