@@ -52,6 +52,19 @@ func newOutAliases(clientMax, brokerMax uint16, maxPacket uint32) *outAliases {
 	return &outAliases{max: n, maxPacket: maxPacket}
 }
 
+// lookup returns the alias name has, if any. A run of messages on one
+// topic, the common case, finds it as the most recently used without
+// hashing the name (from one publisher the strings are even the same).
+func (a *outAliases) lookup(name string) (uint16, bool) {
+	if len(a.next) > 0 {
+		if mru := a.next[0]; a.topics[mru] == name {
+			return mru, true
+		}
+	}
+	alias, ok := a.byTopic[name]
+	return alias, ok
+}
+
 // candidate returns the alias a new topic would get: the next unused one
 // while there are any, then the least recently used.
 func (a *outAliases) candidate() uint16 {
@@ -107,7 +120,7 @@ func (a *outAliases) pushFront(alias uint16) {
 // the aliased packet would exceed the client's Maximum Packet Size; the
 // caller then writes enc as it is.
 func (a *outAliases) write(w *bufio.Writer, it *outItem, enc []byte, name string) (n int, written bool, err error) {
-	alias, known := a.byTopic[name]
+	alias, known := a.lookup(name)
 	if !known {
 		alias = a.candidate()
 	}
