@@ -57,6 +57,10 @@ type conn struct {
 	// for the store before they go out: with the QoS 2 messages awaiting
 	// PUBREL, what the client has sent and the broker not yet answered.
 	unanswered atomic.Int32
+	// aliasesOut is the topic aliases the broker assigns on its PUBLISH
+	// packets to this MQTT 5 client; nil when it assigns none. Only the
+	// writer uses it.
+	aliasesOut *outAliases
 
 	// Owned by the goroutine reading the connection.
 	will         *packets.Will
@@ -480,7 +484,7 @@ func (c *conn) writeLoop() {
 		}
 		var sent, publishes, payloads int64
 		for i := range items {
-			n, err := writeItem(w, &items[i], c.version, mount, &scratch)
+			n, err := writeItem(w, &items[i], c.version, mount, c.aliasesOut, &scratch)
 			if err != nil {
 				c.writeFailed(err)
 				return

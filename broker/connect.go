@@ -74,6 +74,7 @@ func (c *conn) handshake() error {
 		if p.Properties.Has(packets.PropMaximumPacketSize) {
 			c.maxPacketOut = p.Properties.MaximumPacketSize
 		}
+		c.aliasesOut = newOutAliases(p.Properties.TopicAliasMaximum, c.s.o().BrokerTopicAliasMaximum, c.maxPacketOut)
 	}
 	if code, err := c.checkConnect(&p); err != nil {
 		c.refuse(p.Version, code, err.Error())

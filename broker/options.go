@@ -138,6 +138,19 @@ type Options struct {
 	// NoTopicAliases announces a topic alias maximum of 0.
 	NoTopicAliases bool
 
+	// BrokerTopicAliasMaximum is the most topic aliases the broker assigns
+	// on the PUBLISH packets it sends to one MQTT 5 client (Mosquitto
+	// 2.1's max_topic_alias_broker), within the Topic Alias Maximum of the
+	// client's CONNECT; a client that sent none gets no aliases. The first
+	// message on a topic carries the name and an alias, later ones only
+	// the alias; when all are taken the least recently used is replaced.
+	// Default 10, as in Mosquitto 2.1; set NoBrokerTopicAliases to assign
+	// none.
+	BrokerTopicAliasMaximum uint16
+
+	// NoBrokerTopicAliases stops the broker assigning topic aliases.
+	NoBrokerTopicAliases bool
+
 	// ResponseTopicPrefix makes the Response Information the broker hands
 	// an MQTT 5 client that asks for it: the prefix and the client
 	// identifier. Default "response/".
@@ -200,6 +213,11 @@ func (o Options) withDefaults() Options {
 		o.TopicAliasMaximum = 0
 	} else if o.TopicAliasMaximum == 0 {
 		o.TopicAliasMaximum = 10
+	}
+	if o.NoBrokerTopicAliases {
+		o.BrokerTopicAliasMaximum = 0
+	} else if o.BrokerTopicAliasMaximum == 0 {
+		o.BrokerTopicAliasMaximum = 10
 	}
 	if o.ResponseTopicPrefix == "" {
 		o.ResponseTopicPrefix = "response/"

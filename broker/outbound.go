@@ -152,14 +152,21 @@ func (o *outbound) isClosed() bool {
 }
 
 // writeOwn writes a PUBLISH encoded for this delivery alone, under the
-// topic name the recipient sees, into scratch and then w. A message that
-// cannot be encoded writes nothing rather than garbage, as encode does.
-func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, scratch *[]byte) (int, error) {
+// topic name the recipient sees, into scratch and then w, with a topic
+// alias where the connection assigns them (aliases non-nil). A message
+// that cannot be encoded writes nothing rather than garbage, as encode
+// does.
+func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, aliases *outAliases, scratch *[]byte) (int, error) {
 	b, err := it.msg.encodeFor((*scratch)[:0], name, version, it.qos, it.retain, it.id, it.subIDs)
 	if err != nil {
 		return 0, nil
 	}
 	*scratch = b
+	if aliases != nil {
+		if n, written, err := aliases.write(w, it, b, name); written {
+			return n, err
+		}
+	}
 	if it.dup {
 		b[0] |= 0x08
 	}
@@ -172,16 +179,25 @@ func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, scratch *
 // for encoding packets the writer makes itself (small acknowledgements,
 // MQTT 5 deliveries with their own properties, deliveries to mounted
 // clients); it grows as needed and the caller keeps it for the next item.
-func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, scratch *[]byte) (int, error) {
+// aliases is the connection's table of topic aliases, nil when the broker
+// assigns none to the client.
+func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, aliases *outAliases, scratch *[]byte) (int, error) {
 	switch {
 	case it.msg != nil && mount != "":
-		return writeMounted(w, it, version, mount, scratch)
+		return writeMounted(w, it, version, mount, aliases, scratch)
 	case it.msg != nil && version == packets.V5 && it.msg.needsOwnEncoding(it.subIDs):
-		return writeOwn(w, it, it.msg.Topic, packets.V5, scratch)
+		return writeOwn(w, it, it.msg.Topic, packets.V5, aliases, scratch)
 	case it.msg != nil:
 		enc := it.msg.encoded(version, it.qos, it.retain)
 		if len(enc) == 0 {
 			return 0, nil
+		}
+		if aliases != nil {
+			// The shared encoding's tail goes out as it is, after a head
+			// of this connection's own.
+			if n, written, err := aliases.write(w, it, enc, it.msg.Topic); written {
+				return n, err
+			}
 		}
 		first := enc[0]
 		if it.dup {

@@ -177,3 +177,61 @@ func SetPublishFlags(encoded []byte, dup bool, qos byte, retain bool) bool {
 	encoded[0] = byte(TypePublish)<<4 | p.flags()
 	return true
 }
+
+// AliasPublish prepares an encoded MQTT 5 PUBLISH for sending with a Topic
+// Alias, without encoding it again: it appends to dst the packet's new head
+// (fixed header, the topic name when withTopic or else an empty one, the
+// packet identifier, the property length and the Topic Alias property) and
+// returns it with the tail of encoded that follows unchanged (the other
+// properties and the payload). Writing head and then tail sends the aliased
+// packet; the lengths in head count the tail. encoded must not carry a Topic
+// Alias already. ok is false when encoded is not a whole MQTT 5 PUBLISH or
+// alias is 0.
+func AliasPublish(dst, encoded []byte, alias uint16, withTopic bool) (head, tail []byte, ok bool) {
+	if alias == 0 || len(encoded) < 1 || Type(encoded[0]>>4) != TypePublish {
+		return dst, nil, false
+	}
+	remaining, n, err := decodeVarint(encoded[1:])
+	if err != nil || n == 0 || 1+n+remaining != len(encoded) {
+		return dst, nil, false
+	}
+	at := 1 + n
+	if len(encoded) < at+2 {
+		return dst, nil, false
+	}
+	topicLen := int(binary.BigEndian.Uint16(encoded[at:]))
+	topic := encoded[at+2 : min(at+2+topicLen, len(encoded))]
+	at += 2 + topicLen
+	if encoded[0]&publishQoS != 0 {
+		at += 2
+	}
+	if len(encoded) < at {
+		return dst, nil, false
+	}
+	propLen, m, err := decodeVarint(encoded[at:])
+	if err != nil || m == 0 || len(encoded) < at+m+propLen {
+		return dst, nil, false
+	}
+	tail = encoded[at+m:]
+	aliasedProps := propLen + 3 // identifier and two-byte value
+	// What stays of the variable header: the packet identifier, if any.
+	idLen := at - (1 + n + 2 + topicLen)
+	sentTopic := 0
+	if withTopic {
+		sentTopic = topicLen
+	}
+	newRemaining := 2 + sentTopic + idLen + VarintSize(aliasedProps) + aliasedProps + len(tail) - propLen
+	if err := checkRemaining(TypePublish, newRemaining); err != nil {
+		return dst, nil, false
+	}
+	head = append(dst, encoded[0])
+	head = AppendVarint(head, newRemaining)
+	head = appendUint16(head, uint16(sentTopic))
+	if withTopic {
+		head = append(head, topic...)
+	}
+	head = append(head, encoded[at-idLen:at]...)
+	head = AppendVarint(head, aliasedProps)
+	head = append(head, byte(PropTopicAlias))
+	return appendUint16(head, alias), tail, true
+}

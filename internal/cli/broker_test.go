@@ -128,6 +128,29 @@ func TestApplyLimits(t *testing.T) {
 	}
 }
 
+// max_topic_alias_broker sets the aliases the broker assigns (0: none);
+// listeners that disagree are refused, since midge has one value.
+func TestApplyMaxTopicAliasBroker(t *testing.T) {
+	for _, n := range []int{0, 3} {
+		var opts broker.Options
+		cfg := &config.Config{Listeners: []config.Listener{{Port: 1883, MaxTopicAlias: 10, MaxTopicAliasBroker: n}}}
+		if err := applyLimits(&opts, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if opts.NoBrokerTopicAliases != (n == 0) || opts.BrokerTopicAliasMaximum != uint16(n) {
+			t.Fatalf("max_topic_alias_broker %d: options %d, none %v", n, opts.BrokerTopicAliasMaximum, opts.NoBrokerTopicAliases)
+		}
+	}
+	var opts broker.Options
+	cfg := &config.Config{Listeners: []config.Listener{
+		{Port: 1883, MaxTopicAlias: 10, MaxTopicAliasBroker: 10},
+		{Port: 1884, MaxTopicAlias: 10, MaxTopicAliasBroker: 5, File: "m.conf", Line: 7},
+	}}
+	if err := applyLimits(&opts, cfg); err == nil || !strings.Contains(err.Error(), "m.conf:7: max_topic_alias_broker 5 differs") {
+		t.Fatalf("disagreeing listeners: %v", err)
+	}
+}
+
 // A listener open to the network with anonymous access and no password
 // file is worth a warning; a loopback one, or one with a password file, is
 // not.

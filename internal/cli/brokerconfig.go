@@ -83,24 +83,35 @@ func setInt(dst *int, v *int64) {
 	}
 }
 
-// topicAliasMaximum applies max_topic_alias. Mosquitto sets it per
-// listener; midge has one value for the broker, so listeners that disagree
-// are refused rather than some of them silently getting another value.
+// topicAliasMaximum applies max_topic_alias and max_topic_alias_broker.
+// Mosquitto sets them per listener; midge has one value of each for the
+// broker, so listeners that disagree are refused rather than some of them
+// silently getting another value.
 func topicAliasMaximum(opts *broker.Options, cfg *config.Config) error {
-	for i := range cfg.Listeners {
-		l := &cfg.Listeners[i]
-		if l.MaxTopicAlias != cfg.Listeners[0].MaxTopicAlias {
-			return fmt.Errorf("%s:%d: max_topic_alias %d differs from listener %d's %d: midge takes one value for all listeners",
-				l.File, l.Line, l.MaxTopicAlias, cfg.Listeners[0].Port, cfg.Listeners[0].MaxTopicAlias)
-		}
-	}
 	if len(cfg.Listeners) == 0 {
 		return nil
 	}
-	if n := cfg.Listeners[0].MaxTopicAlias; n == 0 {
+	first := &cfg.Listeners[0]
+	for i := range cfg.Listeners {
+		l := &cfg.Listeners[i]
+		if l.MaxTopicAlias != first.MaxTopicAlias {
+			return fmt.Errorf("%s:%d: max_topic_alias %d differs from listener %d's %d: midge takes one value for all listeners",
+				l.File, l.Line, l.MaxTopicAlias, first.Port, first.MaxTopicAlias)
+		}
+		if l.MaxTopicAliasBroker != first.MaxTopicAliasBroker {
+			return fmt.Errorf("%s:%d: max_topic_alias_broker %d differs from listener %d's %d: midge takes one value for all listeners",
+				l.File, l.Line, l.MaxTopicAliasBroker, first.Port, first.MaxTopicAliasBroker)
+		}
+	}
+	if n := first.MaxTopicAlias; n == 0 {
 		opts.NoTopicAliases = true
 	} else {
 		opts.TopicAliasMaximum = uint16(min(n, 65535))
+	}
+	if n := first.MaxTopicAliasBroker; n == 0 {
+		opts.NoBrokerTopicAliases = true
+	} else {
+		opts.BrokerTopicAliasMaximum = uint16(min(n, 65535))
 	}
 	return nil
 }

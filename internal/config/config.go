@@ -150,6 +150,10 @@ type Listener struct {
 	// MaxTopicAlias is max_topic_alias, 0 to 65535: the topic aliases an
 	// MQTT 5 client may use toward the broker; default 10.
 	MaxTopicAlias int
+	// MaxTopicAliasBroker is max_topic_alias_broker (Mosquitto 2.1), 0 to
+	// 65535: the topic aliases the broker assigns on the messages it sends
+	// to an MQTT 5 client that allows them; default 10.
+	MaxTopicAliasBroker int
 	// UseUsernameAsClientID is use_username_as_clientid.
 	UseUsernameAsClientID bool
 	// MountPoint is mount_point: a prefix put in front of the topics of

@@ -99,7 +99,7 @@ var samples = map[string]string{
 	"allow_anonymous": "true", "allow_zero_length_clientid": "false", "auto_id_prefix": "a-",
 	"password_file": "/pw", "acl_file": "/acl", "listener": "1884", "port": "1885", "bind_address": "::1",
 	"socket_domain": "ipv6", "bind_interface": "eth0", "mount_point": "tenant/", "protocol": "websockets", "http_dir": "/www",
-	"max_connections": "3", "max_qos": "0", "maximum_qos": "1", "max_topic_alias": "0", "use_username_as_clientid": "true", "cafile": "/ca", "capath": "/cas", "certfile": "/c", "keyfile": "/k", "crlfile": "/crl", "ciphers": "HIGH",
+	"max_connections": "3", "max_qos": "0", "maximum_qos": "1", "max_topic_alias": "0", "max_topic_alias_broker": "3", "use_username_as_clientid": "true", "cafile": "/ca", "capath": "/cas", "certfile": "/c", "keyfile": "/k", "crlfile": "/crl", "ciphers": "HIGH",
 	"ciphers_tls1.3": "TLS_AES_128_GCM_SHA256", "tls_version": "tlsv1.3", "require_certificate": "true",
 	"use_identity_as_username": "true", "use_subject_as_username": "true", "log_dest": "stdout", "log_type": "debug", "log_facility": "1", "log_timestamp": "false",
 	"log_timestamp_format": "%H", "persistence": "true", "retained_persistence": "true", "persistence_file": "f.db",

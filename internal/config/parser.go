@@ -54,7 +54,7 @@ func newParser() *parser {
 // newListener returns a listener with Mosquitto's defaults.
 func newListener(port int, address string, at position) Listener {
 	return Listener{Port: port, Address: address, File: at.file, Line: at.line,
-		MaxConnections: -1, MaxQoS: 2, MaxTopicAlias: 10}
+		MaxConnections: -1, MaxQoS: 2, MaxTopicAlias: 10, MaxTopicAliasBroker: 10}
 }
 
 // parseFile reads one file; level is 0 for the main file, 1 for a file

@@ -69,6 +69,7 @@ func TestBadValues(t *testing.T) {
 		{"listener 1883\nprotocol http_api", `protocol: invalid value "http_api" (accepted: mqtt, websockets)`},
 		{"listener 1883\nmax_qos 3", `max_qos: invalid value "3" (accepted: 0, 1, 2)`},
 		{"listener 1883\nmax_topic_alias 65536", `max_topic_alias: invalid value "65536" (accepted: a whole number from 0 to 65535)`},
+		{"listener 1883\nmax_topic_alias_broker -1", `max_topic_alias_broker: invalid value "-1" (accepted: a whole number from 0 to 65535)`},
 		{"listener 1883\nmount_point a/+/", `mount_point: invalid value "a/+/" (accepted: a topic prefix without the wildcards + and #)`},
 		{"listener 1883\nmount_point a/#", `mount_point: invalid value "a/#" (accepted: a topic prefix without the wildcards + and #)`},
 		{"listener 1883\nbind_interface eth0 eth1", `bind_interface: invalid value "eth0 eth1" (accepted: a network interface name)`},
