@@ -33,8 +33,12 @@ type conn struct {
 	listener *listenerState // nil for connections handed to ServeConn
 
 	// Set during CONNECT, then read-only.
-	version   byte
-	clientID  string
+	version  byte
+	clientID string
+	// bridge: a Mosquitto bridge at 3.1 or 3.1.1 (bit 7 of the protocol
+	// level, try_private), so its subscriptions get No Local and Retain As
+	// Published, as in Mosquitto.
+	bridge    bool
 	keepAlive time.Duration
 	session   *session
 	// serverKeepAlive: the broker imposed keepAlive (MQTT 5).

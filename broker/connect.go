@@ -66,6 +66,7 @@ func (c *conn) handshake() error {
 		return err
 	}
 	c.version = p.Version
+	c.bridge = p.Bridge && p.Version != packets.V5 // Mosquitto ignores the bit at MQTT 5
 	c.clientID = p.ClientID
 	c.receiveMax = 65535 // before MQTT 5, as many as there are identifiers
 	if p.Version == packets.V5 {
@@ -111,8 +112,8 @@ func (c *conn) handshake() error {
 	}
 	c.s.attachSession(c, &p, ack)
 	c.s.counters.clientConnected()
-	c.s.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).",
-		c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
+	c.s.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).",
+		peerKind(c.bridge), c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
 		logTypeKey, logConnection)
 	return nil
 }
@@ -535,6 +536,14 @@ func protocolNumber(v byte) int {
 		return 5
 	}
 	return 2
+}
+
+// peerKind names a connected client in the log as Mosquitto does.
+func peerKind(bridge bool) string {
+	if bridge {
+		return "bridge"
+	}
+	return "client"
 }
 
 func boolInt(b bool) int {

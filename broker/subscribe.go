@@ -121,7 +121,10 @@ func (c *conn) checkFilters(subs []packets.Subscription, codes []packets.ReasonC
 		}
 		sub.QoS = min(sub.QoS, c.maxQoS())
 		if c.version != packets.V5 {
-			sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling = false, false, 0
+			// A Mosquitto bridge gets none of its own messages back and
+			// the retain flags as published, so that messages do not
+			// loop between the brokers, as in Mosquitto.
+			sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling = c.bridge, c.bridge, 0
 		}
 	}
 	return why, nil
