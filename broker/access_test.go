@@ -430,3 +430,67 @@ func leafCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name 
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// subscribeRules is rules whose accesses also judge SUBSCRIBE filters:
+// refused lists, per user, the filters CanSubscribe answers false for.
+// CanRead still allows them, so that a subscription made in spite of the
+// refusal would show in what is delivered.
+type subscribeRules struct {
+	*rules
+	refused map[string][]string
+}
+
+func (r subscribeRules) Access(info broker.ConnectInfo) broker.TopicAccess {
+	return subscribeAccess{userAccess{r: r.rules, user: info.Username}, r.refused[info.Username]}
+}
+
+type subscribeAccess struct {
+	userAccess
+	refused []string
+}
+
+func (a subscribeAccess) CanSubscribe(filter string) bool {
+	for _, f := range a.refused {
+		if f == filter {
+			return false
+		}
+	}
+	return true
+}
+
+// A filter the access refuses (SubscribeAccess) gets 0x80 at 3.1.1 and
+// 0x87 at MQTT 5, and makes no subscription: no retained message, nothing
+// live. The other filters of the SUBSCRIBE are granted. A shared
+// subscription is judged by the filter inside $share/GROUP/.
+func TestSubscribeRefusedByAccess(t *testing.T) {
+	r := subscribeRules{newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"writer": {"#"}}),
+		map[string][]string{"reader": {"alice/#"}}}
+	b := brokertest.Start(t, broker.Options{Authorizer: r})
+	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
+	pub.Send(&packets.Publish{QoS: 1, Retain: true, Topic: "alice/r", PacketID: 1, Payload: []byte("kept")})
+	expectAck(t, pub, packets.TypePuback, 1)
+
+	subs := []packets.Subscription{{Filter: "alice/#", QoS: 1}, {Filter: "public/#", QoS: 1}, {Filter: "$share/g/alice/#", QoS: 1}}
+	v3 := brokertest.ConnectUser(t, b.Addr, packets.V311, "v3", "reader", true)
+	v3.Send(&packets.Subscribe{PacketID: 1, Subscriptions: subs})
+	if ack, ok := v3.Expect().(*packets.Suback); !ok || len(ack.ReasonCodes) != 3 ||
+		ack.ReasonCodes[0] != packets.SubackFailure || ack.ReasonCodes[1] != 1 || ack.ReasonCodes[2] != packets.SubackFailure {
+		t.Fatalf("3.1.1 SUBACK = %+v, want 0x80 1 0x80", ack)
+	}
+	v5 := brokertest.ConnectUser(t, b.Addr, packets.V5, "v5", "reader", true)
+	v5.Send(&packets.Subscribe{PacketID: 1, Subscriptions: subs})
+	ack, ok := v5.Expect().(*packets.Suback)
+	if !ok || len(ack.ReasonCodes) != 3 ||
+		ack.ReasonCodes[0] != packets.NotAuthorized || ack.ReasonCodes[1] != 1 || ack.ReasonCodes[2] != packets.NotAuthorized {
+		t.Fatalf("MQTT 5 SUBACK = %+v, want 0x87 1 0x87", ack)
+	}
+	publishQoS1(t, pub, "alice/live", "x", 2)
+	publishQoS1(t, pub, "public/live", "y", 3)
+	for _, c := range []*brokertest.Conn{v3, v5} {
+		if p := expectPublish(t, c); p.Topic != "public/live" {
+			t.Fatalf("got %q, want only public/live", p.Topic)
+		}
+	}
+	expectNothing(t, v3)
+	expectNothing(t, v5)
+}

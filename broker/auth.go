@@ -72,6 +72,19 @@ type TopicAccess interface {
 	CanWrite(topic string) bool
 }
 
+// SubscribeAccess is a TopicAccess that also judges SUBSCRIBE filters.
+// The broker asks CanSubscribe once for each filter of a SUBSCRIBE (the
+// filter inside $share/GROUP/ for a shared subscription, after any mount
+// point), and refuses the filters it answers false for: SUBACK 0x80 at
+// MQTT 3.1.1, 0x87 Not authorized at MQTT 5. It should answer false only
+// for a filter that matches no topic name CanRead allows, since every
+// message through a granted filter is still checked with CanRead. A
+// TopicAccess without the method has every filter granted.
+type SubscribeAccess interface {
+	TopicAccess
+	CanSubscribe(filter string) bool
+}
+
 // Authorizer gives each admitted client its TopicAccess. The broker calls
 // Access once per connection, after authentication, with the client's final
 // identity (a listener that takes user names from certificates has filled

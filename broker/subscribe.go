@@ -35,6 +35,7 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 	if err != nil {
 		return err
 	}
+	why = cmp.Or(why, c.refuseUnreadable(p.Subscriptions, codes))
 	retained := false // whether any filter may want retained messages
 	for i, sub := range p.Subscriptions {
 		if _, _, shared := topic.ParseShared(sub.Filter); !codes[i].IsError() && sub.RetainHandling != 2 && !shared {
@@ -128,6 +129,29 @@ func (c *conn) checkFilters(subs []packets.Subscription, codes []packets.ReasonC
 		}
 	}
 	return why, nil
+}
+
+// refuseUnreadable refuses the valid filters through which the client's
+// access lets no message reach it (see SubscribeAccess): 0x80 at 3.1.1,
+// 0x87 at MQTT 5. It returns why, for the first one.
+func (c *conn) refuseUnreadable(subs []packets.Subscription, codes []packets.ReasonCode) (why string) {
+	access, ok := c.access.(SubscribeAccess)
+	if !ok {
+		return ""
+	}
+	for i, sub := range subs {
+		if codes[i].IsError() {
+			continue
+		}
+		_, filter, _ := topic.ParseShared(sub.Filter)
+		if !access.CanSubscribe(filter) {
+			codes[i] = failure(c.version, packets.NotAuthorized)
+			why = cmp.Or(why, fmt.Sprintf("not authorized to read any topic of %q", sub.Filter))
+			c.s.log.Info("subscription refused: no topic it matches may be read",
+				"client", c.clientID, "filter", sub.Filter)
+		}
+	}
+	return why
 }
 
 // sendRetainedLocked queues the retained messages for the subscriptions

@@ -44,8 +44,10 @@ import (
 //     Deny patterns are still substituted, and only refuse more.
 //
 // acl_file does not restrict SUBSCRIBE in Mosquitto 2.0 (every filter is
-// allowed, and each message is checked for reading at delivery), so
-// ClientACL answers CanRead and CanWrite only.
+// allowed, and each message is checked for reading at delivery). (midge)
+// CanSubscribe refuses a filter through which no message could pass
+// CanRead, as Mosquitto's dynamic-security plugin does; messages through
+// the filters it grants are still checked at delivery.
 type ClientACL struct {
 	source      *ACLFile // nil for a fixed *ACL
 	clientID    string

@@ -151,16 +151,19 @@ func dummyHash(users map[string]*passwordHash) passwordHash {
 // Check reports whether username is in the file and password matches its
 // hash. The comparison takes constant time, and an unknown user name costs
 // one hash of the file's most common kind before it is refused, so timing
-// tells little about which user names exist. Check cannot tell an absent
-// password from an empty one: a caller that must refuse a CONNECT without
-// the password flag, as Mosquitto does, refuses it itself.
+// tells little about which user names exist. A zero-length password is
+// refused, even where the entry is the hash of the empty string, as
+// Mosquitto refuses it (it holds no password then); it costs a hash all the
+// same. Check cannot tell an absent password from an empty one: a caller
+// that must refuse a CONNECT without the password flag, as Mosquitto does,
+// refuses it itself.
 func (p *Passwords) Check(username string, password []byte) bool {
 	h, ok := p.users[username]
 	if !ok {
-		p.dummy.matches(password)
-		return false
+		h = &p.dummy
 	}
-	return h.matches(password)
+	match := h.matches(password)
+	return ok && match && len(password) > 0
 }
 
 // Len returns the number of users in the file.

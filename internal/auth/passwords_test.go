@@ -22,6 +22,10 @@ const (
 	mosquittoFiveIterations = "$7$5$lNjW9jJrI5D7mUon$KMC7JPmlU+NeCA8l/dXy69zWJGiOx5xICbs/xw5AeG4EeRPGd3b5LWoWBZ0fk8LBOckprYOpst2rVN2uJ1MwtQ=="
 	// mosquitto_passwd -b f 'us er' 'p w'
 	mosquittoSpaces = "$7$101$yQGP8Kd1EKL926Ww$ncM5pYsP8fdkZwtCjG9PpBh5lMB1mpMeKZAMJy3I8rr7ANzmUfgxqkNQMo7Uyoy7wtch3Fs3BFvmA78+7BQ/OQ=="
+	// mosquitto_passwd -b f empty ''
+	mosquittoEmpty = "$7$101$P8pJGJ5I8QyTARNb$Xt6Dh8LvMD0W1MTzj/U8H/Wf3i8k7C50LslBwOHpuRJG2kPltUIqbxhx2HPSWtZbiqYpMlI4uxXiRAKkreGTmg=="
+	// mosquitto_passwd -H sha512 -b f empty6 ''
+	mosquittoEmptySHA512 = "$6$MKa0Ev6ugOjErsBm$76yc5T6dlsRjdsfjH7v8h3NuI7eKfKRyDVH/MIXyELJoD2A+CGplTu/ESjivoXhtI2WGblPhiTk73fZu1WNi6A=="
 )
 
 // longSaltEntry returns a $7$ entry with a 64-byte salt, as Mosquitto 2.1
@@ -138,6 +142,35 @@ func TestLoadPasswordsMissingFile(t *testing.T) {
 	_, err := LoadPasswords(filepath.Join(t.TempDir(), "none"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want one wrapping os.ErrNotExist", err)
+	}
+}
+
+// TestPasswordsRefuseEmptyPassword: an entry that is the hash of the empty
+// string does not admit a zero-length password, as Mosquitto refuses it
+// (its client password is NULL then); the hash itself is what Mosquitto
+// wrote, and CompareHash still says it matches.
+func TestPasswordsRefuseEmptyPassword(t *testing.T) {
+	file := "empty:" + mosquittoEmpty + "\nempty6:" + mosquittoEmptySHA512 + "\nmine:"
+	mine, err := Hash(PBKDF2SHA512, nil, DefaultIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParsePasswords("passwd", strings.NewReader(file+mine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"empty", "empty6", "mine"} {
+		for _, password := range [][]byte{nil, {}} {
+			if p.Check(user, password) {
+				t.Errorf("Check(%q, %q) = true, want false", user, password)
+			}
+		}
+		if p.Check(user, []byte(" ")) {
+			t.Errorf("Check(%q, \" \") = true, want false", user)
+		}
+	}
+	if ok, err := CompareHash(mosquittoEmpty, nil); !ok || err != nil {
+		t.Errorf("CompareHash(mosquitto's hash of \"\", \"\") = %v, %v; want true: the entry is the empty string's", ok, err)
 	}
 }
 
