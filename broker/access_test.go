@@ -181,40 +181,6 @@ func TestWillToForbiddenTopicNotPublished(t *testing.T) {
 	expectNothing(t, sub)
 }
 
-// A different user connecting with the same client identifier takes the
-// connection over but does not inherit the session: not its subscriptions,
-// not its queued messages.
-func TestOtherUserDoesNotInheritSession(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{})
-	alice := brokertest.ConnectUser(t, b.Addr, packets.V311, "shared-id", "alice", false)
-	subscribe(t, alice, "alice/#", 1)
-	alice.Send(&packets.Disconnect{})
-	alice.ExpectClosed()
-
-	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
-	publishQoS1(t, pub, "alice/inbox", "for alice only", 1)
-
-	mallory := brokertest.Dial(t, b.Addr, packets.V311)
-	mallory.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60,
-		ClientID: "shared-id", Username: "mallory", UsernameFlag: true})
-	if ack, ok := mallory.Expect().(*packets.Connack); !ok || ack.ReasonCode != 0 || ack.SessionPresent {
-		t.Fatalf("CONNACK = %+v, want accepted without a session", ack)
-	}
-	expectNothing(t, mallory)
-	publishQoS1(t, pub, "alice/inbox", "again", 2)
-	expectNothing(t, mallory)
-
-	// The same user resumes its own session.
-	mallory.Send(&packets.Disconnect{})
-	mallory.ExpectClosed()
-	again := brokertest.Dial(t, b.Addr, packets.V311)
-	again.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, KeepAlive: 60,
-		ClientID: "shared-id", Username: "mallory", UsernameFlag: true})
-	if ack, ok := again.Expect().(*packets.Connack); !ok || !ack.SessionPresent {
-		t.Fatalf("CONNACK = %+v, want the session present", ack)
-	}
-}
-
 // In-flight messages resent on reconnection are read-checked again: access
 // taken away while the client was offline stops the resend.
 func TestResendRechecksAccess(t *testing.T) {

@@ -568,7 +568,7 @@ func disconnectLine(clientID string, err error) string {
 		return fmt.Sprintf("Client %s disconnected.", clientID)
 	case err == errKeepAlive:
 		return fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", clientID)
-	case err == errTakenOver:
+	case err == errTakenOver || err == errTakenOverResumed:
 		return fmt.Sprintf("Client %s already connected, closing old connection.", clientID)
 	}
 	var cr *closeReason

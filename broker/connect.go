@@ -110,7 +110,9 @@ func (c *conn) handshake() error {
 		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
 		c.will = &w
 	}
-	c.s.attachSession(c, &p, ack)
+	if _, err := c.s.attachSession(c, &p, ack); err != nil {
+		return err
+	}
 	c.s.counters.clientConnected()
 	c.s.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).",
 		peerKind(c.bridge), c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
@@ -364,26 +366,45 @@ func (c *conn) refuse(version byte, code packets.ReasonCode, why string) {
 // from any connection that holds it, queues ack (with its session-present
 // flag set here) and resends what was in flight. It reports whether the
 // client resumed a session.
-func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack) bool {
+//
+// A session that belongs to a user, online or offline, is taken over only
+// by a connection of the same user (unless Options.SessionTakeoverAnyUser):
+// another user, or a client without one, is refused with CONNACK 0x85 (MQTT
+// 3.1.1: 2) and the session is left as it was. A session made by a client
+// without a user name is taken over by anyone, as in Mosquitto; a named user
+// taking one over gets a fresh session of its own.
+func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack) (bool, error) {
 	expiry := sessionExpiry(p)
+	anyUser := s.o().SessionTakeoverAnyUser
 	t := &s.sessions
 	t.mu.Lock()
 	old := t.m[c.clientID]
 	var previous *conn
 	var ss *session
-	present := false
+	present, oldEnded := false, false
 	if old != nil {
 		old.mu.Lock()
+		own := old.ownedBy(p.Username, p.UsernameFlag)
+		if !own && old.hasOwner && !anyUser {
+			owner := old.owner
+			old.mu.Unlock()
+			t.mu.Unlock()
+			c.refuse(p.Version, idRejected(p.Version == packets.V5), "client identifier in use by another user")
+			return false, fmt.Errorf("client %s%s refused: the session belongs to user '%s' (session_takeover_any_user false)",
+				c.clientID, connectingUser(p), owner)
+		}
 		previous = old.conn
 		old.conn = nil
 		old.online.Store(false)
-		if p.CleanStart || old.expiry == 0 || !old.ownedBy(p.Username, p.UsernameFlag) {
-			// A different user does not inherit the session: it would read
-			// another user's queued messages and keep its subscriptions.
+		if p.CleanStart || old.expiry == 0 || !own && !anyUser {
+			// A named user does not inherit a session made without a user
+			// name: it would read what was queued for whoever made it.
 			s.endSessionLocked(old)
+			oldEnded = true
 		} else {
 			ss, present = old, true
 			ss.expiry = expiry
+			ss.owner, ss.hasOwner = p.Username, p.UsernameFlag // changes only with SessionTakeoverAnyUser
 			ss.stopExpiryLocked()
 		}
 		old.mu.Unlock()
@@ -403,9 +424,17 @@ func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack
 	t.mu.Unlock()
 
 	if previous != nil {
-		previous.kick(errTakenOver) // [MQTT-3.1.4-2]
+		previous.kick(takeoverReason(oldEnded)) // [MQTT-3.1.4-2]
 	}
-	return present
+	return present, nil
+}
+
+// connectingUser names the user of a CONNECT for a log line.
+func connectingUser(p *packets.Connect) string {
+	if !p.UsernameFlag {
+		return " (no user name)"
+	}
+	return fmt.Sprintf(" (user '%s')", p.Username)
 }
 
 // sessionExpiry is how long the session of a CONNECT outlives its

@@ -161,6 +161,17 @@ type Options struct {
 	// allow_zero_length_clientid false).
 	NoEmptyClientID bool
 
+	// SessionTakeoverAnyUser lets any client take over a session, and the
+	// connection holding it, by connecting with its client identifier, as
+	// Mosquitto does (midge's session_takeover_any_user). By default a
+	// session made by a client with a user name is taken over only by a
+	// client with the same user name; any other, with a user name or
+	// without, is refused with CONNACK 0x85 Client Identifier not valid
+	// (MQTT 3.1.1: 2), and the session and its connection are left as they
+	// were. With it, a client of another user inherits the session, as in
+	// Mosquitto, under its own access.
+	SessionTakeoverAnyUser bool
+
 	// ClientIDPrefix, when set, admits only clients whose identifier starts
 	// with it; others are refused as not authorized (Mosquitto's
 	// clientid_prefixes).

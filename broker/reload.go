@@ -21,7 +21,8 @@ func (s *Server) o() *settings { return s.cur.Load() }
 // limits, message_size_limit, max_packet_size, max_keepalive,
 // queue_qos0_messages, retain_available, upgrade_outgoing_qos,
 // persistent_client_expiration, check_retain_source, memory_limit,
-// max_subscriptions, sys_interval and the client identifier rules. Zero
+// max_subscriptions, sys_interval, the client identifier rules and
+// session_takeover_any_user. Zero
 // fields take their defaults, as in New. Connections stay up; limits that a
 // connection takes when it connects (its in-flight window and receive
 // maximum, its maximum packet size, its keep alive) apply to connections
@@ -39,6 +40,7 @@ func (s *Server) Reload(opts Options) {
 	o.PersistentClientExpiration, o.NoRetainSourceCheck = opts.PersistentClientExpiration, opts.NoRetainSourceCheck
 	o.MemoryLimit, o.MaxSubscriptions, o.SysInterval = opts.MemoryLimit, opts.MaxSubscriptions, opts.SysInterval
 	o.NoEmptyClientID, o.ClientIDPrefix, o.AutoIDPrefix = opts.NoEmptyClientID, opts.ClientIDPrefix, opts.AutoIDPrefix
+	o.SessionTakeoverAnyUser = opts.SessionTakeoverAnyUser
 	next.security.NoEmptyClientID, next.security.AutoIDPrefix = opts.NoEmptyClientID, opts.AutoIDPrefix
 	s.cur.Store(&next)
 	if o.MemoryLimit <= 0 {

@@ -14,9 +14,10 @@ import (
 // made on first use, so an idle client that never subscribed costs little.
 type session struct {
 	id string
-	// owner is the user name the session was made for (hasOwner false for
-	// a client without one). Another user connecting with the same client
-	// identifier takes over the connection but not the session.
+	// owner is the user name of the session's client (hasOwner false for a
+	// client without one), kept in the store with the session. Another
+	// user connecting with the same client identifier is refused (see
+	// Server.attachSession). Guarded by mu.
 	owner    string
 	hasOwner bool
 
@@ -85,7 +86,7 @@ func newSession(id string, expiry uint32, owner string, hasOwner bool) *session 
 
 // ownedBy reports whether the session belongs to the given user.
 func (ss *session) ownedBy(username string, hasUsername bool) bool {
-	return ss.hasOwner == hasUsername && ss.owner == username
+	return ss.hasOwner == hasUsername && (!hasUsername || ss.owner == username)
 }
 
 // fitsLocked reports whether the message fits the Maximum Packet Size of

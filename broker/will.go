@@ -7,6 +7,23 @@ import (
 	"github.com/midge-mqtt/midge/packets"
 )
 
+// errTakenOverResumed ends a connection whose session a new connection of
+// the same client resumes: its will is withheld, as Mosquitto 2.0 does
+// (src/handle_connect.c), which [MQTT-3.1.2-10] permits, since a new
+// connection came before any will delay passed. errTakenOver, whose will
+// is published, ends one whose session ended with the takeover.
+var errTakenOverResumed = &closeReason{msg: errTakenOver.msg, code: packets.SessionTakenOver}
+
+// takeoverReason is why a connection taken over ends: its session ended
+// with the takeover (clean start, session expiry 0, another user), or it
+// was resumed.
+func takeoverReason(sessionEnded bool) error {
+	if sessionEnded {
+		return errTakenOver
+	}
+	return errTakenOverResumed
+}
+
 // publishWill publishes the connection's will: the connection ended without
 // a normal DISCONNECT [MQTT-3.1.2-8].
 //

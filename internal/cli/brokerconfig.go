@@ -56,6 +56,9 @@ func applyLimits(opts *broker.Options, cfg *config.Config) error {
 	if v := cfg.CheckRetainSource; v != nil {
 		opts.NoRetainSourceCheck = !*v
 	}
+	if v := cfg.SessionTakeoverAnyUser; v != nil {
+		opts.SessionTakeoverAnyUser = *v
+	}
 	if v := cfg.MemoryLimit; v != nil && *v > 0 {
 		opts.MemoryLimit = *v
 		// Collect garbage before the limit refuses messages.

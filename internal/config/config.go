@@ -75,6 +75,10 @@ type Config struct {
 	MemoryLimit *int64
 	// CheckRetainSource is check_retain_source (default true).
 	CheckRetainSource *bool
+	// SessionTakeoverAnyUser is session_takeover_any_user (midge only,
+	// default false): true lets a client of any user take over another
+	// user's session, as Mosquitto does.
+	SessionTakeoverAnyUser *bool
 	// Persistence is persistence (or retained_persistence); nil when not
 	// set. PersistenceFile and PersistenceLocation are empty when not set.
 	Persistence         *bool

@@ -95,7 +95,7 @@ var samples = map[string]string{
 	"max_inflight_bytes": "100", "max_inflight_messages": "5", "max_keepalive": "60", "max_packet_size": "20",
 	"max_queued_bytes": "100", "max_queued_messages": "5", "memory_limit": "1000", "message_size_limit": "10",
 	"per_listener_settings": "true", "persistent_client_expiration": "1h", "pid_file": "/p", "queue_qos0_messages": "true",
-	"retain_available": "false", "set_tcp_nodelay": "true", "sys_interval": "0", "upgrade_outgoing_qos": "true",
+	"retain_available": "false", "set_tcp_nodelay": "true", "session_takeover_any_user": "true", "sys_interval": "0", "upgrade_outgoing_qos": "true",
 	"allow_anonymous": "true", "allow_zero_length_clientid": "false", "auto_id_prefix": "a-",
 	"password_file": "/pw", "acl_file": "/acl", "listener": "1884", "port": "1885", "bind_address": "::1",
 	"socket_domain": "ipv6", "bind_interface": "eth0", "mount_point": "tenant/", "protocol": "websockets", "http_dir": "/www",

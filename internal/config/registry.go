@@ -78,6 +78,8 @@ var registry = []Option{
 		Note: "Mosquitto 2.1's periodic sweep is not needed: midge drops an expired retained message when a subscription reads it"},
 	{Name: "retry_interval", Scope: ScopeGlobal, Status: Warn, Default: "none",
 		Note: "removed in Mosquitto 2.0, which only warns too; unacknowledged messages are resent when the client reconnects"},
+	{Name: "session_takeover_any_user", Scope: ScopeGlobal, Status: Implemented, Default: "false",
+		Note: "midge only: `SessionTakeoverAnyUser`. With false, a client whose user name is not the one of the existing session of its client id (online or offline) is refused with CONNACK 0x85 (3.1.1: 2) and the session left alone; true lets any user take it over and inherit it, as in Mosquitto", set: configBool(func(c *Config) **bool { return &c.SessionTakeoverAnyUser })},
 	{Name: "set_tcp_nodelay", Scope: ScopeGlobal, Status: Implemented, Default: "false",
 		Note: "`SetTCPNoDelay`; midge turns Nagle's algorithm off on every connection (Go's default), so `false` does not turn it back on", set: configBool(func(c *Config) **bool { return &c.SetTCPNoDelay })},
 	{Name: "sys_interval", Scope: ScopeGlobal, Status: Implemented, Default: "10",
