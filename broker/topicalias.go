@@ -21,6 +21,11 @@ import (
 // Aliases belong to one network connection [MQTT-3.3.2-7]: the table lives
 // on the conn, so a message resent after a reconnect goes with its name
 // and an alias assigned on the new connection.
+//
+// The cost is the writer's, per delivery: about 17 ns more with an alias
+// found (BenchmarkWriteAliases), about 70 ns when every message replaces
+// the least recently used alias (three map operations); no allocation
+// once the table has grown. Routing is untouched.
 
 // outAliases is one connection's table of broker-assigned topic aliases.
 // Only the connection's writer uses it (one writer runs at a time, handed
