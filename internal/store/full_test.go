@@ -49,9 +49,11 @@ func fillUp(t *testing.T, dir string, leave int) {
 // Starting on a full filesystem (issue 12, item 10) is a refusal that says
 // "no space left on device" and wraps ErrDiskFull, for a new store and an
 // existing one alike: not ErrDamaged (a new store was called damaged), and
-// no panic (an existing one panicked on pebble's flush goroutine). Both
-// below the free space the store keeps (refused before pebble opens) and
-// with a reserve too small to have stopped pebble meeting the full disk.
+// no panic (an existing one panicked on pebble's flush goroutine). Below
+// the free space the store keeps, refused before pebble opens; and, for a
+// new store, with a reserve too small to keep pebble from meeting the full
+// disk. (An existing store with 4 KiB left sometimes opens: pebble's
+// writes at open happen to fit.)
 func TestDiskOpenFull(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -62,7 +64,6 @@ func TestDiskOpenFull(t *testing.T) {
 		{"new store", false, 0, 0},
 		{"existing store", true, 0, 0},
 		{"new store, pebble meets the full disk", false, 1, 4096},
-		{"existing store, pebble meets the full disk", true, 1, 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			disk := smallDisk(t)
