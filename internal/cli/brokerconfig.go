@@ -206,7 +206,7 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	opts.Failed = func(err error) {
 		log.Error("persistence stopped: "+err.Error()+". Acknowledgements that need the store now fail "+
 			"(MQTT 5: 0x80) and nothing more is saved; clients stay connected. Stop the broker, then "+
-			storeAdvice(err, dir), "err", err)
+			storeAdvice(err, dir))
 	}
 	st, err := store.OpenDisk(dir, opts)
 	if errors.Is(err, store.ErrDiskFull) {
