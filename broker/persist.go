@@ -62,10 +62,19 @@ func (s *Server) storeWrite(keys, values [][]byte) {
 	}
 }
 
-// storeFailed logs a write the store could not make.
+// storeFailed logs a write the store could not make: the first of a run
+// of failures, not each (a full disk or a stopped store fails every
+// write), and that writes succeed again after one.
 func (s *Server) storeFailed(err error) {
-	if err != nil {
-		s.log.Error("store write failed: state since the last good write may be lost at restart", "err", err)
+	if err == nil {
+		if s.storeFailing.CompareAndSwap(true, false) {
+			s.log.Info("store writes succeed again")
+		}
+		return
+	}
+	if s.storeFailing.CompareAndSwap(false, true) {
+		s.log.Error("store write failed: state since the last good write may be lost at restart; "+
+			"later failures are not logged until a write succeeds", "err", err)
 	}
 }
 

@@ -52,6 +52,8 @@ type Server struct {
 	// sessions share (Message.storeID, storeRefs) and lastStoreID.
 	persistMu   sync.Mutex
 	lastStoreID uint64
+	// storeFailing: the last store write failed (logged once a run).
+	storeFailing atomic.Bool
 
 	// watchMu guards starting the goroutines that settings turn on ($SYS,
 	// the memory limit), at the first connection or at a Reload.

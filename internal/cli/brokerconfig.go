@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -216,7 +217,15 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 		}
 	}
 	dir := storeDir(cfg)
+	opts.Failed = func(err error) {
+		log.Error("persistence stopped: "+err.Error()+". Acknowledgements that need the store now fail "+
+			"(MQTT 5: 0x80) and nothing more is saved; clients stay connected. Stop the broker, then "+
+			storeAdvice(err, dir))
+	}
 	st, err := store.OpenDisk(dir, opts)
+	if errors.Is(err, store.ErrDiskFull) {
+		return nil, fmt.Errorf("persistence: %w\nmidge needs free space beside its store to start: %s", err, storeAdvice(err, dir))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("persistence: %w\nmidge does not start over a store it cannot read. To start with an empty one, "+
 			"move %s aside (keep it: it may be recoverable)", err, dir)
@@ -227,4 +236,12 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	}
 	log.Info("persistence in " + dir + ": " + mode)
 	return st, nil
+}
+
+// storeAdvice is what to do about a store that failed with err.
+func storeAdvice(err error, dir string) string {
+	if errors.Is(err, store.ErrDiskFull) {
+		return "free space on the filesystem of " + dir + " and start it again."
+	}
+	return "move " + dir + " aside (keep it: it may be recoverable) and start it again with an empty store."
 }

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -29,27 +32,54 @@ type DiskOptions struct {
 	// cannot go on after a write the disk refuses). Zero means 64 MiB, but
 	// no more than a tenth of the filesystem.
 	MinFree uint64
+
+	// Failed, when set, is called once if the store stops persisting
+	// while open: damage found by a compaction, or an error pebble cannot
+	// go on after (a disk that refuses a write despite MinFree, a failing
+	// disk). Every write after fails with err, which wraps ErrDamaged or
+	// ErrDiskFull. It is called from the goroutine that found the trouble
+	// and must not block. A failure OpenDisk or Load returns is not also
+	// reported here.
+	Failed func(err error)
+
+	tune func(*pebble.Options) // tests: pebble's compaction settings
 }
 
 // ErrDiskFull is the error of writes refused because the filesystem has
-// less free space than DiskOptions.MinFree.
+// less free space than DiskOptions.MinFree, and wrapped by the error of a
+// store that ran out of space (at open, or in a write the disk refused).
 var ErrDiskFull = errors.New("store: disk full")
 
 // Disk is a Store in a directory, on pebble (an LSM tree with a write-ahead
 // log; see docs/persistence.md for why). One goroutine commits: batches
 // that arrive while it writes or syncs are grouped into its next commit,
 // so that many publishers share one sync.
+//
+// A Disk that finds damage while open, or meets an error pebble cannot go
+// on after, stops persisting (fail.go): every later write fails with that
+// error, and the process goes on.
 type Disk struct {
 	db   *pebble.DB
 	opts DiskOptions
 	dir  string
 
-	mu      sync.Mutex
-	pending []write // guarded by mu
-	wake    chan struct{}
-	closed  bool          // guarded by mu
-	done    chan struct{} // closed when the committer has returned
-	dirty   bool          // committer only: written since the last sync
+	// answering is held while done functions are called, so that they
+	// keep the order of the writes whoever answers them. Before mu.
+	answering sync.Mutex
+
+	mu       sync.Mutex
+	pending  []write // guarded by mu
+	inflight []write // guarded by mu: taken by the committer, not answered yet
+	closed   bool    // guarded by mu
+	failed   error   // guarded by mu: why the store stopped, or nil
+	wedged   bool    // guarded by mu: a Fatalf; pebble must not be called again
+	opened   bool    // guarded by mu: OpenDisk has returned it
+	loading  int     // guarded by mu: Loads running, which return a failure themselves
+	wake     chan struct{}
+	done     chan struct{} // closed when the committer has returned
+	stopped  chan struct{} // closed when failed is set
+	wedge    chan struct{} // closed when wedged is set
+	dirty    bool          // committer only: written since the last sync
 }
 
 type write struct {
@@ -59,11 +89,48 @@ type write struct {
 }
 
 // OpenDisk opens (creating if need be) the store in dir. A store pebble
-// finds damaged is an error naming dir that wraps ErrDamaged.
-func OpenDisk(dir string, opts DiskOptions) (d *Disk, err error) {
-	defer recoverDamage(&err)
+// finds damaged is an error naming dir that wraps ErrDamaged; a filesystem
+// without DiskOptions.MinFree free, or one that refuses pebble a write
+// while opening, an error that wraps ErrDiskFull.
+func OpenDisk(dir string, opts DiskOptions) (_ *Disk, err error) {
+	d := &Disk{opts: opts, dir: dir, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		stopped: make(chan struct{}), wedge: make(chan struct{})}
+	if avail, reserve, ok := d.space(); ok && avail < reserve {
+		return nil, noSpace(fmt.Sprintf("store: opening %s: no space left on device (%s free; the store keeps %s free)",
+			dir, bytesText(avail), bytesText(reserve)))
+	}
+	if err := d.open(); err != nil {
+		d.abandon()
+		return nil, err
+	}
+	d.mu.Lock()
+	d.opened = true
+	d.mu.Unlock()
+	go d.commit()
+	return d, nil
+}
+
+// abandon closes pebble after a failed open, unless it is wedged.
+func (d *Disk) abandon() {
+	d.mu.Lock()
+	wedged := d.wedged
+	d.mu.Unlock()
+	if d.db == nil || wedged {
+		return
+	}
+	var err error
+	defer d.recoverFatal(&err)
+	d.db.Close()
+}
+
+// open opens pebble and starts a fresh log; a failure of its own
+// background goroutines meanwhile (a compaction that finds damage) is its
+// error too.
+func (d *Disk) open() (err error) {
+	defer d.recoverFatal(&err)
 	po := &pebble.Options{
-		Logger: quietLogger{opts.Logger},
+		Logger:        pebbleLogger{d},
+		EventListener: &pebble.EventListener{DataCorruption: d.corrupted},
 		// The format where the log records how far it was synced, so that
 		// damage in its middle is told apart from the torn tail a crash
 		// leaves (pebble drops the latter as never acknowledged), and
@@ -72,23 +139,55 @@ func OpenDisk(dir string, opts DiskOptions) (d *Disk, err error) {
 		// that a later pebble does not move stores on by itself.
 		FormatMajorVersion: pebble.FormatTableFormatV6,
 	}
-	db, err := pebble.Open(dir, po)
-	if err != nil {
-		if pebble.IsCorruptionError(err) {
-			return nil, fmt.Errorf("store: opening %s: %w: %w", dir, ErrDamaged, err)
-		}
-		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+	if d.opts.tune != nil {
+		d.opts.tune(po)
 	}
+	db, err := pebble.Open(d.dir, po)
+	if err != nil {
+		return d.openError(err)
+	}
+	d.db = db
 	// A flush starts a new log, which is written in the format above: the
 	// log pebble opened with may predate it (a new store starts at an older
 	// format and is moved up during Open).
-	if err := db.Flush(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+	if err := d.await(db.Flush); err != nil {
+		return d.openError(err)
 	}
-	d = &Disk{db: db, opts: opts, dir: dir, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go d.commit()
-	return d, nil
+	return d.failure()
+}
+
+// openError names the directory and what kind of trouble err is.
+func (d *Disk) openError(err error) error {
+	if f := d.failure(); f != nil {
+		return f // already named
+	}
+	switch {
+	case pebble.IsCorruptionError(err):
+		return fmt.Errorf("store: opening %s: %w: %w", d.dir, ErrDamaged, err)
+	case errors.Is(err, syscall.ENOSPC):
+		return noSpace(fmt.Sprintf("store: opening %s: %v", d.dir, err))
+	}
+	return fmt.Errorf("store: opening %s: %w", d.dir, err)
+}
+
+// await runs fn, a pebble call that waits for one of pebble's background
+// goroutines, and returns its error, or the store's failure once a Fatalf
+// has wedged pebble (fn then never returns, and its goroutine is left
+// behind with pebble's).
+func (d *Disk) await(fn func() error) error {
+	result := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() { result <- err }()
+		defer d.recoverFatal(&err)
+		err = fn()
+	}()
+	select {
+	case err := <-result:
+		return err
+	case <-d.wedge:
+		return d.failure()
+	}
 }
 
 // Write queues a batch for the committer.
@@ -98,6 +197,15 @@ func (d *Disk) Write(keys, values [][]byte, sync bool, done func(error)) {
 		d.mu.Unlock()
 		if done != nil {
 			done(ErrClosed)
+		}
+		return
+	}
+	if err := d.failed; err != nil {
+		d.mu.Unlock()
+		if done != nil {
+			d.answering.Lock() // after the writes fail answered
+			done(err)
+			d.answering.Unlock()
 		}
 		return
 	}
@@ -111,7 +219,8 @@ func (d *Disk) Write(keys, values [][]byte, sync bool, done func(error)) {
 
 // commit is the committer: it takes everything queued, applies it as one
 // pebble batch, syncs the log if any write asked for it (in sync mode),
-// and then calls the writes' done functions in order.
+// and then calls the writes' done functions in order. It returns once the
+// store is closed or has stopped.
 func (d *Disk) commit() {
 	defer close(d.done)
 	var tick <-chan time.Time
@@ -124,6 +233,8 @@ func (d *Disk) commit() {
 	for {
 		select {
 		case <-d.wake:
+		case <-d.stopped:
+			return
 		case <-tick:
 			if d.dirty {
 				d.syncLog()
@@ -131,7 +242,12 @@ func (d *Disk) commit() {
 			continue
 		}
 		d.mu.Lock()
+		if d.failed != nil {
+			d.mu.Unlock()
+			return
+		}
 		batch, d.pending = d.pending, batch[:0]
+		d.inflight = batch
 		closed := d.closed
 		d.mu.Unlock()
 		if len(batch) > 0 {
@@ -144,30 +260,61 @@ func (d *Disk) commit() {
 	}
 }
 
-// full reports whether the filesystem has less free space than the store
-// leaves. A filesystem that cannot say is taken as not full.
-func (d *Disk) full() bool {
-	u, err := vfs.Default.GetDiskUsage(d.dir)
-	if err != nil {
-		return false
+// space reports the free space on the store's filesystem (the nearest
+// directory of dir that exists) and the reserve the store leaves; ok is
+// false where the filesystem cannot say.
+func (d *Disk) space() (avail, reserve uint64, ok bool) {
+	dir := d.dir
+	u, err := vfs.Default.GetDiskUsage(dir)
+	for err != nil && filepath.Dir(dir) != dir {
+		dir = filepath.Dir(dir)
+		u, err = vfs.Default.GetDiskUsage(dir)
 	}
-	reserve := d.opts.MinFree
+	if err != nil {
+		return 0, 0, false
+	}
+	reserve = d.opts.MinFree
 	if reserve == 0 {
 		reserve = min(64<<20, u.TotalBytes/10)
 	}
-	return u.AvailBytes < reserve
+	return u.AvailBytes, reserve, true
+}
+
+// full reports whether the filesystem has less free space than the store
+// leaves. A filesystem that cannot say is taken as not full.
+func (d *Disk) full() bool {
+	avail, reserve, ok := d.space()
+	return ok && avail < reserve
 }
 
 func (d *Disk) apply(writes []write) {
+	var err error
 	if d.full() {
-		for _, w := range writes {
-			if w.done != nil {
-				w.done(ErrDiskFull)
-			}
-		}
+		err = ErrDiskFull
+	} else {
+		err = d.commitBatch(writes)
+	}
+	d.answering.Lock()
+	defer d.answering.Unlock()
+	d.mu.Lock()
+	answered := d.inflight == nil // by fail, meanwhile
+	d.inflight = nil
+	d.mu.Unlock()
+	if answered {
 		return
 	}
+	for _, w := range writes {
+		if w.done != nil {
+			w.done(err)
+		}
+	}
+}
+
+// commitBatch writes writes to pebble as one batch.
+func (d *Disk) commitBatch(writes []write) (err error) {
+	defer d.recoverFatal(&err)
 	b := d.db.NewBatch()
+	defer b.Close()
 	sync := false
 	for _, w := range writes {
 		sync = sync || w.sync
@@ -182,7 +329,6 @@ func (d *Disk) apply(writes []write) {
 	if d.opts.SyncInterval > 0 {
 		sync = false // interval durability: the ticker syncs
 	}
-	var err error
 	switch {
 	case !b.Empty():
 		opt := pebble.NoSync
@@ -195,31 +341,44 @@ func (d *Disk) apply(writes []write) {
 		err = d.db.LogData(nil, pebble.Sync) // earlier unsynced writes
 		d.dirty = err != nil
 	}
-	b.Close()
-	for _, w := range writes {
-		if w.done != nil {
-			w.done(err)
-		}
-	}
+	return err
 }
 
 func (d *Disk) syncLog() {
-	if err := d.db.LogData(nil, pebble.Sync); err == nil {
+	var err error
+	defer d.recoverFatal(&err)
+	if err = d.db.LogData(nil, pebble.Sync); err == nil {
 		d.dirty = false
 	}
 }
 
-// ErrDamaged wraps the corruption pebble found while loading.
+// ErrDamaged wraps the corruption pebble found in the store: at open, in a
+// Load, or while open (the error of every write after).
 var ErrDamaged = errors.New("store: damaged")
-
-// damage is how pebble's Fatalf reports corruption: the store panics with
-// it, and Load and Close turn it back into an error.
-type damage struct{ msg string }
 
 // Load calls fn with every key and value in key order. Corruption pebble
 // finds (a checksum that does not match) is an error wrapping ErrDamaged.
 func (d *Disk) Load(fn func(key, value []byte) error) (err error) {
-	defer recoverDamage(&err)
+	d.mu.Lock()
+	failed := d.failed
+	d.loading++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.loading--
+		d.mu.Unlock()
+	}()
+	if failed != nil {
+		return failed
+	}
+	if err := d.load(fn); err != nil {
+		return cmp.Or(d.failure(), err)
+	}
+	return d.failure() // damage a compaction found meanwhile
+}
+
+func (d *Disk) load(fn func(key, value []byte) error) (err error) {
+	defer d.recoverFatal(&err)
 	it, err := d.db.NewIter(nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -242,9 +401,9 @@ func (d *Disk) Load(fn func(key, value []byte) error) (err error) {
 }
 
 // Close commits and syncs what is queued, flushes it into table files and
-// closes the store.
+// closes the store. A store that stopped is closed as it is (not at all
+// where pebble is wedged), and Close returns why it stopped.
 func (d *Disk) Close() (err error) {
-	defer recoverDamage(&err)
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -256,37 +415,47 @@ func (d *Disk) Close() (err error) {
 	case d.wake <- struct{}{}:
 	default:
 	}
-	<-d.done
-	// Move everything from the log into checksummed table files, where
-	// damage is always found; the log is what a crash leaves behind.
-	flushErr := d.db.Flush()
-	return errors.Join(flushErr, d.db.Close())
-}
-
-// quietLogger passes pebble's messages to w, or drops them.
-type quietLogger struct{ w io.Writer }
-
-func (l quietLogger) Infof(format string, args ...any) {
-	if l.w != nil {
-		fmt.Fprintf(l.w, format+"\n", args...)
+	select {
+	case <-d.done:
+	case <-d.wedge:
 	}
-}
-
-func (l quietLogger) Errorf(format string, args ...any) { l.Infof(format, args...) }
-
-func (l quietLogger) Fatalf(format string, args ...any) {
-	l.Infof(format, args...)
-	panic(damage{fmt.Sprintf(format, args...)})
-}
-
-// recoverDamage turns a damage panic into an error in *err.
-func recoverDamage(err *error) {
-	if r := recover(); r != nil {
-		dm, ok := r.(damage)
-		if !ok {
-			*err = fmt.Errorf("%w: %v", ErrDamaged, r)
-			return
-		}
-		*err = fmt.Errorf("%w: %s", ErrDamaged, dm.msg)
+	d.mu.Lock()
+	failed, wedged := d.failed, d.wedged
+	d.mu.Unlock()
+	if wedged {
+		return failed
 	}
+	defer d.recoverFatal(&err)
+	var flushErr error
+	if failed == nil {
+		// Move everything from the log into checksummed table files, where
+		// damage is always found; the log is what a crash leaves behind.
+		flushErr = d.await(d.db.Flush)
+	}
+	d.mu.Lock()
+	failed, wedged = d.failed, d.wedged
+	d.mu.Unlock()
+	if wedged { // by the flush
+		return failed
+	}
+	return errors.Join(failed, flushErr, d.db.Close())
 }
+
+// bytesText is n bytes for a person: 12 KiB, 6.4 MiB.
+func bytesText(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// noSpace is an error that says msg and wraps ErrDiskFull.
+type noSpace string
+
+func (e noSpace) Error() string { return string(e) }
+func (e noSpace) Unwrap() error { return ErrDiskFull }

@@ -130,8 +130,9 @@ func TestDiskDamaged(t *testing.T) {
 // Below MinFree free space, writes fail with ErrDiskFull and nothing
 // reaches pebble, which cannot go on after a write the disk refuses.
 func TestDiskFull(t *testing.T) {
-	d := openDisk(t, t.TempDir(), DiskOptions{MinFree: 1 << 62})
+	d := openDisk(t, t.TempDir(), DiskOptions{})
 	defer d.Close()
+	d.opts.MinFree = 1 << 62 // the disk fills up
 	got := make(chan error, 1)
 	d.Write([][]byte{[]byte("k")}, [][]byte{[]byte("v")}, true, func(err error) { got <- err })
 	if err := <-got; err != ErrDiskFull {
