@@ -218,8 +218,8 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	}
 	dir := storeDir(cfg)
 	opts.Failed = func(err error) {
-		log.Error("persistence stopped: "+err.Error()+". Acknowledgements that need the store now fail "+
-			"(MQTT 5: 0x80) and nothing more is saved; clients stay connected. Stop the broker, then "+
+		log.Error("persistence stopped: " + err.Error() + ". Acknowledgements that need the store now fail " +
+			"(MQTT 5: 0x80) and nothing more is saved; clients stay connected. Stop the broker, then " +
 			storeAdvice(err, dir))
 	}
 	st, err := store.OpenDisk(dir, opts)
