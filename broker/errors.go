@@ -27,7 +27,7 @@ var (
 	errKeepAlive          = &closeReason{msg: "keep alive timeout", code: packets.KeepAliveTimeout, will: true}
 	errSecondConnect      = &closeReason{msg: "second CONNECT [MQTT-3.1.0-2]", code: packets.ProtocolError, will: true}
 	errServerPacket       = &closeReason{msg: "client sent a packet only a server sends", code: packets.ProtocolError, will: true}
-	errWrongAckQoS        = &closeReason{msg: "acknowledgement does not match the QoS of the delivery", code: packets.ProtocolError, will: true}
+	errWrongAckQoS        = &closeReason{msg: "acknowledgement out of step with the delivery (wrong QoS, or PUBCOMP before PUBREC)", code: packets.ProtocolError, will: true}
 	errExpiryAfterZero    = &closeReason{msg: "DISCONNECT sets a session expiry on a session opened with none [MQTT-3.14.2-2]", code: packets.ProtocolError, will: true}
 	errReceiveMaximum     = &closeReason{msg: "more QoS 2 messages awaiting PUBREL than the receive maximum", code: packets.ReceiveMaximumExceeded, will: true}
 	errTopicAliasInvalid  = &closeReason{msg: "topic alias 0 or above the topic alias maximum", code: packets.TopicAliasInvalid, will: true}

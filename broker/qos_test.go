@@ -192,8 +192,10 @@ func TestEmptyClientID(t *testing.T) {
 }
 
 // An acknowledgement of the wrong kind for a delivery (PUBREC or PUBCOMP
-// for QoS 1, PUBACK for QoS 2) is a protocol violation [MQTT-4.8.0-1];
-// one for an identifier not in flight is ignored.
+// for QoS 1, PUBACK for QoS 2) is a protocol violation [MQTT-4.8.0-1], as
+// is a PUBCOMP for a QoS 2 delivery not yet at PUBREL: Mosquitto 2.0
+// disconnects on each. One for an identifier not in flight is ignored, as
+// in Mosquitto (it may repeat one from before a reconnection).
 func TestWrongAcknowledgementCloses(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
@@ -205,6 +207,7 @@ func TestWrongAcknowledgementCloses(t *testing.T) {
 		{"PUBREC for QoS 1", 1, packets.TypePubrec},
 		{"PUBCOMP for QoS 1", 1, packets.TypePubcomp},
 		{"PUBACK for QoS 2", 2, packets.TypePuback},
+		{"PUBCOMP before PUBREC", 2, packets.TypePubcomp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			filter := fmt.Sprintf("wrong/%d/%d", tc.qos, tc.ack)

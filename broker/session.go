@@ -292,10 +292,11 @@ func (ss *session) nextPacketIDLocked() uint16 {
 }
 
 // acknowledge completes a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery. An
-// unknown identifier is ignored; it reports wrongQoS when the identifier is
-// in flight at the other QoS, a protocol violation. A PUBCOMP before PUBREC
-// is ignored.
-func (ss *session) acknowledge(s *Server, id uint16, qos byte) (wrongQoS bool) {
+// unknown identifier is ignored, as in Mosquitto: it may be a duplicate
+// from before a reconnection. It reports outOfStep, a protocol violation
+// on which Mosquitto disconnects, when the identifier is in flight at the
+// other QoS or a PUBCOMP comes before its PUBREC.
+func (ss *session) acknowledge(s *Server, id uint16, qos byte) (outOfStep bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	f, ok := ss.inflight[id]
@@ -305,7 +306,7 @@ func (ss *session) acknowledge(s *Server, id uint16, qos byte) (wrongQoS bool) {
 	case f.qos != qos:
 		return true
 	case qos == 2 && !f.released:
-		return false
+		return true
 	}
 	ss.dropInflightLocked(s, id)
 	ss.fillLocked()
