@@ -31,6 +31,7 @@ var (
 	errExpiryAfterZero    = &closeReason{msg: "DISCONNECT sets a session expiry on a session opened with none [MQTT-3.14.2-2]", code: packets.ProtocolError, will: true}
 	errReceiveMaximum     = &closeReason{msg: "more QoS 2 messages awaiting PUBREL than the receive maximum", code: packets.ReceiveMaximumExceeded, will: true}
 	errTopicAliasInvalid  = &closeReason{msg: "topic alias 0 or above the topic alias maximum", code: packets.TopicAliasInvalid, will: true}
+	errPublishSubID       = &closeReason{msg: "PUBLISH from a client with a subscription identifier [MQTT-3.3.4-6]", code: packets.ProtocolError, will: true}
 	errTopicAliasUnknown  = &closeReason{msg: "PUBLISH with an empty topic and a topic alias never defined", code: packets.ProtocolError, will: true}
 	errReauthFailed       = &closeReason{msg: "re-authentication failed", code: packets.NotAuthorized, will: true}
 	errQoSNotSupported    = &closeReason{msg: "PUBLISH above the listener's max_qos", code: packets.QoSNotSupported, will: true}

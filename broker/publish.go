@@ -26,6 +26,9 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		c.s.counters.publishDropped.Add(1)
 		return errMemoryLimit
 	}
+	if c.version == packets.V5 && len(p.Properties.SubscriptionIDs) != 0 {
+		return errPublishSubID // [MQTT-3.3.4-6]
+	}
 	if c.version == packets.V5 && p.Properties.Has(packets.PropTopicAlias) {
 		if err := c.resolveTopicAlias(p); err != nil {
 			return err

@@ -27,6 +27,7 @@ func TestV5ProtocolErrorsCloseOnlyThatClient(t *testing.T) {
 		{"topic alias above the maximum", []packets.Packet{publish5("a", 0, 0, "x", 3)}, packets.TopicAliasInvalid},
 		{"topic alias 0", []packets.Packet{aliasZero()}, packets.TopicAliasInvalid},
 		{"topic alias never defined", []packets.Packet{publish5("", 0, 0, "x", 1)}, packets.ProtocolError},
+		{"subscription identifier from the client", []packets.Packet{withSubID(publish5("check/subid", 1, 1, "x", 0))}, packets.ProtocolError},
 		{"receive maximum exceeded", []packets.Packet{publish5("q", 2, 1, "x", 0), publish5("q", 2, 2, "x", 0)}, packets.ReceiveMaximumExceeded},
 		{"packet too large", []packets.Packet{publish5("big", 0, 0, string(make([]byte, 600)), 0)}, packets.PacketTooLarge},
 		{"session expiry set at DISCONNECT", []packets.Packet{disconnectWithExpiry}, packets.ProtocolError},
@@ -53,6 +54,13 @@ func TestV5ProtocolErrorsCloseOnlyThatClient(t *testing.T) {
 			checkBystander(t, b, bystander)
 		})
 	}
+}
+
+// withSubID gives p a Subscription Identifier, which only a server may
+// send in a PUBLISH [MQTT-3.3.4-6].
+func withSubID(p *packets.Publish) *packets.Publish {
+	p.Properties.SubscriptionIDs = []uint32{7}
+	return p
 }
 
 func aliasZero() *packets.Publish {

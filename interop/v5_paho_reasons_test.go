@@ -294,3 +294,39 @@ func TestV5BadTopicAliasPaho(t *testing.T) {
 		})
 	}
 }
+
+// A Subscription Identifier is for the server to send: a client's PUBLISH
+// that carries one is a protocol error, DISCONNECT 0x82 [MQTT-3.3.4-6],
+// and the message goes nowhere. (Mosquitto 2.0 strips the property and
+// delivers.)
+func TestV5PublishWithSubscriptionIDPaho(t *testing.T) {
+	addr := brokerAddr(t)
+	topic := uniqueTopic(t)
+	sub := connectV5(t, addr, uniqueClientID(), nil)
+	sub.subscribe(t, 0, paho.SubscribeOptions{Topic: topic, QoS: 1})
+
+	disconnect := make(chan *paho.Disconnect, 1)
+	c := connectV5Config(t, addr, uniqueClientID(), func(config *paho.ClientConfig) {
+		config.OnServerDisconnect = func(d *paho.Disconnect) { disconnect <- d }
+	}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	subID := 7
+	if _, err := c.Publish(ctx, &paho.Publish{Topic: topic, Payload: []byte("forged"),
+		Properties: &paho.PublishProperties{SubscriptionIdentifier: &subID}}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	select {
+	case d := <-disconnect:
+		if d.ReasonCode != 0x82 {
+			t.Fatalf("DISCONNECT reason %#x, want 0x82 protocol error", d.ReasonCode)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("no DISCONNECT within %v", waitTimeout)
+	}
+	select {
+	case p := <-sub.got:
+		t.Fatalf("subscriber got %q, published with a subscription identifier", p.Payload)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
