@@ -15,8 +15,9 @@ var (
 	// ErrInvalidFilter means a filter has a '+' that is not a whole level
 	// [MQTT-4.7.1-3] or a '#' that is not the whole last level [MQTT-4.7.1-2].
 	ErrInvalidFilter = errors.New("topic: wildcard that is not a whole level, or '#' that is not the last level")
-	// ErrTooDeep means more than MaxLevels levels.
-	ErrTooDeep = errors.New("topic: more than 200 levels")
+	// ErrTooDeep means more than MaxSeparators '/' separators, that is
+	// more than MaxLevels levels.
+	ErrTooDeep = errors.New("topic: more than 200 '/' separators")
 	// ErrTooLong means more than MaxLength bytes [MQTT-4.7.3-3].
 	ErrTooLong = errors.New("topic: longer than 65535 bytes")
 	// ErrInvalidShare means a filter that is "$share" or starts with
@@ -28,11 +29,18 @@ var (
 	ErrNullCharacter = errors.New("topic: contains the null character U+0000")
 )
 
+// MaxSeparators is the largest number of '/' a topic name or filter may
+// hold, counted over the whole string (a shared subscription's "$share/" and
+// GROUP's '/' included): Mosquitto's TOPIC_HIERARCHY_LIMIT, which its
+// mosquitto_pub_topic_check and mosquitto_sub_topic_check apply to the '/'
+// characters. Deeper names and filters are rejected so that no peer can make
+// the broker do work, or use stack, in proportion to an absurd depth
+// (CVE-2019-11779).
+const MaxSeparators = 200
+
 // MaxLevels is the largest number of levels a topic name or filter may have:
-// Mosquitto's TOPIC_HIERARCHY_LIMIT. Deeper names and filters are rejected so
-// that no peer can make the broker do work, or use stack, in proportion to
-// an absurd depth (CVE-2019-11779).
-const MaxLevels = 200
+// one more than its separators.
+const MaxLevels = MaxSeparators + 1
 
 // MaxLength is the largest length in bytes of a topic name or filter
 // [MQTT-4.7.3-3].
@@ -43,8 +51,8 @@ const sharePrefix = "$share/"
 
 // ValidName reports whether name may be used as the topic name of a PUBLISH:
 // at least one byte [MQTT-4.7.3-1], at most MaxLength bytes [MQTT-4.7.3-3],
-// no wildcard [MQTT-4.7.1-1], no U+0000 [MQTT-4.7.3-2] and at most MaxLevels
-// levels. It returns nil or one of the package's errors. UTF-8 validity is
+// no wildcard [MQTT-4.7.1-1], no U+0000 [MQTT-4.7.3-2] and at most
+// MaxSeparators '/'. It returns nil or one of the package's errors. UTF-8 validity is
 // the packet decoder's concern and is not checked here.
 func ValidName(name string) error {
 	switch {
@@ -74,12 +82,13 @@ func ValidName(name string) error {
 // SUBSCRIBE or UNSUBSCRIBE: at least one byte [MQTT-4.7.3-1], at most
 // MaxLength bytes [MQTT-4.7.3-3], no U+0000 [MQTT-4.7.3-2], '#' only as the
 // whole last level [MQTT-4.7.1-2], '+' only as a whole level [MQTT-4.7.1-3],
-// and at most MaxLevels levels.
+// and at most MaxSeparators '/'.
 //
 // A filter that starts with "$share/" is a shared subscription,
 // $share/GROUP/FILTER: GROUP must be at least one byte [MQTT-4.8.2-1] with no
 // '/', '+' or '#', and must be followed by '/' and a non-empty FILTER
-// [MQTT-4.8.2-2] that obeys the rules above (depth is counted in FILTER).
+// [MQTT-4.8.2-2] that obeys the rules above; the '/' of "$share/GROUP/"
+// count toward MaxSeparators, as in Mosquitto.
 // The bare filter "$share" is rejected too, as Mosquitto does. It returns nil
 // or one of the package's errors; validation is iterative and costs one pass
 // over the filter.
@@ -92,7 +101,7 @@ func ValidFilter(filter string) error {
 	case filter == "$share":
 		return ErrInvalidShare // [MQTT-4.8.2-1]
 	case !strings.HasPrefix(filter, sharePrefix):
-		return validFilterLevels(filter)
+		return validFilterLevels(filter, MaxLevels)
 	}
 	rest := filter[len(sharePrefix):]
 	slash := strings.IndexByte(rest, '/')
@@ -112,12 +121,13 @@ func ValidFilter(filter string) error {
 	if inner == "" {
 		return ErrInvalidShare // no FILTER [MQTT-4.8.2-2]
 	}
-	return validFilterLevels(inner)
+	return validFilterLevels(inner, MaxLevels-2) // less the two '/' of $share/GROUP/
 }
 
-// validFilterLevels checks the wildcard, U+0000 and depth rules of a
-// non-empty filter that is not a shared subscription.
-func validFilterLevels(filter string) error {
+// validFilterLevels checks the wildcard and U+0000 rules of a non-empty
+// filter that is not a shared subscription, and that it has at most
+// maxLevels levels.
+func validFilterLevels(filter string, maxLevels int) error {
 	levels := 1
 	levelStart := 0 // index of the first byte of the current level
 	for i := 0; i < len(filter); i++ {
@@ -139,7 +149,7 @@ func validFilterLevels(filter string) error {
 			return ErrNullCharacter // [MQTT-4.7.3-2]
 		}
 	}
-	if levels > MaxLevels {
+	if levels > maxLevels {
 		return ErrTooDeep
 	}
 	return nil

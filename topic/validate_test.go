@@ -27,8 +27,9 @@ func TestValidName(t *testing.T) {
 		{"MQTT-4.7.2 system topic", "$SYS/broker/load", nil},
 		{"MQTT-1.5.3 example A U+2A6D4", "A\U0002A6D4", nil},
 		{"MQTT-1.5.3-3 BOM kept", "\uFEFFa", nil},
-		{"CVE-2019-11779 200 levels", strings.Repeat("a/", MaxLevels-1) + "a", nil},
-		{"CVE-2019-11779 201 levels", strings.Repeat("a/", MaxLevels) + "a", ErrTooDeep},
+		{"CVE-2019-11779 200 separators, as Mosquitto", strings.Repeat("a/", 200) + "a", nil},
+		{"CVE-2019-11779 200 separators, empty levels", strings.Repeat("/", 200), nil},
+		{"CVE-2019-11779 201 separators", strings.Repeat("a/", 201) + "a", ErrTooDeep},
 		{"CVE-2019-11779 65000 slashes", strings.Repeat("/", 65000), ErrTooDeep},
 	}
 	for _, tt := range tests {
@@ -75,8 +76,8 @@ func TestValidFilter(t *testing.T) {
 
 		{"MQTT-4.7.2 system filter", "$SYS/#", nil},
 		{"MQTT-1.5.3 example A U+2A6D4", "A\U0002A6D4", nil},
-		{"CVE-2019-11779 200 levels", strings.Repeat("+/", MaxLevels-1) + "#", nil},
-		{"CVE-2019-11779 201 levels", strings.Repeat("+/", MaxLevels) + "#", ErrTooDeep},
+		{"CVE-2019-11779 200 separators, as Mosquitto", strings.Repeat("+/", 200) + "#", nil},
+		{"CVE-2019-11779 201 separators", strings.Repeat("+/", 201) + "#", ErrTooDeep},
 		{"CVE-2019-11779 65000 slashes", strings.Repeat("/", 65000), ErrTooDeep},
 
 		{"MQTT-4.8.2-1 share", "$share/g/a/b", nil},
@@ -93,7 +94,8 @@ func TestValidFilter(t *testing.T) {
 		{"MQTT-4.8.2-2 invalid inner filter", "$share/g/a#", ErrInvalidFilter},
 		{"MQTT-4.8.2-2 inner filter of empty levels", "$share/g//", nil},
 		{"MQTT-4.7.3-2 null in group", "$share/g\x00/t", ErrNullCharacter},
-		{"CVE-2019-11779 share counts inner depth", "$share/g/" + strings.Repeat("a/", MaxLevels-1) + "a", nil},
+		{"CVE-2019-11779 share: 200 separators in all", "$share/g/" + strings.Repeat("a/", 198) + "a", nil},
+		{"CVE-2019-11779 share: 201 separators in all", "$share/g/" + strings.Repeat("a/", 199) + "a", ErrTooDeep},
 		{"not a share: $shared", "$shared/g/t", nil},
 		{"not a share: $SHARE", "$SHARE/g/t", nil},
 	}
