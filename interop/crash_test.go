@@ -336,16 +336,7 @@ func TestCleanRestartKeepsEverything(t *testing.T) {
 // cannot be stored, nothing is acknowledged that is not on disk, and QoS 0
 // messages keep flowing. The store lives on a small tmpfs (root only).
 func TestFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	disk := filepath.Join(dir, "disk")
-	os.Mkdir(disk, 0o700)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := mosquittotest.SmallDisk(t, 64)
 	b := newCrashBroker(t, disk)
 
 	away := brokertest.Connect(t, b.addr, packets.V311, "away", false)

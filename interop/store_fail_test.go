@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
 )
 
@@ -82,15 +83,7 @@ func TestStartOverDamagedTable(t *testing.T) {
 // flush goroutine (exit status 2, a stack trace), and a new store on a
 // full filesystem was called damaged.
 func TestStartOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	disk := filepath.Join(t.TempDir(), "disk")
-	os.Mkdir(disk, 0o700)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := mosquittotest.SmallDisk(t, 16)
 	b := newCrashBroker(t, disk)
 	storeWithTables(t, b)
 	store := filepath.Join(disk, "mosquitto.db.midge")

@@ -1,8 +1,9 @@
 // Package mosquittotest runs Debian's mosquitto broker on a free loopback
 // port for tests, so that midge's client and tools can be checked against
-// the reference implementation. It also holds the two small helpers such
-// tests share with it: a buffer that several goroutines may write (for a
-// process's output) and a wait that polls to a deadline.
+// the reference implementation. It also holds the small helpers such tests
+// share with it: a buffer that several goroutines may write (for a
+// process's output), a wait that polls to a deadline, and a small disk to
+// fill.
 //
 // It imports only the standard library, so any test package may use it.
 package mosquittotest

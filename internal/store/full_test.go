@@ -5,27 +5,12 @@ package store
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// smallDisk mounts an 8 MiB tmpfs (root only, as interop's TestFullDisk
-// does) and returns its directory.
-func smallDisk(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	disk := filepath.Join(t.TempDir(), "disk")
-	os.Mkdir(disk, 0o700)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
-	return disk
-}
+	"github.com/midge-mqtt/midge/internal/mosquittotest"
+)
 
 // fillUp fills the filesystem of dir, leaving about leave bytes free.
 func fillUp(t *testing.T, dir string, leave int) {
@@ -66,7 +51,7 @@ func TestDiskOpenFull(t *testing.T) {
 		{"new store, pebble meets the full disk", false, 1, 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			disk := smallDisk(t)
+			disk := mosquittotest.SmallDisk(t, 8)
 			dir := filepath.Join(disk, "store")
 			if tc.existing {
 				fill(t, dir, 500)
@@ -90,7 +75,7 @@ func TestDiskOpenFull(t *testing.T) {
 // write fails with ErrDiskFull (pebble's Fatalf, on the committer), so
 // does every write after, and Close returns.
 func TestDiskFullWhileOpen(t *testing.T) {
-	disk := smallDisk(t)
+	disk := mosquittotest.SmallDisk(t, 8)
 	failed := make(chan error, 4)
 	d := openDisk(t, filepath.Join(disk, "store"), DiskOptions{MinFree: 1, Failed: func(err error) { failed <- err }})
 	fillUp(t, disk, 8192) // more than MinFree, less than a write
