@@ -26,7 +26,9 @@ import (
 type TLSOptions struct {
 	// CAFile and CAPath (a directory of PEM files) hold the CA certificates
 	// that client certificates must chain to. One of them is needed when
-	// RequireCertificate is set.
+	// RequireCertificate is set. When CertFile holds the server
+	// certificate alone, the issuers found here are sent after it, as
+	// OpenSSL does (see completeChain).
 	CAFile, CAPath string
 	// CertFile (PEM, the server certificate followed by any intermediates)
 	// and KeyFile (PEM, unencrypted) are required.
@@ -116,28 +118,34 @@ func (t *TLS) Server(conn net.Conn) *tls.Conn { return tls.Server(conn, t.base) 
 // Warnings returns what NewTLS accepted but cannot honour, to be logged.
 func (t *TLS) Warnings() []string { return t.warnings }
 
-// Reload re-reads the certificate, key, CA and CRL files. When any of them
-// fails to load, the previous material stays in use and the error names
-// the option and file.
+// Reload re-reads the certificate, key, CA and CRL files, and completes
+// the certificate chain again from the CA. When any of them fails to
+// load, the previous material stays in use and the error names the
+// option and file.
 func (t *TLS) Reload() error {
 	cert, err := loadKeyPair(t.opts.CertFile, t.opts.KeyFile)
 	if err != nil {
 		return err
 	}
+	// The CA is loaded, and its errors reported, even when no client
+	// certificate is asked for, as Mosquitto does. It also completes the
+	// chain the listener sends.
+	cas, err := readCAs(t.opts.CAFile, t.opts.CAPath)
+	if err != nil {
+		return fmt.Errorf("listener: %w", err)
+	}
+	completeChain(&cert, cas, t.now())
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   t.min,
 		CipherSuites: t.suites,
 		Time:         t.opts.Now,
 	}
-	// The CA is loaded, and its errors reported, even when no client
-	// certificate is asked for, as Mosquitto does.
-	cas := x509.NewCertPool()
-	if err := AddCAs(cas, t.opts.CAFile, t.opts.CAPath); err != nil {
-		return fmt.Errorf("listener: %w", err)
-	}
 	if t.opts.RequireCertificate {
-		cfg.ClientCAs = cas
+		cfg.ClientCAs = x509.NewCertPool()
+		for _, ca := range cas {
+			cfg.ClientCAs.AddCert(ca)
+		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	if t.opts.CRLFile != "" {
@@ -230,33 +238,63 @@ func TLSVersion(name string) (uint16, error) {
 // are not needed; files without a PEM certificate are skipped). Errors
 // name the option and the path, and wrap the file system's.
 func AddCAs(pool *x509.CertPool, cafile, capath string) error {
+	cas, err := readCAs(cafile, capath)
+	for _, ca := range cas {
+		pool.AddCert(ca)
+	}
+	return err
+}
+
+// readCAs returns the certificates AddCAs adds, cafile's first, then
+// capath's in the order of its file names.
+func readCAs(cafile, capath string) ([]*x509.Certificate, error) {
+	var cas []*x509.Certificate
 	if cafile != "" {
 		data, err := os.ReadFile(cafile)
 		if err != nil {
-			return fmt.Errorf("cafile %s: %w", cafile, err)
+			return nil, fmt.Errorf("cafile %s: %w", cafile, err)
 		}
-		if !pool.AppendCertsFromPEM(data) {
-			return fmt.Errorf("cafile %s: no PEM certificate found", cafile)
+		if cas = appendCerts(cas, data); len(cas) == 0 {
+			return nil, fmt.Errorf("cafile %s: no PEM certificate found", cafile)
 		}
 	}
 	if capath != "" {
 		entries, err := os.ReadDir(capath)
 		if err != nil {
-			return fmt.Errorf("capath %s: %w", capath, err)
+			return nil, fmt.Errorf("capath %s: %w", capath, err)
 		}
-		found := false
+		before := len(cas)
 		for _, e := range entries {
 			data, err := os.ReadFile(filepath.Join(capath, e.Name()))
 			if err != nil {
 				continue // a subdirectory or a dangling link
 			}
-			found = pool.AppendCertsFromPEM(data) || found
+			cas = appendCerts(cas, data)
 		}
-		if !found {
-			return fmt.Errorf("capath %s: no PEM certificate found", capath)
+		if len(cas) == before {
+			return nil, fmt.Errorf("capath %s: no PEM certificate found", capath)
 		}
 	}
-	return nil
+	return cas, nil
+}
+
+// appendCerts appends the certificates of PEM data to cas, skipping what
+// x509.CertPool.AppendCertsFromPEM skips: other blocks, blocks with
+// headers, and certificates that do not parse.
+func appendCerts(cas []*x509.Certificate, data []byte) []*x509.Certificate {
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return cas
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
+			cas = append(cas, cert)
+		}
+	}
 }
 
 // loadKeyPair reads certfile and keyfile, with errors that say which one
