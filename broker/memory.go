@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
@@ -96,10 +97,14 @@ func (s *Server) memoryUsed() int64 { return s.memory.base.Load() + s.retained.b
 // the count over the limit is refused, and turns the refusal on for every
 // publisher; any other is refused while it is on.
 func (s *Server) refusesForMemory(p *packets.Publish) bool {
-	g := &s.memory
 	if !p.Retain {
-		return g.over.Load()
+		return s.memory.over.Load() // small enough to inline on the hot path
 	}
+	return s.refusesRetained(p)
+}
+
+func (s *Server) refusesRetained(p *packets.Publish) bool {
+	g := &s.memory
 	limit := s.o().MemoryLimit
 	if limit <= 0 || len(p.Payload) == 0 {
 		return false
@@ -189,8 +194,8 @@ func (s *Server) sampleMemory(ms *memorySampler) int64 {
 
 func (s *Server) logMemory(over bool, used, limit int64) {
 	if over {
-		s.log.Warn("memory_limit reached: a PUBLISH that adds memory is dropped and its client disconnected "+
-			"until use is back under 90% of the limit; empty retained messages still clear what is stored",
+		s.log.Warn(fmt.Sprintf("memory_limit reached: a PUBLISH that adds memory is dropped and its client disconnected "+
+			"until use is back under %d%% of the limit; empty retained messages still clear what is stored", memoryResumePercent),
 			"used_bytes", used, "memory_limit", limit)
 		return
 	}
