@@ -101,14 +101,21 @@ type Options struct {
 	// unlimited.
 	MaxSubscriptions int
 
-	// MemoryLimit is Mosquitto's memory_limit: when the Go heap holds more
-	// than this many bytes, a PUBLISH that arrives is dropped and its client
-	// disconnected (MQTT 5: DISCONNECT 0x97 Quota exceeded). The heap is
-	// sampled every 100 ms. Zero means no limit. The Server does not touch
-	// the Go runtime's own memory limit (debug.SetMemoryLimit), which is
-	// the whole program's: a program that runs only the broker may set it
-	// to the same value, so that garbage is collected before the limit
-	// refuses messages, as midge broker does.
+	// MemoryLimit is Mosquitto's memory_limit, in bytes: the live Go heap
+	// the last garbage collection found, corrected at once for each
+	// retained message stored or deleted since (see memory.go). Over it, a
+	// PUBLISH that adds memory is dropped and its client disconnected (MQTT
+	// 5: DISCONNECT 0x97 Quota exceeded); the retained PUBLISH that would
+	// take the count over is the first refused. A PUBLISH that frees memory
+	// (an empty retained message, or one no larger than the retained
+	// message it replaces) is never refused. Publishing resumes once the
+	// count is below 90% of the limit. The count is refreshed every 100 ms;
+	// while over, the Server runs a collection when none ran for 2 s. Zero
+	// means no limit. The Server does not touch the Go runtime's own memory
+	// limit (debug.SetMemoryLimit), which is the whole program's: a program
+	// that runs only the broker may set it to the same value, so that
+	// garbage is collected before the limit refuses messages, as midge
+	// broker does.
 	MemoryLimit int64
 
 	// Store keeps retained messages and persistent sessions across

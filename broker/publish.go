@@ -20,12 +20,6 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	n := &c.scratch.counts
 	n.publishes++
 	n.publishBytes += int64(len(p.Payload))
-	if c.s.overMemoryLimit.Load() {
-		// Mosquitto's memory_limit: the message is dropped and its
-		// publisher disconnected.
-		c.s.counters.publishDropped.Add(1)
-		return errMemoryLimit
-	}
 	if c.version == packets.V5 && len(p.Properties.SubscriptionIDs) != 0 {
 		return errPublishSubID // [MQTT-3.3.4-6]
 	}
@@ -83,6 +77,12 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		}
 		c.ackPublish(p, packets.NotAuthorized)
 		return nil
+	}
+	if c.s.refusesForMemory(p) {
+		// Mosquitto's memory_limit: the message is dropped and its
+		// publisher disconnected; one that frees memory passes (memory.go).
+		c.s.counters.publishDropped.Add(1)
+		return errMemoryLimit
 	}
 	// A retained message is stored before the acknowledgement leaves, so a
 	// client that saw its PUBACK and then subscribes finds it; the

@@ -44,7 +44,7 @@ func (s *Server) Reload(opts Options) {
 	next.security.NoEmptyClientID, next.security.AutoIDPrefix = opts.NoEmptyClientID, opts.AutoIDPrefix
 	s.cur.Store(&next)
 	if o.MemoryLimit <= 0 {
-		s.overMemoryLimit.Store(false)
+		s.memory.over.Store(false)
 	}
 	s.startWatchers()
 	s.log.Info("broker settings reloaded")

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/topic"
 )
@@ -18,6 +19,10 @@ type retainStore struct {
 	// never a stale stored one after a newer live one. Publications of
 	// messages without RETAIN do not take it.
 	order sync.RWMutex
+	// bytes is what the retained messages cost by retainedCost: the part
+	// of memory_limit's count that changes the moment a retained message
+	// is stored or deleted (see memory.go).
+	bytes atomic.Int64
 }
 
 // retained is a retained message and what its publisher may write, for
@@ -36,11 +41,17 @@ func newRetainStore() retainStore {
 // set stores m as the retained message of its topic; an empty payload
 // removes the topic's retained message [MQTT-3.3.1-10], [MQTT-3.3.1-11].
 func (r *retainStore) set(m *Message, source TopicAccess) {
+	var old retained
+	var had bool
 	if len(m.Payload) == 0 {
-		r.names.Delete(m.Topic)
-		return
+		old, had = r.names.Remove(m.Topic)
+	} else {
+		old, had = r.names.Swap(m.Topic, retained{msg: m, source: source})
+		r.bytes.Add(m.retainedCost())
 	}
-	r.names.Set(m.Topic, retained{msg: m, source: source})
+	if had {
+		r.bytes.Add(-old.msg.retainedCost())
+	}
 }
 
 func (r *retainStore) count() int { return r.names.Len() }
@@ -61,6 +72,8 @@ func (r *retainStore) match(filter string, fn func(m *Message, source TopicAcces
 		return true
 	})
 	for _, m := range expired {
-		r.names.DeleteFunc(m.Topic, func(cur retained) bool { return cur.msg == m })
+		if r.names.DeleteFunc(m.Topic, func(cur retained) bool { return cur.msg == m }) {
+			r.bytes.Add(-m.retainedCost())
+		}
 	}
 }

@@ -37,8 +37,8 @@ type Server struct {
 	retained      retainStore
 	shares        shareGroups
 	busyRefusals  atomic.Int32 // connections being refused over max_connections
-	// overMemoryLimit: the heap holds more than Options.MemoryLimit.
-	overMemoryLimit atomic.Bool
+	// memory is the state of Options.MemoryLimit (memory.go).
+	memory memoryGuard
 	// sysRetained: the $SYS topics the broker keeps retained, which
 	// Stats.Retained leaves out.
 	sysRetained atomic.Int64

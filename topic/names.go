@@ -41,7 +41,11 @@ func NewNames[V any]() *Names[V] {
 }
 
 // Set stores v as the value of name.
-func (n *Names[V]) Set(name string, v V) {
+func (n *Names[V]) Set(name string, v V) { n.Swap(name, v) }
+
+// Swap stores v as the value of name and returns the value it replaces, if
+// any, in one step.
+func (n *Names[V]) Swap(name string, v V) (old V, replaced bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	node := n.root
@@ -61,7 +65,9 @@ func (n *Names[V]) Set(name string, v V) {
 	if !node.set {
 		n.root.addCount(name)
 	}
+	old, replaced = node.value, node.set
 	node.name, node.value, node.set = name, v, true
+	return old, replaced
 }
 
 // child returns the child for level, or nil.
@@ -124,6 +130,12 @@ func (node *nameNode[V]) addCount(name string) {
 // Delete removes name, pruning nodes left empty, and reports whether it was
 // there.
 func (n *Names[V]) Delete(name string) (deleted bool) {
+	_, deleted = n.Remove(name)
+	return deleted
+}
+
+// Remove removes name, as Delete does, and returns the value it had.
+func (n *Names[V]) Remove(name string) (old V, removed bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.root.delete(name)
@@ -131,28 +143,29 @@ func (n *Names[V]) Delete(name string) (deleted bool) {
 
 // delete removes name, the levels below node, takes one from the counts on
 // its path and prunes the child it went through if that child is left
-// empty. It recurses once per level of name.
-func (node *nameNode[V]) delete(name string) bool {
+// empty; it returns the value name had. It recurses once per level of name.
+func (node *nameNode[V]) delete(name string) (old V, deleted bool) {
 	level, rest, last := nextLevel(name)
 	child := node.child(level)
 	if child == nil {
-		return false
+		return old, false
 	}
 	if last {
 		if !child.set {
-			return false
+			return old, false
 		}
 		var zero V
+		old = child.value
 		child.name, child.value, child.set = "", zero, false
 		child.count--
-	} else if !child.delete(rest) {
-		return false
+	} else if old, deleted = child.delete(rest); !deleted {
+		return old, false
 	}
 	node.count--
 	if child.count == 0 {
 		node.removeChild(level)
 	}
-	return true
+	return old, true
 }
 
 // DeleteFunc removes name if it is set and drop reports true for its
@@ -165,7 +178,8 @@ func (n *Names[V]) DeleteFunc(name string, drop func(V) bool) bool {
 	if !ok || !drop(v) {
 		return false
 	}
-	return n.root.delete(name)
+	_, deleted := n.root.delete(name)
+	return deleted
 }
 
 // Get returns the value of name.

@@ -68,6 +68,26 @@ func TestNamesSetGetDelete(t *testing.T) {
 	}
 }
 
+// Swap and Remove hand back the value they replace or remove.
+func TestNamesSwapRemove(t *testing.T) {
+	names := NewNames[int]()
+	if old, ok := names.Swap("a/b", 1); ok || old != 0 {
+		t.Errorf("Swap on a new name = %v, %v; want 0, false", old, ok)
+	}
+	if old, ok := names.Swap("a/b", 2); !ok || old != 1 {
+		t.Errorf("Swap = %v, %v; want 1, true", old, ok)
+	}
+	if old, ok := names.Remove("a"); ok || old != 0 {
+		t.Errorf("Remove(a), never set = %v, %v; want 0, false", old, ok)
+	}
+	if old, ok := names.Remove("a/b"); !ok || old != 2 {
+		t.Errorf("Remove(a/b) = %v, %v; want 2, true", old, ok)
+	}
+	if _, ok := names.Remove("a/b"); ok || names.Len() != 0 {
+		t.Errorf("Remove(a/b) again reported removed, or Len = %d", names.Len())
+	}
+}
+
 // A node's children move from the inline slot to a map at the second and
 // back at the last but one; every step keeps every name findable.
 func TestNamesChildrenGrowAndShrink(t *testing.T) {

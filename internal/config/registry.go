@@ -61,7 +61,7 @@ var registry = []Option{
 	{Name: "max_queued_messages", Scope: ScopeGlobal, Status: Implemented, Default: "1000",
 		Note: "`MaxQueuedMessages`; 0 is unlimited", set: setMaxQueuedMessages},
 	{Name: "memory_limit", Scope: ScopeGlobal, Status: Implemented, Default: "0 (no limit)",
-		Note: "`MemoryLimit`, bytes", set: configBytes(func(c *Config) **int64 { return &c.MemoryLimit }, 0, 1<<62, false, "a whole number of bytes, 0 for no limit")},
+		Note: "`MemoryLimit`, bytes: the live Go heap, corrected at once for retained messages stored and deleted; publishing resumes below 90%; see [memory_limit](#memory_limit)", set: configBytes(func(c *Config) **int64 { return &c.MemoryLimit }, 0, 1<<62, false, "a whole number of bytes, 0 for no limit")},
 	{Name: "message_size_limit", Scope: ScopeGlobal, Status: Implemented, Default: "0 (MQTT maximum)",
 		Note: "`MessageSizeLimit`, payload bytes", set: configBytes(func(c *Config) **int64 { return &c.MessageSizeLimit }, 0, 268435455, false, "a whole number of bytes from 0 (the MQTT maximum) to 268435455")},
 	{Name: "per_listener_settings", Scope: ScopeGlobal, Status: Implemented, Default: "false",
