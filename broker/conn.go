@@ -57,6 +57,9 @@ type conn struct {
 	// answered (MQTT 5: the Receive Maximum its CONNACK announced).
 	receiveMax int
 	access     TopicAccess // nil: every topic allowed
+	// identity is the client as the Authorizer saw it, the source of the
+	// messages it publishes.
+	identity *identity
 	// unanswered counts the PUBACKs, PUBCOMPs and refusing PUBRECs waiting
 	// for the store before they go out: with the QoS 2 messages awaiting
 	// PUBREL, what the client has sent and the broker not yet answered.

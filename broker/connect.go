@@ -267,6 +267,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 	if a := c.security().Authorizer; a != nil {
 		c.access = a.Access(info)
 	}
+	c.identity = &identity{clientID: info.ClientID, username: info.Username, hasUsername: info.HasUsername}
 	return nil
 }
 

@@ -24,6 +24,11 @@ type Message struct {
 	// nanoseconds); 0 when it has none.
 	expiresAt int64
 
+	// source is the client that published the message; nil for the
+	// broker's own. A Store keeps it with a retained message, for
+	// check_retain_source after a restart.
+	source *identity
+
 	// first is the encoding made when the message was accepted, for the form
 	// most recipients need (the publisher's protocol family and QoS, RETAIN
 	// clear); Payload aliases its tail, so accepting a message copies the

@@ -10,7 +10,6 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/brokertest"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/packets"
 )
 
@@ -172,23 +171,44 @@ func TestSessionTakeoverAnyUser(t *testing.T) {
 	}
 }
 
-// A session restored from the store keeps its owner: after a restart
-// another user is still refused, and the owner resumes it.
+// A session restored from the store keeps its owner: after a restart on
+// the same store another user, or a client without a user name, is
+// refused at either protocol level, and the session is left whole: the
+// owner resumes it with its queued message and its subscription.
 func TestSessionOwnerSurvivesRestart(t *testing.T) {
-	st := new(store.Memory)
-	b := brokertest.Start(t, broker.Options{Store: st})
-	alice, _ := connectAs(t, b.Addr, packets.V311, "shared-id", "alice", false)
-	subscribe(t, alice, "alice/#", 1)
-	alice.Send(&packets.Disconnect{})
-	alice.ExpectClosed()
-	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 })
-	b.Stop()
+	for _, version := range []byte{packets.V311, packets.V5} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			dir := t.TempDir()
+			st, closeStore := openDisk(t, dir)
+			b := brokertest.Start(t, broker.Options{Store: st})
+			alice, _ := connectAs(t, b.Addr, version, "shared-id", "alice", false)
+			subscribe(t, alice, "alice/#", 1)
+			alice.Send(&packets.Disconnect{})
+			alice.ExpectClosed()
+			pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+			publishQoS1(t, pub, "alice/inbox", "queued", 1)
+			b.Stop()
+			closeStore()
 
-	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
-	refusedAs(t, b.Addr, packets.V311, "shared-id", "mallory")
-	refusedAs(t, b.Addr, packets.V5, "shared-id", "")
-	_, ack := connectAs(t, b.Addr, packets.V311, "shared-id", "alice", false)
-	if ack.ReasonCode != 0 || !ack.SessionPresent {
-		t.Fatalf("CONNACK = %+v, want alice's session present", ack)
+			st, _ = openDisk(t, dir)
+			b = brokertest.Start(t, broker.Options{Store: st})
+			refusedAs(t, b.Addr, packets.V311, "shared-id", "bob")
+			refusedAs(t, b.Addr, packets.V5, "shared-id", "bob")
+			refusedAs(t, b.Addr, packets.V5, "shared-id", "")
+			again, ack := connectAs(t, b.Addr, version, "shared-id", "alice", false)
+			if ack.ReasonCode != 0 || !ack.SessionPresent {
+				t.Fatalf("CONNACK = %+v, want alice's session present", ack)
+			}
+			p := expectPublish(t, again)
+			if string(p.Payload) != "queued" {
+				t.Fatalf("got %+v, want the message queued for alice", p)
+			}
+			again.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
+			pub = brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+			publishQoS1(t, pub, "alice/inbox", "after", 1)
+			if p := expectPublish(t, again); string(p.Payload) != "after" {
+				t.Fatalf("got %+v, want alice still subscribed", p)
+			}
+		})
 	}
 }

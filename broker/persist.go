@@ -17,16 +17,18 @@ import (
 // kind, then the names that identify the record, separated by 0 bytes
 // (client identifiers, topic names and filters never hold U+0000):
 //
-//	r 0 TOPIC              a retained message
+//	r 0 TOPIC              a retained message, with its publisher
 //	s 0 CLIENTID           a persistent session: expiry, owner, when it went offline
 //	u 0 CLIENTID 0 FILTER  one of its subscriptions
 //	q 0 CLIENTID 0 SEQ     a message queued or in flight toward it (SEQ: 16 hex digits)
 //	m 0 ID                 a message such entries refer to (ID: 16 hex digits)
 //	p 0 CLIENTID 0 PID     a QoS 2 message it sent, awaiting PUBREL (PID: 4 hex digits)
-//	w 0 CLIENTID           its MQTT 5 will, waiting for its delay
+//	w 0 CLIENTID           its MQTT 5 will, waiting for its delay, with its publisher
 //
 // Each value starts with a format byte, so that a later format can tell
-// old records apart.
+// old records apart. A retained message or a will published by a client
+// is in sourcedFormat (see encodeSourced); the broker's own are in
+// recordFormat, as every message was before publishers were kept.
 const (
 	kindRetained     = 'r'
 	kindSession      = 's'
@@ -36,6 +38,7 @@ const (
 	kindReceived     = 'p'
 	kindWill         = 'w'
 	recordFormat     = 1
+	sourcedFormat    = 2
 )
 
 // ErrStoreDamaged wraps what Open found wrong in a store's records.
@@ -85,7 +88,7 @@ func (s *Server) persistRetained(m *Message) {
 	}
 	var v []byte
 	if len(m.Payload) > 0 {
-		v = encodeMessage(m)
+		v = encodeSourced(m)
 	}
 	s.storeWrite([][]byte{storeKey(kindRetained, m.Topic)}, [][]byte{v})
 }
@@ -192,6 +195,59 @@ func decodeMessage(v []byte, topic string) (*Message, error) {
 	}, nil
 }
 
+// encodeSourced is a message record that names the client that published
+// the message, for check_retain_source after a restart: sourcedFormat, a
+// flag byte (1: the client had a user name), the client identifier and the
+// user name, each after its length in two bytes, then the message record
+// (encodeMessage). A message without a source is the message record
+// alone.
+func encodeSourced(m *Message) []byte {
+	msg := encodeMessage(m)
+	who := m.source
+	if who == nil || msg == nil || len(who.clientID) > 0xFFFF || len(who.username) > 0xFFFF {
+		return msg
+	}
+	b := make([]byte, 0, 6+len(who.clientID)+len(who.username)+len(msg))
+	flags := byte(0)
+	if who.hasUsername {
+		flags = 1
+	}
+	b = append(b, sourcedFormat, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(who.clientID)))
+	b = append(b, who.clientID...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(who.username)))
+	b = append(b, who.username...)
+	return append(b, msg...)
+}
+
+// decodeSourced reads a record of encodeSourced, or a message record
+// without a source (one written before sources were kept, or one of the
+// broker's own messages); topic as for decodeMessage.
+func decodeSourced(v []byte, topic string) (*Message, error) {
+	if len(v) == 0 || v[0] != sourcedFormat {
+		return decodeMessage(v, topic)
+	}
+	errShort := errors.New("message record: publisher cut short")
+	if len(v) < 2 || v[1] > 1 {
+		return nil, errShort
+	}
+	who := &identity{hasUsername: v[1] == 1}
+	rest := v[2:]
+	for _, field := range []*string{&who.clientID, &who.username} {
+		if len(rest) < 2 || len(rest) < 2+int(binary.BigEndian.Uint16(rest)) {
+			return nil, errShort
+		}
+		n := int(binary.BigEndian.Uint16(rest))
+		*field, rest = string(rest[2:2+n]), rest[2+n:]
+	}
+	m, err := decodeMessage(rest, topic)
+	if err != nil {
+		return nil, err
+	}
+	m.source = who
+	return m, nil
+}
+
 // encodeSession is a session record: expiry interval, owner, and when it
 // went offline (Unix nanoseconds; 0 while connected).
 func encodeSession(ss *session) []byte {
@@ -278,6 +334,12 @@ func (s *Server) restore() error {
 	}
 	var wills []heldWill
 	var due []*Message // wills whose sessions ended while the broker was down
+
+	// The access of the publishers of retained messages and wills, for
+	// check_retain_source, and the count of retained messages whose
+	// records name no publisher.
+	sources := make(map[identity]restoredPublisher)
+	unsourced := 0
 	err := st.Load(func(key, value []byte) error {
 		kind, names, ok := splitKey(key)
 		if !ok {
@@ -285,7 +347,7 @@ func (s *Server) restore() error {
 		}
 		switch {
 		case kind == kindRetained && len(names) == 1:
-			m, err := decodeMessage(value, names[0])
+			m, err := decodeSourced(value, names[0])
 			if err != nil {
 				return fmt.Errorf("%w: retained message %q: %v", ErrStoreDamaged, names[0], err)
 			}
@@ -294,7 +356,10 @@ func (s *Server) restore() error {
 				return nil
 			}
 			m.Retain = true
-			s.retained.set(m, nil)
+			if m.source == nil {
+				unsourced++
+			}
+			s.retained.set(m, s.restoredSource(m, sources))
 		case kind == kindSession && len(names) == 1:
 			rec, err := decodeSession(value)
 			if err != nil {
@@ -334,7 +399,7 @@ func (s *Server) restore() error {
 			if len(value) < 9 {
 				return fmt.Errorf("%w: will of session %q", ErrStoreDamaged, names[0])
 			}
-			m, err := decodeMessage(value[8:], "")
+			m, err := decodeSourced(value[8:], "")
 			if err != nil {
 				return fmt.Errorf("%w: will of session %q: %v", ErrStoreDamaged, names[0], err)
 			}
@@ -419,7 +484,7 @@ func (s *Server) restore() error {
 			due = append(due, w.msg)
 			continue
 		}
-		pw := &pendingWill{msg: w.msg, due: time.Unix(0, w.due)}
+		pw := &pendingWill{msg: w.msg, source: s.restoredSource(w.msg, sources), due: time.Unix(0, w.due)}
 		pw.timer = time.AfterFunc(max(time.Until(pw.due), 0), func() { s.releaseWill(ss, pw) })
 		ss.pendingWill = pw
 	}
@@ -443,7 +508,11 @@ func (s *Server) restore() error {
 		st.Write(expired, make([][]byte, len(expired)), true, s.storeFailed)
 	}
 	for _, m := range due {
-		s.publish(m, new(router), nil, nil)
+		s.publish(m, new(router), nil, s.restoredSource(m, sources))
+	}
+	if unsourced > 0 && s.o().Authorizer != nil && !s.o().NoRetainSourceCheck {
+		s.log.Info(fmt.Sprintf("%d retained messages in the store have no recorded publisher (written by an earlier version): "+
+			"check_retain_source does not apply to them", unsourced))
 	}
 	return nil
 }
@@ -620,8 +689,8 @@ func (s *Server) persistReceivedLocked(ss *session, id uint16, awaiting bool) {
 
 // persistWillLocked records a session's will waiting for its delay, or
 // (pw nil) its removal: published, dropped on resuming, or gone with its
-// session. A restored will has no write access to recheck for
-// check_retain_source; it was checked when its connection ended.
+// session. The record names the will's client, whose access a restored
+// will is retained with, for check_retain_source.
 func (s *Server) persistWillLocked(ss *session, pw *pendingWill) {
 	if !ss.persisted {
 		return
@@ -629,7 +698,7 @@ func (s *Server) persistWillLocked(ss *session, pw *pendingWill) {
 	var v []byte
 	if pw != nil {
 		v = binary.BigEndian.AppendUint64(nil, uint64(pw.due.UnixNano()))
-		v = append(v, encodeMessage(pw.msg)...)
+		v = append(v, encodeSourced(pw.msg)...)
 	}
 	s.storeWrite([][]byte{storeKey(kindWill, ss.id)}, [][]byte{v})
 }

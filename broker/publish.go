@@ -91,7 +91,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	r := &c.scratch.route
 	switch p.QoS {
 	case 0:
-		c.s.publish(newMessage(p, c.version), r, c.session, c.access)
+		c.s.publish(c.newMessage(p), r, c.session, c.access)
 	case 1:
 		if c.version == packets.V5 {
 			inUse, awaiting := c.session.awaitingRelease(p.PacketID)
@@ -106,7 +106,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 				return nil
 			}
 		}
-		c.routeAndAck(p, newMessage(p, c.version), r)
+		c.routeAndAck(p, c.newMessage(p), r)
 	case 2:
 		// Exactly once: a PUBLISH re-sent before PUBREL is acknowledged
 		// again but not delivered again [MQTT-4.3.3-2].
@@ -118,9 +118,17 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			c.ackPublish(p, packets.Success)
 			return nil
 		}
-		c.routeAndAck(p, newMessage(p, c.version), r)
+		c.routeAndAck(p, c.newMessage(p), r)
 	}
 	return nil
+}
+
+// newMessage is the Message of a PUBLISH the client sent, with the client
+// as its source.
+func (c *conn) newMessage(p *packets.Publish) *Message {
+	m := newMessage(p, c.version)
+	m.source = c.identity
+	return m
 }
 
 // routeAndAck stores a retained message, routes m and acknowledges p. The

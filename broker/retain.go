@@ -77,3 +77,45 @@ func (r *retainStore) match(filter string, fn func(m *Message, source TopicAcces
 		}
 	}
 }
+
+// identity is who published a message, as its client was given to the
+// Authorizer: what a Store keeps with a retained message so that a
+// restarted broker can ask for the publisher's access again, for
+// check_retain_source (Mosquitto keeps source_id and source_username with
+// each stored message).
+type identity struct {
+	clientID, username string
+	hasUsername        bool
+}
+
+// restoredSource is the access to check m, a retained message or will
+// restored from the Store, against: that of its recorded publisher, which
+// the broker-wide Authorizer gives again for the client identifier and
+// user name alone (what else its connection had, such as its listener, is
+// not recorded). It is nil, and the message goes out unchecked, when the
+// record names no publisher (a store written before publishers were kept:
+// Mosquitto too skips the check for a message without a source), when
+// there is no Authorizer or it allows the publisher everything, and when
+// the check is off. known holds the publishers met so far in this restore,
+// so that their messages share one identity and one access each.
+func (s *Server) restoredSource(m *Message, known map[identity]restoredPublisher) TopicAccess {
+	if m.source == nil {
+		return nil
+	}
+	p, ok := known[*m.source]
+	if !ok {
+		p.who = m.source
+		if a := s.o().Authorizer; a != nil && !s.o().NoRetainSourceCheck {
+			p.access = a.Access(ConnectInfo{ClientID: p.who.clientID, Username: p.who.username, HasUsername: p.who.hasUsername})
+		}
+		known[*m.source] = p
+	}
+	m.source = p.who
+	return p.access
+}
+
+// restoredPublisher is a publisher of restored messages and its access.
+type restoredPublisher struct {
+	who    *identity
+	access TopicAccess
+}

@@ -52,6 +52,7 @@ func (c *conn) publishWill() {
 		QoS:        w.QoS,
 		Retain:     w.Retain,
 		Properties: forwardedProperties(&w.Properties),
+		source:     c.identity,
 	}
 	if w.Properties.Has(packets.PropMessageExpiry) {
 		m.expiresAt = time.Now().Add(time.Duration(w.Properties.MessageExpiry) * time.Second).UnixNano()

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ type secureBroker struct {
 	port   string
 	log    *mosquittotest.SyncBuffer
 	reload chan struct{}
+	stop   func() // stops the broker and waits for it (once; the test's end calls it too)
 }
 
 // startSecureBroker writes conf (with {port} replaced by a free port, and
@@ -42,7 +44,7 @@ func startSecureBroker(t *testing.T, dir, conf string) *secureBroker {
 	go func() {
 		done <- cli.BrokerWithReload(ctx, []string{"-c", path}, cli.Stdio{In: strings.NewReader(""), Out: b.log, Err: b.log}, b.reload)
 	}()
-	t.Cleanup(func() {
+	b.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case <-done:
@@ -53,6 +55,7 @@ func startSecureBroker(t *testing.T, dir, conf string) *secureBroker {
 			t.Logf("broker log:\n%s", b.log)
 		}
 	})
+	t.Cleanup(b.stop)
 	mosquittotest.WaitFor(t, 10*time.Second, "broker listening", func() bool {
 		select {
 		case status := <-done:
