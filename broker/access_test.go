@@ -161,7 +161,8 @@ func TestPublishDenied(t *testing.T) {
 	expectNothing(t, late)
 }
 
-// A will is held to the client's write access.
+// A will is held to the client's write access: one to a topic the client
+// may not write is refused at CONNECT (return code 5), and never published.
 func TestWillToForbiddenTopicNotPublished(t *testing.T) {
 	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"dying": {"wills/ok"}})
 	b := accessBroker(t, r)
@@ -172,7 +173,13 @@ func TestWillToForbiddenTopicNotPublished(t *testing.T) {
 		c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, KeepAlive: 60,
 			ClientID: "dying", Username: "dying", UsernameFlag: true,
 			Will: &packets.Will{Topic: willTopic, Payload: []byte("gone")}})
-		c.Expect()
+		want := packets.ReasonCode(0)
+		if willTopic == "wills/forbidden" {
+			want = packets.ConnRefusedNotAuthorized
+		}
+		if ack, ok := c.Expect().(*packets.Connack); !ok || ack.ReasonCode != want {
+			t.Fatalf("will to %s: got %+v, want CONNACK %d", willTopic, ack, want)
+		}
 		c.Net.Close()
 	}
 	if p := expectPublish(t, sub); p.Topic != "wills/ok" {

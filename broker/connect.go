@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/midge-mqtt/midge/packets"
-	"github.com/midge-mqtt/midge/topic"
 )
 
 // readBufferSize is the initial read buffer of a connection.
@@ -78,11 +77,17 @@ func (c *conn) handshake() error {
 		c.aliasesOut = newOutAliases(p.Properties.TopicAliasMaximum, c.s.o().BrokerTopicAliasMaximum, c.maxPacketOut)
 	}
 	if code, err := c.checkConnect(&p); err != nil {
-		c.refuse(p.Version, code, err.Error())
+		if code != 0 {
+			c.refuse(p.Version, code, err.Error())
+		}
 		return err
 	}
 	if err := c.authenticate(&p); err != nil {
 		return err
+	}
+	if code, err := c.checkWillAccess(&p); err != nil {
+		c.refuse(p.Version, code, err.Error())
+		return fmt.Errorf("client %s%s refused: %w", c.clientID, userLabel(&p), err)
 	}
 
 	c.nc.SetReadDeadline(time.Time{})
@@ -121,7 +126,8 @@ func (c *conn) handshake() error {
 }
 
 // checkConnect applies the broker's rules to a well-formed CONNECT. On
-// refusal it returns the CONNACK code and the reason.
+// refusal it returns the CONNACK code and the reason; code 0 closes the
+// connection without CONNACK.
 func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 	v5 := p.Version == packets.V5
 	if p.ClientID == "" {
@@ -143,15 +149,7 @@ func (c *conn) checkConnect(p *packets.Connect) (packets.ReasonCode, error) {
 		return packets.ConnRefusedIdentifier, fmt.Errorf("keep alive %d above max_keepalive %d", p.KeepAlive, c.s.o().MaxKeepAlive)
 	}
 	if p.Will != nil {
-		if err := topic.ValidName(p.Will.Topic); err != nil {
-			return packets.TopicNameInvalid, fmt.Errorf("will topic: %w [MQTT-3.1.3-11]", err)
-		}
-		if p.Will.QoS > c.maxQoS() {
-			return notSupported(v5, packets.QoSNotSupported), fmt.Errorf("will QoS %d above this listener's max_qos %d", p.Will.QoS, c.maxQoS())
-		}
-		if p.Will.Retain && c.s.o().RetainUnavailable {
-			return notSupported(v5, packets.RetainNotSupported), errors.New("retained will while retain_available is false")
-		}
+		return c.checkWill(p)
 	}
 	return 0, nil
 }

@@ -7,11 +7,30 @@ import (
 	"github.com/midge-mqtt/midge/packets"
 )
 
-// errTakenOverResumed ends a connection whose session a new connection of
-// the same client resumes: its will is withheld, as Mosquitto 2.0 does
-// (src/handle_connect.c), which [MQTT-3.1.2-10] permits, since a new
-// connection came before any will delay passed. errTakenOver, whose will
-// is published, ends one whose session ended with the takeover.
+// What becomes of the will of a connection taken over by a new one with
+// the same client identifier follows Mosquitto 2.0 (src/handle_connect.c,
+// connect__on_authorised; test/broker/07-will-takeover.py):
+//
+//   - the will is published when the old session ends with the takeover:
+//     the old connection had MQTT 3.1.1 Clean Session 1 or MQTT 5 Session
+//     Expiry 0, or the new one starts clean;
+//   - it is withheld when the new connection resumes the session, which
+//     [MQTT-3.1.2-8] permits: a new connection for the client identifier
+//     was opened before any Will Delay Interval passed.
+//
+// A Will Delay Interval changes nothing in either case. Mosquitto 2.0
+// drops a will with a delay on every takeover, also when the takeover ends
+// the session; midge publishes it then, as [MQTT-3.1.2-8] and the spec's
+// comment on takeover in 3.1.4 say: the session ended. A named user taking
+// over an anonymous session gets a fresh one (attachSession), so the old
+// session ends and its will is published, where Mosquitto would hand the
+// session over and withhold it.
+//
+// errTakenOverResumed ends a connection whose session was resumed, and
+// withholds its will; errTakenOver, which publishes it, one whose session
+// ended. publishWill also withholds a will whose session another
+// connection holds, for a connection that ended for a reason of its own
+// while it was being taken over.
 var errTakenOverResumed = &closeReason{msg: errTakenOver.msg, code: packets.SessionTakenOver}
 
 // takeoverReason is why a connection taken over ends: its session ended
@@ -33,6 +52,9 @@ func takeoverReason(sessionEnded bool) error {
 // session is resumed first [MQTT-3.1.3-9]; it is published early if the
 // session ends first.
 func (c *conn) publishWill() {
+	if c.session.resumedByAnother(c) {
+		return // withheld: see errTakenOverResumed
+	}
 	w := c.will
 	name := w.Topic
 	if mount := c.mountPoint(); mount != "" {
@@ -63,6 +85,14 @@ func (c *conn) publishWill() {
 		}
 	}
 	c.s.publish(m, &c.scratch.route, nil, c.access)
+}
+
+// resumedByAnother reports whether a connection other than c has resumed
+// the session c held.
+func (ss *session) resumedByAnother(c *conn) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.conn != nil && ss.conn != c && !ss.ended
 }
 
 // pendingWill is a will waiting for its delay to pass.
