@@ -24,9 +24,9 @@
 # Against mosquitto 2.0 set MIDGE_TEST_KEEPALIVE_SLACK=10s: its keepalive
 # check is coarser than the Go test allows (see interop/will_test.go).
 #
-# Installs mosquitto-clients, python3-paho-mqtt, chromium and (without node
-# and npm) nodejs and npm with apt-get when they are missing, and fails loudly
-# if they still are; MQTT.js comes from the npm registry (npm ci, pinned by
+# Installs mosquitto, mosquitto-clients, openssl, python3-paho-mqtt, chromium
+# and (without node and npm) nodejs and npm with apt-get when they are
+# missing, and fails loudly if they still are; MQTT.js comes from the npm registry (npm ci, pinned by
 # interop/websocket/package-lock.json). Prints one line per check and
 # then "N passed, M failed"; exits non-zero when a check failed or the broker
 # could not be started. Stops only the processes it started.
@@ -71,12 +71,16 @@ python=/usr/bin/python3 # Debian's, which has python3-paho-mqtt; a pyenv python3
 # --- tools ---------------------------------------------------------------
 
 have_clients() { command -v mosquitto_pub >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; }
+have_broker() { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; }
+have_openssl() { command -v openssl >/dev/null 2>&1; }
 have_paho() { [ -x "$python" ] && "$python" -c 'import paho.mqtt.client' >/dev/null 2>&1; }
 have_node() { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }
 have_chromium() { command -v chromium >/dev/null 2>&1; }
 
 missing=()
 have_clients || missing+=(mosquitto-clients)
+have_broker || missing+=(mosquitto)
+have_openssl || missing+=(openssl)
 have_paho || missing+=(python3-paho-mqtt)
 have_node || missing+=(nodejs npm)
 have_chromium || missing+=(chromium)
@@ -90,6 +94,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 have_clients || die "mosquitto_pub/mosquitto_sub not found: install mosquitto-clients (apt-get install mosquitto-clients)"
+have_broker || die "mosquitto not found: install Debian's mosquitto (apt-get install mosquitto), the reference broker and bridge peer of the Go interop tests"
+have_openssl || die "openssl not found: install openssl (apt-get install openssl) for the certificate-chain check"
 have_paho || die "$python cannot import paho.mqtt: install python3-paho-mqtt (apt-get install python3-paho-mqtt)"
 have_node || die "node/npm not found: install Node.js and npm (apt-get install nodejs npm) for the MQTT.js checks"
 have_chromium || die "chromium not found: install Debian's chromium (apt-get install chromium) for the browser check"
