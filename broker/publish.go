@@ -408,8 +408,25 @@ func appendMerged(list []subscriber, sub subscriber) []subscriber {
 }
 
 // reservedTopic reports whether clients may not publish to name: $SYS and
-// its subtopics, and anything under $share/.
+// its subtopics, and anything under $share/. As in Mosquitto, one $SYS
+// topic is open to clients: $SYS/broker/connection/NAME/state, where a
+// bridge reports (and, as its will, withdraws) its connection's state on
+// the remote broker; the ACL still applies to it.
 func reservedTopic(name string) bool {
-	return strings.HasPrefix(name, "$SYS") && (len(name) == 4 || name[4] == '/') ||
-		strings.HasPrefix(name, "$share/")
+	if strings.HasPrefix(name, "$SYS") && (len(name) == 4 || name[4] == '/') {
+		return !bridgeStateTopic(name)
+	}
+	return strings.HasPrefix(name, "$share/")
+}
+
+// bridgeStateTopic reports whether name matches
+// $SYS/broker/connection/+/state.
+func bridgeStateTopic(name string) bool {
+	const prefix, suffix = "$SYS/broker/connection/", "/state"
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return false
+	}
+	connection, ok := strings.CutSuffix(rest, suffix)
+	return ok && !strings.Contains(connection, "/")
 }

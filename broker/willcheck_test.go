@@ -213,3 +213,31 @@ func TestWillCheckedUnderMountPoint(t *testing.T) {
 		}
 	}
 }
+
+// One $SYS topic is open to clients, as in Mosquitto:
+// $SYS/broker/connection/NAME/state, where a Mosquitto bridge publishes
+// its state on the remote broker and leaves a will saying it is gone.
+// Nothing else under $SYS is.
+func TestBridgeStateTopicWritable(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{SysInterval: -1})
+	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
+	subscribe(t, watcher, "$SYS/#", 0)
+
+	c := brokertest.Dial(t, b.Addr, packets.V311)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, KeepAlive: 60, ClientID: "bridge",
+		Will: &packets.Will{Topic: "$SYS/broker/connection/pi/state", Retain: true, Payload: []byte("0")}})
+	if ack, ok := c.Expect().(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("got %+v, want CONNACK 0 for a will to the bridge state topic", ack)
+	}
+	for _, name := range []string{"$SYS/broker/connection/pi/other", "$SYS/broker/connection/a/b/state", "$SYS/broker/connection//x/state", "$SYS/broker/version"} {
+		c.Send(&packets.Publish{Topic: name, Payload: []byte("forged")})
+	}
+	c.Send(&packets.Publish{Topic: "$SYS/broker/connection/pi/state", Retain: true, Payload: []byte("1")})
+	if p := expectPublish(t, watcher); p.Topic != "$SYS/broker/connection/pi/state" || string(p.Payload) != "1" {
+		t.Fatalf("watcher got %q %q, want the bridge's state 1 and nothing forged before it", p.Topic, p.Payload)
+	}
+	c.Net.Close()
+	if p := expectPublish(t, watcher); p.Topic != "$SYS/broker/connection/pi/state" || string(p.Payload) != "0" {
+		t.Fatalf("watcher got %q %q, want the bridge's will, state 0", p.Topic, p.Payload)
+	}
+}
