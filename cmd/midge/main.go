@@ -23,6 +23,7 @@ Commands:
   passwd   manage a password file, like mosquitto_passwd
   cert     make TLS certificates for a broker and its clients (midge cert --help)
   bench    load-test any MQTT broker (midge bench --help)
+  version  print midge's version, commit and Go version (also --version)
 `
 
 func main() {
@@ -50,6 +51,8 @@ func main() {
 		status = cli.Cert(ctx, args, stdio)
 	case "bench":
 		status = cli.Bench(ctx, args, stdio)
+	case "version", "--version":
+		status = cli.PrintVersion(stdio)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 	default:

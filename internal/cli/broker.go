@@ -17,9 +17,6 @@ import (
 	"github.com/midge-mqtt/midge/internal/listener"
 )
 
-// Version is midge's version, reported by the broker.
-const Version = "0.1.0"
-
 // Broker runs `midge broker`: mosquitto's command line (-c, -p, -v) and,
 // without a configuration file, its local-only default.
 func Broker(ctx context.Context, args []string, stdio Stdio) int {
@@ -43,17 +40,25 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	fs.BoolVar(&verbose, "v", false, "")
 	fs.BoolVar(&verbose, "verbose", false, "")
 	fs.StringVar(&logFormat, "log-format", "text", "")
-	fs.Usage = func() { fmt.Fprint(stdio.Err, brokerUsage) }
+	var version bool
+	fs.BoolVar(&version, "version", false, "")
+	fs.Usage = func() {} // --help goes to stdout, a usage error's text to stderr: below
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdio.Out, brokerUsage)
 			return 0
 		}
+		fmt.Fprint(stdio.Err, brokerUsage)
 		return 3
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stdio.Err, "Error: unknown argument %q.\n", fs.Arg(0))
-		fs.Usage()
+		fmt.Fprint(stdio.Err, brokerUsage)
 		return 3
+	}
+	if version {
+		fmt.Fprintln(stdio.Out, VersionLine())
+		return 0
 	}
 
 	if logFormat != "text" && logFormat != "json" {
@@ -341,5 +346,6 @@ Usage: midge broker [-c config_file] [-p port] [-v]
                      ignored when the configuration file defines listeners.
  -v, --verbose     : log everything, debug messages included (log_type all).
  --log-format FMT  : text (Mosquitto's log lines, the default) or json.
+ --version         : print midge's version, commit and Go version.
  -h, --help        : show this help.
 `, "\n")
