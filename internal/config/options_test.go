@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -179,6 +180,35 @@ func TestRefusedBridgeAndPlugin(t *testing.T) {
 		e := parseError(t, text)
 		if !strings.Contains(e.Msg, "refused") {
 			t.Errorf("Parse(%q) = %q, want a refusal", text, e)
+		}
+	}
+}
+
+// An unknown option names the nearest known one, and none when nothing is
+// near; either way it points to the list the binary prints.
+func TestUnknownOptionSuggestion(t *testing.T) {
+	for _, tc := range []struct{ typo, want string }{
+		{"allow_anonymus", "allow_anonymous"},
+		{"alow_anonymous", "allow_anonymous"},
+		{"Allow_Anonymous", "allow_anonymous"},
+		{"listner", "listener"},
+		{"certfle", "certfile"},
+		{"keyfiel", "keyfile"},
+		{"password-file", "password_file"},
+		{"max_inflight_message", "max_inflight_messages"},
+		{"persistance", "persistence"},
+	} {
+		e := parseError(t, tc.typo+" x\n")
+		want := fmt.Sprintf("unknown option %q (did you mean %s? `midge broker --options` lists every option)", tc.typo, tc.want)
+		if e.Msg != want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.typo, e.Msg, want)
+		}
+	}
+	for _, far := range []string{"bogus_option", "xyzzy", "frobnicate_the_widgets", "qq", "-"} {
+		e := parseError(t, far+" 1\n")
+		want := fmt.Sprintf("unknown option %q (`midge broker --options` lists every option)", far)
+		if e.Msg != want {
+			t.Errorf("%s:\n got  %s\n want %s", far, e.Msg, want)
 		}
 	}
 }

@@ -92,7 +92,11 @@ func (p *parser) parseLine(at position, text string, level int) error {
 	v := newValue(name, strings.TrimSpace(text[len(name):]))
 	opt, ok := lookup(name)
 	if !ok {
-		return &Error{at.file, at.line, fmt.Sprintf("unknown option %q (see docs/configuration.md for the options midge reads)", name)}
+		hint := "`midge broker --options` lists every option"
+		if near := suggest(name); near != "" {
+			hint = "did you mean " + near + "? " + hint
+		}
+		return &Error{at.file, at.line, fmt.Sprintf("unknown option %q (%s)", name, hint)}
 	}
 	switch {
 	case opt.Status == Warn:

@@ -508,3 +508,40 @@ func setDurability(t *target, v *value) error {
 	}
 	return err
 }
+
+// suggest returns the registry option nearest to an unknown name, or ""
+// when none is near enough to be the one meant: at most a third of the
+// name's letters (at least one) added, removed or changed, ignoring case.
+func suggest(name string) string {
+	name = strings.ToLower(name)
+	best, bestDistance := "", max(1, len(name)/3)+1
+	for _, o := range registry {
+		if strings.HasSuffix(o.Name, "*") {
+			continue
+		}
+		if d := editDistance(name, o.Name); d < bestDistance {
+			best, bestDistance = o.Name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	row := make([]int, len(b)+1) // row[j]: distance from a[:i] to b[:j]
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		diagonal := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			diagonal, row[j] = row[j], min(row[j]+1, row[j-1]+1, diagonal+cost)
+		}
+	}
+	return row[len(b)]
+}
