@@ -40,8 +40,9 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	fs.BoolVar(&verbose, "v", false, "")
 	fs.BoolVar(&verbose, "verbose", false, "")
 	fs.StringVar(&logFormat, "log-format", "text", "")
-	var version bool
+	var version, options bool
 	fs.BoolVar(&version, "version", false, "")
+	fs.BoolVar(&options, "options", false, "")
 	fs.Usage = func() {} // --help goes to stdout, a usage error's text to stderr: below
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -56,8 +57,14 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 		fmt.Fprint(stdio.Err, brokerUsage)
 		return 3
 	}
-	if version {
+	switch {
+	case version:
 		fmt.Fprintln(stdio.Out, VersionLine())
+		return 0
+	case options:
+		if err := printOptions(stdio.Out); err != nil {
+			return 1
+		}
 		return 0
 	}
 
@@ -337,7 +344,8 @@ func (p *portList) Set(s string) error {
 var brokerUsage = strings.TrimLeft(`
 midge broker: an MQTT 3.1, 3.1.1 and 5.0 broker.
 
-Usage: midge broker [-c config_file] [-p port] [-v]
+Usage: midge broker [-c config_file] [-p port] [-v] [--log-format FMT]
+       midge broker --options | --version | --help
 
  -c, --config-file : read the configuration from a file (mosquitto.conf format).
                      Without one, midge listens on port 1883 of 127.0.0.1 and ::1 only
@@ -346,6 +354,8 @@ Usage: midge broker [-c config_file] [-p port] [-v]
                      ignored when the configuration file defines listeners.
  -v, --verbose     : log everything, debug messages included (log_type all).
  --log-format FMT  : text (Mosquitto's log lines, the default) or json.
+ --options         : list every mosquitto.conf option with what midge does with it
+                     (implemented, warning, refused) and its default, then exit.
  --version         : print midge's version, commit and Go version.
  -h, --help        : show this help.
 `, "\n")
