@@ -195,8 +195,13 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 				listenAddr{network: "tcp4", address: net.JoinHostPort("127.0.0.1", port)},
 				listenAddr{network: "tcp6", address: net.JoinHostPort("::1", port), optional: true})
 		}
-		log.Info("Starting in local only mode. Connections will only be possible from clients running on this machine. " +
-			"Create a configuration file which defines a listener to allow remote access (for example `listener 1883` and `allow_anonymous true`), and start with -c FILE.")
+		advice := "Create a configuration file which defines a listener to allow remote access " +
+			"(for example `listener 1883` and `allow_anonymous true`), and start with -c FILE."
+		if len(cfg.Files) > 0 {
+			advice = "Define a listener in " + cfg.Files[0] + " to allow remote access " +
+				"(for example `listener 1883` and `allow_anonymous true`)."
+		}
+		log.Info("Starting in local only mode. Connections will only be possible from clients running on this machine. " + advice)
 		return plan, nil
 	}
 	if len(ports) > 0 {
@@ -274,7 +279,7 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 		if a.cfg != nil && a.cfg.Protocol == "websockets" {
 			ws, err := listener.WebSocket(l, listener.WebSocketOptions{HTTPDir: a.cfg.HTTPDir, Logger: log})
 			if err != nil {
-				log.Error(fmt.Sprintf("%s:%d: listener %d", a.cfg.File, a.cfg.Line, a.cfg.Port), "err", err)
+				log.Error("Error: " + listenerError(a.cfg, err).Error())
 				l.Close()
 				for _, b := range listeners {
 					b.l.Close()

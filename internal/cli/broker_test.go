@@ -82,6 +82,22 @@ func TestBrokerLocalOnlyDefault(t *testing.T) {
 	}
 }
 
+// A configuration file without a listener also means local-only mode; the
+// advice then names the file rather than telling the user to pass -c.
+func TestBrokerLocalOnlyWithConfigFile(t *testing.T) {
+	addr := mosquittotest.FreeAddr(t)
+	_, port := splitAddr(t, addr)
+	path := filepath.Join(t.TempDir(), "nolistener.conf")
+	os.WriteFile(path, []byte("allow_anonymous true\n"), 0o600)
+	log := runBroker(t, "-c", path, "-p", port)
+	if code := connackCode(t, addr); code != 0 {
+		t.Fatalf("CONNACK %d, want 0", code)
+	}
+	if text := log.String(); !strings.Contains(text, "Define a listener in "+path) || strings.Contains(text, "-c FILE") {
+		t.Errorf("the local-only advice should name %s and not ask for -c:\n%s", path, text)
+	}
+}
+
 func TestBrokerConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	openAddr, closedAddr := mosquittotest.FreeAddr(t), mosquittotest.FreeAddr(t)
@@ -112,6 +128,32 @@ func TestBrokerBadConfigNamesFileAndLine(t *testing.T) {
 	status := Broker(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
 	if status == 0 || !strings.Contains(out.String(), path+":2: allow_anonymous") {
 		t.Fatalf("status %d, output %q: want a failure naming %s:2", status, out.String(), path)
+	}
+}
+
+// A TLS file that cannot be used is reported at the line of the option that
+// names it, once, without the listener line or a package prefix.
+func TestBrokerTLSFileErrorNamesItsLine(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.crt")
+	notPEM := filepath.Join(dir, "server.key")
+	os.WriteFile(notPEM, []byte("not a key\n"), 0o600)
+	cases := []struct{ name, conf, want string }{
+		{"certfile", "listener 18842 127.0.0.1\n\ncertfile " + missing + "\nkeyfile " + notPEM + "\n",
+			":3: certfile " + missing + ": no such file or directory"},
+		{"only keyfile", "listener 18842 127.0.0.1\nallow_anonymous true\nkeyfile " + notPEM + "\n",
+			":3: a TLS listener needs both certfile and keyfile"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".conf")
+			os.WriteFile(path, []byte(tc.conf), 0o600)
+			var out bytes.Buffer
+			status := Broker(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
+			if text := out.String(); status != 3 || !strings.Contains(text, "Error: "+path+tc.want+"\n") || strings.Contains(text, "listener:") {
+				t.Errorf("status %d, output %q: want %q", status, text, path+tc.want)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -154,7 +155,7 @@ func (sec *security) listenerTLS(l *config.Listener, log *slog.Logger) (*listene
 		UseIdentityAsUsername: l.UseIdentityAsUsername, UseSubjectAsUsername: l.UseSubjectAsUsername,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s:%d: listener %d: %w", l.File, l.Line, l.Port, err)
+		return nil, listenerError(l, err)
 	}
 	for _, w := range t.Warnings() {
 		log.Warn(fmt.Sprintf("%s:%d: listener %d: %s", l.File, l.Line, l.Port, w))
@@ -210,7 +211,7 @@ func (sec *security) reload(log *slog.Logger) {
 	}
 	for l, t := range sec.tls {
 		if err := t.Reload(); err != nil {
-			log.Error(fmt.Sprintf("reload: listener %d keeps its previous TLS certificates", l.Port), "err", err)
+			log.Error(fmt.Sprintf("Reload: %v; listener %d keeps its previous TLS certificates.", listenerError(l, err), l.Port))
 		}
 	}
 }
@@ -241,4 +242,16 @@ func (m scramMethod) Start(method string, _ broker.ConnectInfo) (broker.AuthExch
 		return nil, false
 	}
 	return m.scram.NewExchange(), true
+}
+
+// listenerError places err, found after parsing, at the line to fix: the
+// option's when the listener package names one (certfile, keyfile,
+// cafile...), else the listener's own.
+func listenerError(l *config.Listener, err error) error {
+	var oe *listener.OptionError
+	if errors.As(err, &oe) {
+		file, line := l.At(oe.Option)
+		return fmt.Errorf("%s:%d: %w", file, line, err)
+	}
+	return fmt.Errorf("%s:%d: listener %d: %w", l.File, l.Line, l.Port, err)
 }

@@ -134,6 +134,9 @@ type Listener struct {
 	Address string
 	File    string // where it was declared
 	Line    int
+	// lines records where each option of this listener was read (the
+	// last line of an option given twice); see At.
+	lines map[string]position
 	// Implicit marks the default listener: Mosquitto makes one from the
 	// deprecated port and bind_address options and from listener options
 	// that come before any `listener` line of a file. Its Port defaults to
@@ -188,6 +191,16 @@ type Listener struct {
 	ACLFile                 string
 	AllowZeroLengthClientID *bool
 	AutoIDPrefix            *string
+}
+
+// At returns the file and line that set option on this listener, or the
+// listener's own line when the option was not set, so that an error found
+// later, such as a certfile that cannot be read, names the line to fix.
+func (l *Listener) At(option string) (file string, line int) {
+	if at, ok := l.lines[option]; ok {
+		return at.file, at.line
+	}
+	return l.File, l.Line
 }
 
 // TLS reports whether the listener is configured for TLS.

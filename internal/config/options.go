@@ -95,11 +95,19 @@ type target struct {
 
 // listener returns the listener the line belongs to: for ScopeListener the
 // one declared above it in the same file, else the default listener.
+// It records the line in the listener, for Listener.At.
 func (t *target) listener() *Listener {
+	var l *Listener
 	if t.option.Scope == ScopeDefaultListener {
-		return t.p.defaultListener(t.at, t.option.Name)
+		l = t.p.defaultListener(t.at, t.option.Name)
+	} else {
+		l = t.p.listener(t.at, t.option.Name)
 	}
-	return t.p.listener(t.at, t.option.Name)
+	if l.lines == nil {
+		l.lines = make(map[string]position)
+	}
+	l.lines[t.option.Name] = t.at
+	return l
 }
 
 // security returns where a security option goes: the broker-wide set, or

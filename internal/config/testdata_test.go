@@ -141,6 +141,20 @@ func TestKitchenSink(t *testing.T) {
 		Warnings:                   warnings,
 		Files:                      []string{path},
 	}
+	// Each listener knows the line of each of its options, for errors found
+	// after parsing; a listener's own line stands for an option not given.
+	for _, at := range []struct {
+		listener int
+		option   string
+		line     int
+	}{{2, "certfile", 43}, {2, "keyfile", 44}, {2, "crlfile", 45}, {4, "certfile", 60}, {2, "http_dir", 40}, {0, "certfile", 32}} {
+		if file, line := cfg.Listeners[at.listener].At(at.option); file != path || line != at.line {
+			t.Errorf("listener %d: %s at %s:%d, want line %d", at.listener, at.option, file, line, at.line)
+		}
+	}
+	for i := range cfg.Listeners {
+		cfg.Listeners[i].lines = nil
+	}
 	if !reflect.DeepEqual(cfg, want) {
 		for i := range max(len(cfg.Listeners), len(want.Listeners)) {
 			if i >= len(cfg.Listeners) || i >= len(want.Listeners) || !reflect.DeepEqual(cfg.Listeners[i], want.Listeners[i]) {

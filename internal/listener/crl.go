@@ -24,7 +24,7 @@ type crlSet []crl
 func loadCRLs(path string) (crlSet, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("listener: crlfile %s: %w", path, err)
+		return nil, optionErr("crlfile", path, err)
 	}
 	var ders [][]byte
 	rest := data
@@ -40,7 +40,7 @@ func loadCRLs(path string) (crlSet, error) {
 	}
 	if len(ders) == 0 {
 		if bytes.Contains(data, []byte("-----BEGIN")) {
-			return nil, fmt.Errorf("listener: crlfile %s: no X509 CRL found", path)
+			return nil, optionErrf("crlfile", "crlfile %s: no X509 CRL found", path)
 		}
 		ders = [][]byte{data}
 	}
@@ -48,7 +48,7 @@ func loadCRLs(path string) (crlSet, error) {
 	for _, der := range ders {
 		list, err := x509.ParseRevocationList(der)
 		if err != nil {
-			return nil, fmt.Errorf("listener: crlfile %s: %w", path, err)
+			return nil, optionErr("crlfile", path, err)
 		}
 		c := crl{list: list, revoked: make(map[string]bool, len(list.RevokedCertificateEntries))}
 		for _, entry := range list.RevokedCertificateEntries {

@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -71,23 +70,32 @@ type TLS struct {
 	current  atomic.Pointer[tls.Config] // the configuration handshakes use now
 }
 
+// pairSet names the one of certfile and keyfile that is set, when the
+// other is not: its line is the one to show.
+func pairSet(o TLSOptions) string {
+	if o.CertFile == "" {
+		return "keyfile"
+	}
+	return "certfile"
+}
+
 // NewTLS checks the options, loads the files they name and returns the
 // configuration. Its errors name the option and the file at fault.
 func NewTLS(o TLSOptions) (*TLS, error) {
 	t := &TLS{opts: o}
 	if o.CertFile == "" || o.KeyFile == "" {
-		return nil, errors.New("listener: a TLS listener needs both certfile and keyfile")
+		return nil, optionErrf(pairSet(o), "a TLS listener needs both certfile and keyfile")
 	}
 	if o.RequireCertificate && o.CAFile == "" && o.CAPath == "" {
-		return nil, errors.New("listener: require_certificate true needs cafile or capath")
+		return nil, optionErrf("require_certificate", "require_certificate true needs cafile or capath")
 	}
 	var err error
 	if t.min, err = TLSVersion(o.Version); err != nil {
-		return nil, fmt.Errorf("listener: tls_version: %w", err)
+		return nil, optionErrf("tls_version", "tls_version: %w", err)
 	}
 	if o.Ciphers != "" {
 		if t.suites, err = cipherSuites(o.Ciphers); err != nil {
-			return nil, fmt.Errorf("listener: ciphers %q: %w", o.Ciphers, err)
+			return nil, optionErrf("ciphers", "ciphers %q: %w", o.Ciphers, err)
 		}
 	}
 	if o.Ciphers13 != "" {
@@ -132,7 +140,7 @@ func (t *TLS) Reload() error {
 	// chain the listener sends.
 	cas, err := readCAs(t.opts.CAFile, t.opts.CAPath)
 	if err != nil {
-		return fmt.Errorf("listener: %w", err)
+		return err
 	}
 	completeChain(&cert, cas, t.now())
 	cfg := &tls.Config{
@@ -252,16 +260,16 @@ func readCAs(cafile, capath string) ([]*x509.Certificate, error) {
 	if cafile != "" {
 		data, err := os.ReadFile(cafile)
 		if err != nil {
-			return nil, fmt.Errorf("cafile %s: %w", cafile, err)
+			return nil, optionErr("cafile", cafile, err)
 		}
 		if cas = appendCerts(cas, data); len(cas) == 0 {
-			return nil, fmt.Errorf("cafile %s: no PEM certificate found", cafile)
+			return nil, optionErrf("cafile", "cafile %s: no PEM certificate found", cafile)
 		}
 	}
 	if capath != "" {
 		entries, err := os.ReadDir(capath)
 		if err != nil {
-			return nil, fmt.Errorf("capath %s: %w", capath, err)
+			return nil, optionErr("capath", capath, err)
 		}
 		before := len(cas)
 		for _, e := range entries {
@@ -272,7 +280,7 @@ func readCAs(cafile, capath string) ([]*x509.Certificate, error) {
 			cas = appendCerts(cas, data)
 		}
 		if len(cas) == before {
-			return nil, fmt.Errorf("capath %s: no PEM certificate found", capath)
+			return nil, optionErrf("capath", "capath %s: no PEM certificate found", capath)
 		}
 	}
 	return cas, nil
@@ -302,27 +310,27 @@ func appendCerts(cas []*x509.Certificate, data []byte) []*x509.Certificate {
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("listener: certfile %s: %w", certFile, err)
+		return tls.Certificate{}, optionErr("certfile", certFile, err)
 	}
 	if !hasPEM(certPEM, func(typ string) bool { return typ == "CERTIFICATE" }) {
-		return tls.Certificate{}, fmt.Errorf("listener: certfile %s: no certificate found", certFile)
+		return tls.Certificate{}, optionErrf("certfile", "certfile %s: no certificate found", certFile)
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("listener: keyfile %s: %w", keyFile, err)
+		return tls.Certificate{}, optionErr("keyfile", keyFile, err)
 	}
 	if hasPEM(keyPEM, func(typ string) bool { return typ == "ENCRYPTED PRIVATE KEY" }) || bytes.Contains(keyPEM, []byte("Proc-Type: 4,ENCRYPTED")) {
-		return tls.Certificate{}, fmt.Errorf("listener: keyfile %s: encrypted keys are not supported", keyFile)
+		return tls.Certificate{}, optionErrf("keyfile", "keyfile %s: encrypted keys are not supported", keyFile)
 	}
 	if !hasPEM(keyPEM, func(typ string) bool { return strings.HasSuffix(typ, "PRIVATE KEY") }) {
-		return tls.Certificate{}, fmt.Errorf("listener: keyfile %s: no private key found", keyFile)
+		return tls.Certificate{}, optionErrf("keyfile", "keyfile %s: no private key found", keyFile)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
-			return tls.Certificate{}, fmt.Errorf("listener: keyfile %s does not match certfile %s", keyFile, certFile)
+			return tls.Certificate{}, optionErrf("keyfile", "keyfile %s does not match certfile %s", keyFile, certFile)
 		}
-		return tls.Certificate{}, fmt.Errorf("listener: certfile %s, keyfile %s: %w", certFile, keyFile, err)
+		return tls.Certificate{}, optionErrf("keyfile", "certfile %s, keyfile %s: %v", certFile, keyFile, err)
 	}
 	return cert, nil
 }

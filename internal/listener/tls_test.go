@@ -407,21 +407,23 @@ func TestOptionErrors(t *testing.T) {
 		name string
 		edit func(*TLSOptions)
 		want string
+		// option is the OptionError's, so that the caller names its line.
+		option string
 	}{
-		{"no certfile", func(o *TLSOptions) { o.CertFile = "" }, "certfile and keyfile"},
-		{"missing certfile", func(o *TLSOptions) { o.CertFile = missing }, "certfile " + missing + ": open"},
-		{"certfile without certificate", func(o *TLSOptions) { o.CertFile = notPEM }, "certfile " + notPEM + ": no certificate found"},
-		{"keyfile without key", func(o *TLSOptions) { o.KeyFile = notPEM }, "keyfile " + notPEM + ": no private key found"},
-		{"mismatched key", func(o *TLSOptions) { o.KeyFile = otherKey }, "keyfile " + otherKey + " does not match certfile " + p.certFile},
-		{"missing cafile", func(o *TLSOptions) { o.RequireCertificate, o.CAFile = true, missing }, "cafile " + missing},
-		{"missing cafile, no client certificates", func(o *TLSOptions) { o.CAFile = missing }, "cafile " + missing},
-		{"cafile without certificate", func(o *TLSOptions) { o.RequireCertificate, o.CAFile = true, notPEM }, "cafile " + notPEM + ": no PEM certificate found"},
-		{"missing capath", func(o *TLSOptions) { o.RequireCertificate, o.CAFile, o.CAPath = true, "", missing }, "capath " + missing},
-		{"require without CA", func(o *TLSOptions) { o.RequireCertificate, o.CAFile = true, "" }, "require_certificate true needs cafile or capath"},
-		{"bad version", func(o *TLSOptions) { o.Version = "tlsv1.0" }, `tls_version: unsupported TLS version "tlsv1.0"`},
-		{"bad ciphers", func(o *TLSOptions) { o.Ciphers = "FOO" }, `ciphers "FOO": unknown or unsupported cipher "FOO"`},
-		{"bad crlfile", func(o *TLSOptions) { o.CRLFile = notPEM }, "crlfile " + notPEM},
-		{"missing crlfile", func(o *TLSOptions) { o.CRLFile = missing }, "crlfile " + missing},
+		{"no certfile", func(o *TLSOptions) { o.CertFile = "" }, "certfile and keyfile", "keyfile"},
+		{"missing certfile", func(o *TLSOptions) { o.CertFile = missing }, "certfile " + missing + ": no such file or directory", "certfile"},
+		{"certfile without certificate", func(o *TLSOptions) { o.CertFile = notPEM }, "certfile " + notPEM + ": no certificate found", "certfile"},
+		{"keyfile without key", func(o *TLSOptions) { o.KeyFile = notPEM }, "keyfile " + notPEM + ": no private key found", "keyfile"},
+		{"mismatched key", func(o *TLSOptions) { o.KeyFile = otherKey }, "keyfile " + otherKey + " does not match certfile " + p.certFile, "keyfile"},
+		{"missing cafile", func(o *TLSOptions) { o.RequireCertificate, o.CAFile = true, missing }, "cafile " + missing, "cafile"},
+		{"missing cafile, no client certificates", func(o *TLSOptions) { o.CAFile = missing }, "cafile " + missing, "cafile"},
+		{"cafile without certificate", func(o *TLSOptions) { o.RequireCertificate, o.CAFile = true, notPEM }, "cafile " + notPEM + ": no PEM certificate found", "cafile"},
+		{"missing capath", func(o *TLSOptions) { o.RequireCertificate, o.CAFile, o.CAPath = true, "", missing }, "capath " + missing, "capath"},
+		{"require without CA", func(o *TLSOptions) { o.RequireCertificate, o.CAFile = true, "" }, "require_certificate true needs cafile or capath", "require_certificate"},
+		{"bad version", func(o *TLSOptions) { o.Version = "tlsv1.0" }, `tls_version: unsupported TLS version "tlsv1.0"`, "tls_version"},
+		{"bad ciphers", func(o *TLSOptions) { o.Ciphers = "FOO" }, `ciphers "FOO": unknown or unsupported cipher "FOO"`, "ciphers"},
+		{"bad crlfile", func(o *TLSOptions) { o.CRLFile = notPEM }, "crlfile " + notPEM, "crlfile"},
+		{"missing crlfile", func(o *TLSOptions) { o.CRLFile = missing }, "crlfile " + missing, "crlfile"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -430,6 +432,10 @@ func TestOptionErrors(t *testing.T) {
 			_, err := NewTLS(o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+			var oe *OptionError
+			if !errors.As(err, &oe) || oe.Option != tc.option {
+				t.Errorf("%v: not an OptionError for %s", err, tc.option)
 			}
 		})
 	}

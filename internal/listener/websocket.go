@@ -3,7 +3,6 @@ package listener
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -112,7 +111,7 @@ func WebSocket(inner net.Listener, opts WebSocketOptions) (net.Listener, error) 
 	if opts.HTTPDir != "" {
 		root, err := os.OpenRoot(opts.HTTPDir)
 		if err != nil {
-			return nil, fmt.Errorf("listener: http_dir: %w", err)
+			return nil, optionErr("http_dir", opts.HTTPDir, err)
 		}
 		l.root = root
 		l.files = http.FileServerFS(noListing{root.FS()})
