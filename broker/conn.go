@@ -2,13 +2,13 @@ package broker
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -139,8 +139,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		out:    newOutbound(),
 		kicked: make(chan struct{}),
 	}
-	c.out.startWriter = c.startWriter
-	c.source.c = c
+	c.source.c = c // the writer starts once the handshake is done: setWriter
 	return c
 }
 
@@ -150,7 +149,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) serve() {
 	defer c.recoverPanic()
 	if err := c.handshake(); err != nil {
-		c.s.log.Info("connection refused", "remote", c.remote, "client", c.clientID, "reason", err, logTypeKey, logConnection)
+		c.s.log.Info(endLine(c.clientID, err), logTypeKey, logConnection)
 		c.nc.Close()
 		c.s.untrack(c)
 		return
@@ -167,8 +166,8 @@ func (c *conn) serve() {
 
 func (c *conn) recoverPanic() {
 	if r := recover(); r != nil {
-		c.s.log.Error("panic serving connection; please report this bug",
-			"remote", c.remote, "client", c.clientID, "panic", r, "stack", string(debug.Stack()))
+		c.s.log.Error(fmt.Sprintf("Panic serving client %s from %s: %v; please report this bug with what follows.\n%s",
+			cmp.Or(c.clientID, "<unknown>"), c.remote, r, debug.Stack()))
 		if c.polled {
 			c.s.poller.forget(c) // before the descriptor can be reused
 		}
@@ -395,7 +394,7 @@ func (c *conn) readError(err error) error {
 		return errKeepAlive
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return &closeReason{msg: "connection closed by client", code: packets.UnspecifiedError, will: true}
+		return errClosedByClient
 	}
 	var pe *packets.Error
 	if errors.As(err, &pe) {
@@ -419,6 +418,9 @@ func (c *conn) dispatch(h packets.FixedHeader, body []byte) error {
 		if _, err := packets.Decode(h, body, c.version); err != nil {
 			return err
 		}
+		if c.s.tracing.Load() {
+			c.trace("Received PINGREQ from %s", c.clientID)
+		}
 		c.out.push(outItem{packet: &packets.Pingresp{}})
 		return nil
 	case packets.TypeDisconnect:
@@ -439,6 +441,9 @@ func (c *conn) handleDisconnect(h packets.FixedHeader, body []byte) error {
 	var d packets.Disconnect
 	if err := d.Decode(h.Flags, body, c.version); err != nil {
 		return err
+	}
+	if c.s.tracing.Load() {
+		c.trace("Received DISCONNECT from %s", c.clientID)
 	}
 	if c.version == packets.V5 && d.Properties.Has(packets.PropSessionExpiry) {
 		// A client may change its session's expiry as it leaves, but not
@@ -490,7 +495,11 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		var sent, publishes, payloads int64
+		tracing := c.s.tracing.Load()
 		for i := range items {
+			if tracing {
+				c.traceSent(&items[i], mount)
+			}
 			n, err := writeItem(w, &items[i], c.version, mount, c.aliasesOut, &scratch)
 			if err != nil {
 				c.writeFailed(err)
@@ -560,25 +569,7 @@ func (c *conn) end(err error) {
 		c.s.endSession(c.session)
 	}
 	c.s.untrack(c)
-	c.s.log.Info(disconnectLine(c.clientID, err), logTypeKey, logConnection)
-}
-
-// disconnectLine words the end of a connection the way Mosquitto logs it,
-// since people grep their logs for these lines.
-func disconnectLine(clientID string, err error) string {
-	switch {
-	case err == errNormalDisconnect:
-		return fmt.Sprintf("Client %s disconnected.", clientID)
-	case err == errKeepAlive:
-		return fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", clientID)
-	case err == errTakenOver || err == errTakenOverResumed:
-		return fmt.Sprintf("Client %s already connected, closing old connection.", clientID)
-	}
-	var cr *closeReason
-	if errors.As(err, &cr) && strings.HasPrefix(cr.msg, "connection closed") {
-		return fmt.Sprintf("Client %s closed its connection.", clientID)
-	}
-	return fmt.Sprintf("Client %s disconnected: %v.", clientID, err)
+	c.s.log.Info(endLine(c.clientID, err), logTypeKey, logConnection)
 }
 
 // listenerDone takes the connection off its listener's count, once.

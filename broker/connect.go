@@ -32,7 +32,7 @@ func (c *conn) handshake() error {
 		// CONNECT.
 		tc.SetWriteDeadline(deadline)
 		if err := tc.Handshake(); err != nil {
-			return fmt.Errorf("TLS handshake failed: %w", err)
+			return tlsFailure(err)
 		}
 		tc.SetWriteDeadline(time.Time{})
 	}
@@ -44,7 +44,7 @@ func (c *conn) handshake() error {
 		return fmt.Errorf("reading CONNECT: %w", err)
 	}
 	if first[0] != firstByte {
-		return fmt.Errorf("first packet is not CONNECT (byte 0x%02X) [MQTT-3.1.0-1]", first[0])
+		return sniff(first[0])
 	}
 	c.source.first, c.source.hasFirst = first[0], true
 	c.reader = packets.NewReader(&c.source, readBufferSize)
@@ -87,7 +87,7 @@ func (c *conn) handshake() error {
 	}
 	if code, err := c.checkWillAccess(&p); err != nil {
 		c.refuse(p.Version, code, err.Error())
-		return fmt.Errorf("client %s%s refused: %w", c.clientID, userLabel(&p), err)
+		return err
 	}
 
 	c.nc.SetReadDeadline(time.Time{})
@@ -122,6 +122,10 @@ func (c *conn) handshake() error {
 	c.s.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).",
 		peerKind(c.bridge), c.remote, c.clientID, protocolNumber(p.Version), boolInt(p.CleanStart), p.KeepAlive, userLabel(&p)),
 		logTypeKey, logConnection)
+	if c.s.tracing.Load() {
+		c.traceWill(p.Will)
+	}
+	c.out.setWriter(c.startWriter) // CONNACK, queued by attachSession, goes now
 	return nil
 }
 
@@ -231,8 +235,8 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		// method must not replace the identity it gives.
 		if enhanced {
 			c.refuse(p.Version, packets.BadAuthenticationMethod, "this listener takes user names from client certificates")
-			return fmt.Errorf("client %s: authentication method %q on a listener that takes user names from certificates",
-				c.clientID, p.Properties.AuthMethod)
+			return &loginRefused{err: fmt.Errorf("authentication method %q on a listener that takes user names from certificates",
+				p.Properties.AuthMethod)}
 		}
 		err = certIdentity(ls.opts.CertUsername, &info)
 		p.Username, p.UsernameFlag = info.Username, info.HasUsername // logged and kept as the session's owner
@@ -241,7 +245,7 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		var code packets.ReasonCode
 		if user, code, err = c.enhancedAuthenticate(p, info); err != nil {
 			c.refuse(p.Version, code, authRefusal(code, err))
-			return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
+			return &loginRefused{user: connectingUser(p), err: err}
 		}
 		p.Username, p.UsernameFlag = user, true
 		info.Username, info.HasUsername = user, true
@@ -252,12 +256,12 @@ func (c *conn) authenticate(p *packets.Connect) error {
 	if err != nil {
 		code := refusalCode(p.Version, certificate)
 		c.refuse(p.Version, code, authRefusal(code, err))
-		return fmt.Errorf("client %s%s not authorised: %w", c.clientID, userLabel(p), err)
+		return &loginRefused{user: connectingUser(p), err: err}
 	}
 	if ls := c.listener; ls != nil && ls.opts.UseUsernameAsClientID {
 		if !info.HasUsername {
 			c.refuse(p.Version, notSupported(p.Version == packets.V5, packets.NotAuthorized), "not authorized")
-			return fmt.Errorf("client %s has no user name to use as its client identifier (use_username_as_clientid)", c.clientID)
+			return &loginRefused{err: errors.New("no user name to use as the client identifier (use_username_as_clientid)")}
 		}
 		c.clientID, info.ClientID = info.Username, info.Username
 		p.ClientID = info.Username // not empty: no identifier is assigned
@@ -354,6 +358,9 @@ func (c *conn) refuse(version byte, code packets.ReasonCode, why string) {
 	if err != nil {
 		return
 	}
+	if c.s.tracing.Load() {
+		c.tracePacketSent(ack)
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	if n, err := c.nc.Write(b); err == nil {
 		c.s.counters.messagesSent.Add(1)
@@ -389,8 +396,8 @@ func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack
 			old.mu.Unlock()
 			t.mu.Unlock()
 			c.refuse(p.Version, idRejected(p.Version == packets.V5), "client identifier in use by another user")
-			return false, fmt.Errorf("client %s%s refused: the session belongs to user '%s' (session_takeover_any_user false)",
-				c.clientID, connectingUser(p), owner)
+			return false, fmt.Errorf("the session belongs to user '%s', not to this client%s (session_takeover_any_user false)",
+				owner, connectingUser(p))
 		}
 		previous = old.conn
 		old.conn = nil

@@ -128,6 +128,9 @@ func (c *conn) handleAuth(h packets.FixedHeader, body []byte) error {
 	if err := a.Decode(h.Flags, body, c.version); err != nil {
 		return err
 	}
+	if c.s.tracing.Load() {
+		c.trace("Received AUTH from %s (rc%d, %s)", c.clientID, a.ReasonCode, a.Properties.AuthMethod)
+	}
 	e := c.enhanced
 	if e == nil || a.Properties.AuthMethod != e.method {
 		return &closeReason{msg: "AUTH with a method other than the connection's", code: packets.ProtocolError, will: true}

@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/midge-mqtt/midge/packets"
@@ -21,6 +24,7 @@ func (r *closeReason) Error() string { return "broker: " + r.msg }
 // Reasons a connection ends, other than errors decoding its packets.
 var (
 	errNormalDisconnect   = &closeReason{msg: "client disconnected", code: packets.Success}
+	errClosedByClient     = &closeReason{msg: "connection closed by client", code: packets.UnspecifiedError, will: true}
 	errDisconnectWithWill = &closeReason{msg: "client disconnected with will", code: packets.Success, will: true}
 	errShuttingDown       = &closeReason{msg: "server shutting down", code: packets.ServerShuttingDown, will: true}
 	errTakenOver          = &closeReason{msg: "session taken over", code: packets.SessionTakenOver, will: true}
@@ -37,7 +41,6 @@ var (
 	errQoSNotSupported    = &closeReason{msg: "PUBLISH above the listener's max_qos", code: packets.QoSNotSupported, will: true}
 	errRetainNotSupported = &closeReason{msg: "retained PUBLISH while retain_available is false", code: packets.RetainNotSupported, will: true}
 	errMemoryLimit        = &closeReason{msg: "broker memory limit reached; message dropped", code: packets.QuotaExceeded, will: true}
-	errSysPublish         = &closeReason{msg: "publish to $SYS", code: packets.NotAuthorized, will: true}
 )
 
 var errTooManyFiles = syscall.EMFILE
@@ -54,4 +57,61 @@ func protocolReason(err error) (packets.ReasonCode, bool) {
 		return pe.Code, true
 	}
 	return packets.UnspecifiedError, true
+}
+
+// badStart is a connection that failed before its CONNECT: another
+// protocol's bytes, where the line says which and what the user probably
+// did wrong, or a failed TLS handshake. why is a whole sentence.
+type badStart struct{ why string }
+
+func (e *badStart) Error() string { return e.why }
+
+// sniff names the protocol of a connection's first byte when it is not
+// MQTT's CONNECT.
+func sniff(first byte) error {
+	switch first {
+	case 0x16: // a TLS handshake record: ClientHello
+		return &badStart{"looks like TLS: is this a TLS client on a plain port?"}
+	case 'G', 'P', 'H', 'O', 'D': // GET, POST, PUT, HEAD, OPTIONS, DELETE
+		return &badStart{"looks like HTTP: is this a WebSocket or web client on a plain MQTT port?"}
+	}
+	return &packets.Error{Code: packets.ProtocolError,
+		Msg: fmt.Sprintf("first packet is not CONNECT (byte 0x%02X) [MQTT-3.1.0-1]", first)}
+}
+
+// tlsFailure is the reason of a failed TLS handshake, naming a client that
+// speaks plain MQTT or HTTP to a TLS listener.
+func tlsFailure(err error) error {
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		switch rh.RecordHeader[0] {
+		case firstByte:
+			return &badStart{"looks like MQTT without TLS: is this a plain MQTT client on a TLS port?"}
+		case 'G', 'P', 'H', 'O', 'D':
+			return &badStart{"looks like HTTP without TLS: is this a plain HTTP or WebSocket client on a TLS port?"}
+		}
+	}
+	return &badStart{"TLS handshake failed: " + err.Error() + "."}
+}
+
+// loginRefused is a CONNECT refused for who the client is: its user name,
+// password, certificate or authentication exchange. The line reads as
+// Mosquitto's, "Client ID disconnected, not authorised.", with the reason
+// when there is more to say than that.
+type loginRefused struct {
+	user string // connectingUser's words, for bad credentials
+	err  error
+}
+
+func (e *loginRefused) Error() string { return "not authorised: " + e.err.Error() }
+func (e *loginRefused) Unwrap() error { return e.err }
+
+func (e *loginRefused) line(name string) string {
+	switch {
+	case errors.Is(e.err, ErrNotAuthorized):
+		return fmt.Sprintf("Client %s disconnected, not authorised.", name)
+	case errors.Is(e.err, ErrBadCredentials):
+		return fmt.Sprintf("Client %s disconnected, not authorised: bad user name or password%s.", name, e.user)
+	}
+	return fmt.Sprintf("Client %s disconnected, not authorised: %s.", name, strings.TrimSuffix(e.err.Error(), "."))
 }

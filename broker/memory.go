@@ -194,10 +194,10 @@ func (s *Server) sampleMemory(ms *memorySampler) int64 {
 
 func (s *Server) logMemory(over bool, used, limit int64) {
 	if over {
-		s.log.Warn(fmt.Sprintf("memory_limit reached: a PUBLISH that adds memory is dropped and its client disconnected "+
-			"until use is back under %d%% of the limit; empty retained messages still clear what is stored", memoryResumePercent),
-			"used_bytes", used, "memory_limit", limit)
+		s.log.Warn(fmt.Sprintf("memory_limit reached (%d of %d bytes in use): a PUBLISH that adds memory is dropped and its client "+
+			"disconnected until use is back under %d%% of the limit; empty retained messages still clear what is stored.",
+			used, limit, memoryResumePercent))
 		return
 	}
-	s.log.Info("memory back under memory_limit: publishing resumes", "used_bytes", used, "memory_limit", limit)
+	s.log.Info(fmt.Sprintf("Memory use is back under memory_limit (%d of %d bytes): publishing resumes.", used, limit))
 }

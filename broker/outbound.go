@@ -92,12 +92,30 @@ func (o *outbound) pushLimited(it outItem, limit, limitBytes int) bool {
 	}
 	o.pending = append(o.pending, it)
 	o.queued.Store(int32(len(o.pending)))
+	o.startLocked()
+	return true
+}
+
+// startLocked starts a writer unless one runs or none may start.
+func (o *outbound) startLocked() {
 	if !o.writing && o.startWriter != nil {
 		o.writing = true
 		o.writerExit = make(chan struct{})
 		o.startWriter(o.writerExit)
 	}
-	return true
+}
+
+// setWriter sets how writers start, and starts one for what was pushed
+// while there was none: a connection's CONNACK waits in the queue until
+// the handshake has logged the connection, so the log reads in the order
+// of events.
+func (o *outbound) setWriter(start func(exit chan struct{})) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.startWriter = start
+	if len(o.pending) > 0 && !o.closed {
+		o.startLocked()
+	}
 }
 
 // take swaps out everything pending, handing back done (the previous

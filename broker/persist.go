@@ -71,13 +71,13 @@ func (s *Server) storeWrite(keys, values [][]byte) {
 func (s *Server) storeFailed(err error) {
 	if err == nil {
 		if s.storeFailing.CompareAndSwap(true, false) {
-			s.log.Info("store writes succeed again")
+			s.log.Info("Store writes succeed again.")
 		}
 		return
 	}
 	if s.storeFailing.CompareAndSwap(false, true) {
-		s.log.Error("store write failed: state since the last good write may be lost at restart; "+
-			"later failures are not logged until a write succeeds", "err", err)
+		s.log.Error(fmt.Sprintf("Store write failed (%v): state since the last good write may be lost at restart; "+
+			"later failures are not logged until a write succeeds.", err))
 	}
 }
 

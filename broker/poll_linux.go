@@ -4,6 +4,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -100,7 +101,7 @@ func (p *poller) run(done <-chan struct{}) {
 			if err == syscall.EINTR {
 				continue
 			}
-			p.s.log.Error("epoll_wait failed; idle connections are no longer read", "err", err)
+			p.s.log.Error(fmt.Sprintf("epoll_wait failed (%v): idle connections are no longer read.", err))
 			return
 		}
 		for i := 0; i < n; i++ {

@@ -1,9 +1,6 @@
 package broker
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 
@@ -51,8 +48,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	if limit := c.s.o().MessageSizeLimit; limit > 0 && len(p.Payload) > limit {
 		// Mosquitto's message_size_limit: dropped, the flow completed.
 		c.s.counters.publishDropped.Add(1)
-		c.s.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
-			c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
+		c.s.log.Info(publishLine("Dropped too large", c.clientID, p))
 		if p.QoS < 2 || c.version == packets.V5 {
 			c.ackPublish(p, packets.ImplementationError) // 0x80 and above ends a QoS 2 flow at PUBREC
 			return nil
@@ -71,12 +67,14 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		// its topics), and the ACL may forbid the topic: the message is
 		// dropped and the flow completes (MQTT 5: with 0x87), as in
 		// Mosquitto [MQTT-3.3.5-2].
-		if c.s.log.Enabled(context.Background(), slog.LevelDebug) {
-			c.s.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes))",
-				c.clientID, p.QoS, boolInt(p.Retain), p.Topic, len(p.Payload)))
+		if c.s.tracing.Load() {
+			c.trace("%s", publishLine("Denied", c.clientID, p))
 		}
 		c.ackPublish(p, packets.NotAuthorized)
 		return nil
+	}
+	if c.s.tracing.Load() {
+		c.trace("%s", publishLine("Received", c.clientID, p))
 	}
 	if c.s.refusesForMemory(p) {
 		// Mosquitto's memory_limit: the message is dropped and its
@@ -230,6 +228,9 @@ func (c *conn) handleAck(h packets.FixedHeader, body []byte) error {
 	var a packets.Ack
 	if err := a.Decode(h, body, c.version); err != nil {
 		return err
+	}
+	if c.s.tracing.Load() {
+		c.traceAck(h.Type, &a)
 	}
 	ss := c.session
 	switch h.Type {

@@ -47,6 +47,7 @@ func (s *Server) Reload(opts Options) {
 		s.memory.over.Store(false)
 	}
 	s.startWatchers()
+	s.refreshTracing()
 	s.log.Info("broker settings reloaded")
 }
 

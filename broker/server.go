@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -37,6 +38,8 @@ type Server struct {
 	retained      retainStore
 	shares        shareGroups
 	busyRefusals  atomic.Int32 // connections being refused over max_connections
+	// tracing: debug lines are written, so the packet trace is on (trace.go).
+	tracing atomic.Bool
 	// memory is the state of Options.MemoryLimit (memory.go).
 	memory memoryGuard
 	// sysRetained: the $SYS topics the broker keeps retained, which
@@ -122,10 +125,11 @@ func newServer(opts Options) *Server {
 		done:          make(chan struct{}),
 	}
 	s.cur.Store(newSettings(opts))
+	s.refreshTracing()
 	if pollingSupported && !opts.GoroutinePerConnection {
 		p, err := newPoller(s)
 		if err != nil {
-			s.log.Warn("no event-driven reader; each connection keeps a goroutine", "err", err)
+			s.log.Warn(fmt.Sprintf("No event-driven reader (%v): each connection keeps a goroutine.", err))
 		} else {
 			s.poller = p
 		}
@@ -261,7 +265,7 @@ func (s *Server) ServeWith(l net.Listener, lo ListenerOptions) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "delay", backoff)
+				s.log.Warn(fmt.Sprintf("Accepting a connection failed (%v); retrying in %v.", err, backoff))
 				time.Sleep(backoff)
 				continue
 			}
@@ -315,6 +319,7 @@ func (s *Server) serveConn(nc net.Conn, ls *listenerState) {
 		c.listenerDone()
 		return
 	}
+	s.log.Info(newConnectionLine(nc), logTypeKey, logConnection)
 	c.serve()
 }
 
@@ -436,8 +441,8 @@ const maxBusyRefusals = 64
 // it reads the CONNECT (within 2 seconds) and refuses it with CONNACK
 // 0x89 Server busy (MQTT 5) or 3 Server unavailable (3.1.1).
 func (s *Server) refuseBusy(nc net.Conn, listener string, max int) {
-	s.log.Warn("max_connections reached; refusing new connection", "remote", nc.RemoteAddr().String(),
-		"listener", listener, "max_connections", max)
+	s.log.Info(fmt.Sprintf("Client connection from %s denied: max_connections (%d) exceeded on %s.",
+		nc.RemoteAddr(), max, listener), logTypeKey, logConnection)
 	if s.busyRefusals.Add(1) > maxBusyRefusals {
 		s.busyRefusals.Add(-1)
 		nc.Close()

@@ -23,6 +23,9 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 	if err := p.Decode(flags, body, c.version); err != nil {
 		return err
 	}
+	if c.s.tracing.Load() {
+		c.traceSubscribe(p.Subscriptions)
+	}
 	codes := make([]packets.ReasonCode, len(p.Subscriptions))
 	var subIDs *subIDList
 	if c.version == packets.V5 && p.Properties.Has(packets.PropSubscriptionID) && len(p.Properties.SubscriptionIDs) > 0 {
@@ -82,8 +85,8 @@ func (c *conn) handleSubscribe(flags byte, body []byte) error {
 		}
 	}
 	for _, filter := range overQuota {
-		c.s.log.Warn("subscription refused: session at its subscription limit",
-			"client", c.clientID, "filter", filter, "max_subscriptions", c.s.o().MaxSubscriptions)
+		c.s.log.Warn(fmt.Sprintf("Denied SUBSCRIBE from %s to '%s': the session has max_subscriptions (%d) subscriptions.",
+			c.clientID, filter, c.s.o().MaxSubscriptions))
 	}
 	return nil
 }
@@ -147,8 +150,8 @@ func (c *conn) refuseUnreadable(subs []packets.Subscription, codes []packets.Rea
 		if !access.CanSubscribe(filter) {
 			codes[i] = failure(c.version, packets.NotAuthorized)
 			why = cmp.Or(why, fmt.Sprintf("not authorized to read any topic of %q", sub.Filter))
-			c.s.log.Info("subscription refused: no topic it matches may be read",
-				"client", c.clientID, "filter", sub.Filter)
+			c.s.log.Info(fmt.Sprintf("Denied SUBSCRIBE from %s to '%s': not authorised to read any topic it matches.",
+				c.clientID, sub.Filter))
 		}
 	}
 	return why
@@ -271,6 +274,9 @@ func (c *conn) handleUnsubscribe(flags byte, body []byte) error {
 	var p packets.Unsubscribe
 	if err := p.Decode(flags, body, c.version); err != nil {
 		return err
+	}
+	if c.s.tracing.Load() {
+		c.traceUnsubscribe(p.Filters)
 	}
 	ack := &packets.Unsuback{PacketID: p.PacketID}
 	var why string
