@@ -98,7 +98,10 @@ func (p privateFS) private(name string, f vfs.File, err error) (vfs.File, error)
 // MkdirAll makes dir, not its parents, with dirMode (pebble asks for
 // 0755 and parents).
 func (p privateFS) MkdirAll(dir string, _ os.FileMode) error {
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
 		return nil
 	}
 	if err := os.Mkdir(dir, dirMode); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,5 +113,17 @@ func holdStore(t *testing.T, dir string) {
 	io.Copy(io.Discard, os.Stdin)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A file where the store's folder goes is refused as not a folder.
+func TestDiskNotAFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	os.WriteFile(dir, nil, 0o600)
+	if d, err := OpenDisk(dir, DiskOptions{}); !errors.Is(err, syscall.ENOTDIR) {
+		if err == nil {
+			d.Close()
+		}
+		t.Fatalf("open over a file: %v, want ENOTDIR", err)
 	}
 }
