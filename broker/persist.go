@@ -309,10 +309,22 @@ func decodeSubscription(filter string, v []byte) (packets.Subscription, *subIDLi
 	return sub, ids, nil
 }
 
+// Restored counts what Open restored from the Store, for the log.
+type Restored struct {
+	Sessions int // persistent sessions, offline until their clients return
+	Retained int // retained messages
+	Queued   int // messages queued or in flight toward those sessions, one for each session
+}
+
+// Restored returns what Open restored from Options.Store; zero without a
+// Store.
+func (s *Server) Restored() Restored { return s.restored }
+
 // restore loads the store's records into the broker before it serves:
 // retained messages, and persistent sessions offline with their
-// subscriptions. A session whose expiry passed while the broker was down
-// is removed. A record it cannot read stops the start.
+// subscriptions, and counts them in s.restored. A session whose expiry
+// passed while the broker was down is removed. A record it cannot read
+// stops the start.
 func (s *Server) restore() error {
 	st := s.o().Store
 	now := time.Now()
@@ -340,6 +352,7 @@ func (s *Server) restore() error {
 	// records name no publisher.
 	sources := make(map[identity]restoredPublisher)
 	unsourced := 0
+	var restored Restored
 	err := st.Load(func(key, value []byte) error {
 		kind, names, ok := splitKey(key)
 		if !ok {
@@ -359,6 +372,7 @@ func (s *Server) restore() error {
 			if m.source == nil {
 				unsourced++
 			}
+			restored.Retained++
 			s.retained.set(m, s.restoredSource(m, sources))
 		case kind == kindSession && len(names) == 1:
 			rec, err := decodeSession(value)
@@ -441,6 +455,7 @@ func (s *Server) restore() error {
 			continue
 		}
 		m.storeRefs++
+		restored.Queued++
 		var ids *subIDList
 		if e.rec.subID != 0 {
 			ids = &subIDList{ids: []uint32{e.rec.subID}}
@@ -499,6 +514,7 @@ func (s *Server) restore() error {
 			continue
 		}
 		s.sessions.m[id] = ss
+		restored.Sessions++
 		ss.mu.Lock()
 		ss.startExpiryLocked(s, now)
 		ss.mu.Unlock()
@@ -514,6 +530,7 @@ func (s *Server) restore() error {
 		s.log.Info(fmt.Sprintf("%d retained messages in the store have no recorded publisher (written by an earlier version): "+
 			"check_retain_source does not apply to them", unsourced))
 	}
+	s.restored = restored
 	return nil
 }
 

@@ -335,3 +335,34 @@ func TestStoreAcknowledgementSyncFollowsRouting(t *testing.T) {
 		t.Fatalf("writes %q: the PUBACK's sync does not follow the queued entry", st.writes)
 	}
 }
+
+// Restored counts what a restart found in the store: the persistent
+// sessions, the retained messages and the messages queued toward those
+// sessions (one for each session that holds one).
+func TestStoreRestoredCounts(t *testing.T) {
+	st := new(store.Memory)
+	b := brokertest.Start(t, broker.Options{Store: st})
+	if got := b.Server.Restored(); got != (broker.Restored{}) {
+		t.Fatalf("an empty store restored %+v", got)
+	}
+	for _, id := range []string{"one", "two"} {
+		c := brokertest.Connect(t, b.Addr, packets.V311, id, false)
+		subscribe(t, c, "w", 1)
+		c.Net.Close()
+	}
+	waitFor(t, func() bool { return b.Server.Stats().ClientsConnected == 0 })
+	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
+	for i, payload := range []string{"a", "b", "c"} {
+		publishQoS1(t, pub, "w", payload, uint16(1+i))
+	}
+	pub.Send(&packets.Publish{Topic: "r/1", Retain: true, Payload: []byte("kept")})
+	pub.Send(&packets.Publish{Topic: "r/2", Retain: true, Payload: []byte("kept")})
+	pub.Send(&packets.Pingreq{})
+	pub.Expect()
+	b.Stop()
+
+	b = brokertest.Start(t, broker.Options{Store: st.Reopen()})
+	if got, want := b.Server.Restored(), (broker.Restored{Sessions: 2, Retained: 2, Queued: 6}); got != want {
+		t.Fatalf("restored %+v, want %+v", got, want)
+	}
+}

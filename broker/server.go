@@ -57,6 +57,9 @@ type Server struct {
 	lastStoreID uint64
 	// storeFailing: the last store write failed (logged once a run).
 	storeFailing atomic.Bool
+	// restored is what Open restored from the Store; set before Open
+	// returns, read-only after.
+	restored Restored
 
 	// watchMu guards starting the goroutines that settings turn on ($SYS,
 	// the memory limit), at the first connection or at a Reload.

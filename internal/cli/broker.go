@@ -137,9 +137,11 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	}
 	srv, err := broker.Open(opts)
 	if err != nil {
-		fmt.Fprintf(stdio.Err, "Error: %v\nmidge does not start over a store it cannot read fully. To start with an empty one, "+
-			"move %s aside (keep it: it may be recoverable).\n", err, storeDir(cfg))
+		fmt.Fprintf(stdio.Err, "Error: %v\n", restoreError(err, storeDir(cfg)))
 		return 1
+	}
+	if st != nil {
+		log.Info(restoredLine(srv.Restored(), storeDir(cfg)))
 	}
 	log.Info("midge " + Version + " starting")
 	r := &reloader{configFile: configFile, log: blog, sec: sec, srv: srv}

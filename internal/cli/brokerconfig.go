@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -205,6 +206,8 @@ func storeDir(cfg *config.Config) string {
 }
 
 // openStore opens the store when persistence is on; nil when it is off.
+// Its errors are sentences for the person starting the broker; only a
+// store that is really damaged gets the advice to move it aside.
 func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	if cfg.Persistence == nil || !*cfg.Persistence {
 		return nil, nil
@@ -222,13 +225,10 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 			"(MQTT 5: 0x80) and nothing more is saved; clients stay connected. Stop the broker, then " +
 			storeAdvice(err, dir))
 	}
+	opts.Notice = func(msg string) { log.Warn(msg) }
 	st, err := store.OpenDisk(dir, opts)
-	if errors.Is(err, store.ErrDiskFull) {
-		return nil, fmt.Errorf("persistence: %w\nmidge needs free space beside its store to start: %s", err, storeAdvice(err, dir))
-	}
 	if err != nil {
-		return nil, fmt.Errorf("persistence: %w\nmidge does not start over a store it cannot read. To start with an empty one, "+
-			"move %s aside (keep it: it may be recoverable)", err, dir)
+		return nil, storeOpenError(cfg, dir, err)
 	}
 	mode := "every acknowledged message is on disk before its acknowledgement"
 	if opts.SyncInterval > 0 {
@@ -236,6 +236,61 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	}
 	log.Info("persistence in " + dir + ": " + mode)
 	return st, nil
+}
+
+// storeOpenError is the error of a store in dir that OpenDisk refused with
+// err, for the person starting the broker.
+func storeOpenError(cfg *config.Config, dir string, err error) error {
+	var missing *store.MissingParentError
+	switch {
+	case errors.As(err, &missing):
+		// The store's folder is made in persistence_location (the working
+		// directory when unset) under persistence_file's name, which may
+		// name folders of its own.
+		option, value := "persistence_file", cfg.PersistenceFile
+		if loc := cfg.PersistenceLocation; loc != "" && within(missing.Missing, loc) {
+			option, value = "persistence_location", loc
+		}
+		return fmt.Errorf("%s %s: %s does not exist.", option, value, missing.Missing)
+	case errors.Is(err, store.ErrInUse):
+		return fmt.Errorf("the store %s is in use by another midge process.", dir)
+	case errors.Is(err, store.ErrDiskFull):
+		return fmt.Errorf("persistence: %w\nmidge needs free space beside its store to start: %s", err, storeAdvice(err, dir))
+	case errors.Is(err, store.ErrDamaged):
+		return fmt.Errorf("persistence: %w\nmidge does not start over a store it cannot read. To start with an empty one, "+
+			"move %s aside (keep it: it may be recoverable).", err, dir)
+	}
+	return fmt.Errorf("persistence: %w", err)
+}
+
+// restoreError is the error of broker.Open restoring the store in dir.
+func restoreError(err error, dir string) error {
+	if errors.Is(err, broker.ErrStoreDamaged) || errors.Is(err, store.ErrDamaged) {
+		return fmt.Errorf("%w\nmidge does not start over a store it cannot read fully. To start with an empty one, "+
+			"move %s aside (keep it: it may be recoverable).", err, dir)
+	}
+	return fmt.Errorf("reading the store %s: %w", dir, err)
+}
+
+// restoredLine is the log line of what the broker restored from the store
+// in dir.
+func restoredLine(r broker.Restored, dir string) string {
+	return fmt.Sprintf("Restored %s, %s and %s from %s.", plural(r.Sessions, "session"),
+		plural(r.Retained, "retained message"), plural(r.Queued, "queued message"), dir)
+}
+
+// plural is n things: "1 session", "3 sessions".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
+}
+
+// within reports whether path is folder or one of the folders above it.
+func within(path, folder string) bool {
+	rel, err := filepath.Rel(path, folder)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // storeAdvice is what to do about a store that failed with err.

@@ -42,6 +42,10 @@ type DiskOptions struct {
 	// reported here.
 	Failed func(err error)
 
+	// Notice, when set, is told what OpenDisk changed besides the data,
+	// for the log: an existing store it made private (fs.go).
+	Notice func(msg string)
+
 	tune func(*pebble.Options) // tests: pebble's compaction settings
 }
 
@@ -60,6 +64,7 @@ var ErrDiskFull = errors.New("store: disk full")
 // error, and the process goes on.
 type Disk struct {
 	db   *pebble.DB
+	lock *pebble.Lock // the store's LOCK file, taken before pebble opens
 	opts DiskOptions
 	dir  string
 
@@ -88,13 +93,19 @@ type write struct {
 	done         func(error)
 }
 
-// OpenDisk opens (creating if need be) the store in dir. A store pebble
-// finds damaged is an error naming dir that wraps ErrDamaged; a filesystem
-// without DiskOptions.MinFree free, or one that refuses pebble a write
-// while opening, an error that wraps ErrDiskFull.
+// OpenDisk opens the store in dir, creating dir (0700, in a folder that
+// exists) if need be; its files are 0600 (fs.go). A dir whose parent does
+// not exist is a *MissingParentError; a store another process has open,
+// an error wrapping ErrInUse; a store pebble finds damaged, an error
+// naming dir that wraps ErrDamaged; a filesystem without
+// DiskOptions.MinFree free, or one that refuses pebble a write while
+// opening, an error that wraps ErrDiskFull.
 func OpenDisk(dir string, opts DiskOptions) (_ *Disk, err error) {
 	d := &Disk{opts: opts, dir: dir, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		stopped: make(chan struct{}), wedge: make(chan struct{})}
+	if missing := missingParent(dir); missing != "" {
+		return nil, &MissingParentError{Dir: dir, Missing: missing}
+	}
 	if avail, reserve, ok := d.space(); ok && avail < reserve {
 		return nil, noSpace(fmt.Sprintf("store: opening %s: no space left on device (%s free; the store keeps %s free)",
 			dir, bytesText(avail), bytesText(reserve)))
@@ -110,25 +121,48 @@ func OpenDisk(dir string, opts DiskOptions) (_ *Disk, err error) {
 	return d, nil
 }
 
-// abandon closes pebble after a failed open, unless it is wedged.
+// abandon closes pebble and its lock after a failed open, unless it is
+// wedged.
 func (d *Disk) abandon() {
 	d.mu.Lock()
 	wedged := d.wedged
 	d.mu.Unlock()
-	if d.db == nil || wedged {
+	if wedged {
 		return
 	}
 	var err error
 	defer d.recoverFatal(&err)
-	d.db.Close()
+	if d.db != nil {
+		d.db.Close()
+	}
+	if d.lock != nil {
+		d.lock.Close()
+	}
 }
 
-// open opens pebble and starts a fresh log; a failure of its own
-// background goroutines meanwhile (a compaction that finds damage) is its
-// error too.
+// open makes the store's folder, takes its lock, makes an existing store
+// private, then opens pebble and starts a fresh log. A failure of pebble's
+// own background goroutines meanwhile (a compaction that finds damage) is
+// its error too.
 func (d *Disk) open() (err error) {
 	defer d.recoverFatal(&err)
+	fsys := privateFS{vfs.Default}
+	if err := fsys.MkdirAll(d.dir, dirMode); err != nil {
+		return fmt.Errorf("store: opening %s: %w", d.dir, err)
+	}
+	// The lock first, so that a store in use is left as it is.
+	if d.lock, err = pebble.LockDirectory(d.dir, fsys); err != nil {
+		return fmt.Errorf("store: opening %s: %w", d.dir, err)
+	}
+	switch msg, err := tighten(d.dir); {
+	case err != nil:
+		return fmt.Errorf("store: opening %s: %w", d.dir, err)
+	case msg != "" && d.opts.Notice != nil:
+		d.opts.Notice(msg)
+	}
 	po := &pebble.Options{
+		FS:            fsys,
+		Lock:          d.lock,
 		Logger:        pebbleLogger{d},
 		EventListener: &pebble.EventListener{DataCorruption: d.corrupted},
 		// The format where the log records how far it was synced, so that
@@ -438,7 +472,7 @@ func (d *Disk) Close() (err error) {
 	if wedged { // by the flush
 		return failed
 	}
-	return errors.Join(failed, flushErr, d.db.Close())
+	return errors.Join(failed, flushErr, d.db.Close(), d.lock.Close())
 }
 
 // bytesText is n bytes for a person: 12 KiB, 6.4 MiB.
