@@ -48,7 +48,6 @@ func (s *Server) Reload(opts Options) {
 	}
 	s.startWatchers()
 	s.refreshTracing()
-	s.log.Info("broker settings reloaded")
 }
 
 // startWatchers starts the goroutines the settings in force ask for and

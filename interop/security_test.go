@@ -75,13 +75,15 @@ func startSecureBroker(t *testing.T, dir, conf string) *secureBroker {
 // reload to be logged.
 func (b *secureBroker) doReload(t *testing.T) {
 	t.Helper()
-	before := strings.Count(b.log.String(), "reloading the configuration")
+	before := strings.Count(b.log.String(), "Reloading config.")
 	b.reload <- struct{}{}
 	mosquittotest.WaitFor(t, 5*time.Second, "reload logged", func() bool {
 		log := b.log.String()
-		return strings.Count(log, "reloading the configuration") > before &&
-			(strings.Contains(log[strings.LastIndex(log, "reloading the configuration"):], "reloaded") ||
-				strings.Contains(log[strings.LastIndex(log, "reloading the configuration"):], "keeping"))
+		if strings.Count(log, "Reloading config.") <= before {
+			return false
+		}
+		since := log[strings.LastIndex(log, "Reloading config."):]
+		return strings.Contains(since, "Config reloaded from") || strings.Contains(since, "stays in force")
 	})
 }
 
@@ -166,7 +168,7 @@ func TestPasswordFileWithMosquittoTools(t *testing.T) {
 		}
 		// The log line follows the CONNACK, so it may come a moment later.
 		mosquittotest.WaitFor(t, 5*time.Second, tc.id+": a log line naming the refused client", func() bool {
-			return strings.Contains(b.log.String(), "client "+tc.id)
+			return strings.Contains(b.log.String(), "Client "+tc.id+" disconnected, not authorised")
 		})
 	}
 

@@ -66,7 +66,7 @@ func TestSIGHUPReloadsPasswordFile(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGHUP)
 	mosquittotest.WaitFor(t, 5*time.Second, "reload logged", func() bool {
-		return strings.Contains(log.String(), "reloaded password file")
+		return strings.Contains(log.String(), "Password file reloaded from")
 	})
 	if err := pub("bob", "pw2"); err != nil {
 		t.Fatalf("bob refused after SIGHUP: %v", err)

@@ -88,6 +88,12 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	}
 	defer blog.Close()
 	log := blog.Logger
+	log.Info("midge version " + Version + " starting")
+	if configFile != "" {
+		log.Info("Config loaded from " + configFile + ".")
+	} else {
+		log.Info("Using default config.")
+	}
 	for _, w := range cfg.Warnings {
 		log.Warn(w.String())
 	}
@@ -116,12 +122,8 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 		}
 	}
 	warnIfOpen(plan, sec, log)
-	removePID, err := writePIDFile(cfg.PIDFile)
-	if err != nil {
-		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
-		return 1
-	}
-	defer removePID()
+	// The store before the pid file: a second broker started on a store in
+	// use must not overwrite, then remove, the running one's pid file.
 	st, err := openStore(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
@@ -131,10 +133,16 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 		opts.Store = st
 		defer func() {
 			if err := st.Close(); err != nil {
-				log.Error("closing the store", "err", err)
+				log.Error(fmt.Sprintf("Closing the store failed: %v.", err))
 			}
 		}()
 	}
+	removePID, err := writePIDFile(cfg.PIDFile)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 1
+	}
+	defer removePID()
 	srv, err := broker.Open(opts)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "Error: %v\n", restoreError(err, storeDir(cfg)))
@@ -143,7 +151,6 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 	if st != nil {
 		log.Info(restoredLine(srv.Restored(), storeDir(cfg)))
 	}
-	log.Info("midge " + Version + " starting")
 	r := &reloader{configFile: configFile, log: blog, sec: sec, srv: srv}
 	return serveUntilDone(ctx, srv, plan, sec, reload, r.reload, log)
 }
@@ -151,7 +158,11 @@ func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-
 // warnIfOpen warns about a listener reachable from the network that admits
 // anyone: anonymous access on, and no password file to check user names.
 func warnIfOpen(plan listenPlan, sec *security, log *slog.Logger) {
+	warned := map[*config.Listener]bool{} // once, not once per address family
 	for _, a := range plan.addrs {
+		if warned[a.cfg] {
+			continue
+		}
 		if ls := sec.forListener(a.cfg); !ls.allowAnonymous.Load() || ls.passwords != nil {
 			continue
 		}
@@ -162,6 +173,7 @@ func warnIfOpen(plan listenPlan, sec *security, log *slog.Logger) {
 		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() || host == "localhost" {
 			continue
 		}
+		warned[a.cfg] = true
 		log.Warn(fmt.Sprintf("%s:%d: listener %d is open to the network with allow_anonymous true and no password_file: "+
 			"anyone who can reach it may publish and subscribe. Add users with `midge passwd` and a password_file line.",
 			a.cfg.File, a.cfg.Line, a.cfg.Port))
@@ -207,7 +219,7 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 		return plan, nil
 	}
 	if len(ports) > 0 {
-		log.Warn("-p is ignored because the configuration file defines listeners")
+		log.Warn("-p is ignored because the configuration file defines listeners.")
 	}
 	plan := listenPlan{allowAnonymous: cfg.AllowAnonymous != nil && *cfg.AllowAnonymous, cfg: cfg}
 	for i := range cfg.Listeners {
@@ -242,8 +254,8 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 		plan.addrs = append(plan.addrs, listenAddr{network: "tcp", address: net.JoinHostPort(l.Address, port), cfg: l})
 	}
 	if !cfg.PerListenerSettings && !plan.allowAnonymous && cfg.PasswordFile == "" {
-		log.Info("allow_anonymous is false and no password file is configured: only clients with certificate " +
-			"identities (use_identity_as_username) can connect")
+		log.Info("allow_anonymous is false and no password_file is configured: only clients with certificate " +
+			"identities (use_identity_as_username) can connect.")
 	}
 	return plan, nil
 }
@@ -264,19 +276,16 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 		l, err := net.Listen(a.network, a.address)
 		if err != nil {
 			if a.optional {
-				log.Warn("not listening on "+a.address, "err", err)
+				log.Warn(fmt.Sprintf("Not listening on %s: %v.", a.address, err))
 				continue
 			}
-			log.Error("cannot listen on "+a.address, "err", err)
+			log.Error(fmt.Sprintf("Error: cannot listen on %s: %v.", a.address, err))
 			for _, b := range listeners {
 				b.l.Close()
 			}
 			return 1
 		}
 		kind := ""
-		if a.tls != nil {
-			kind = " (TLS)"
-		}
 		l = wrapTLS(l, a.tls)
 		if a.cfg != nil && a.cfg.Protocol == "websockets" {
 			ws, err := listener.WebSocket(l, listener.WebSocketOptions{HTTPDir: a.cfg.HTTPDir, Logger: log})
@@ -288,14 +297,12 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 				}
 				return 1
 			}
-			l, kind = ws, " (WebSocket)"
-			if a.tls != nil {
-				kind = " (WebSocket over TLS)"
-			}
+			l, kind = ws, "websockets"
 		}
-		log.Info("Opening listen socket on " + l.Addr().String() + kind)
+		log.Info(listenLine(l.Addr(), kind, a.tls != nil))
 		listeners = append(listeners, bound{l, a})
 	}
+	log.Info("midge version " + Version + " running")
 	var wg sync.WaitGroup
 	errs := make(chan error, len(listeners))
 	for _, b := range listeners {
@@ -313,13 +320,13 @@ wait:
 	for {
 		select {
 		case <-ctx.Done():
-			log.Info("midge " + Version + " terminating")
+			log.Info("midge version " + Version + " terminating")
 			break wait
 		case <-reload:
-			log.Info("reloading the configuration (SIGHUP)")
+			log.Info("Reloading config.")
 			onReload()
 		case err := <-errs:
-			log.Error("listener failed", "err", err)
+			log.Error(fmt.Sprintf("Error: a listener failed: %v.", err))
 			status = 1
 			break wait
 		}
@@ -329,6 +336,35 @@ wait:
 	srv.Shutdown(shutdownCtx)
 	wg.Wait()
 	return status
+}
+
+// listenLine is Mosquitto's line for a listener opened: "Opening ipv4
+// listen socket on port 1883.", here with the address when it is not every
+// interface's, and "with TLS" for a TLS listener.
+func listenLine(addr net.Addr, kind string, tls bool) string {
+	where := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		family := "ipv6"
+		if ta.IP.To4() != nil {
+			family = "ipv4"
+		}
+		if kind == "" {
+			kind = family
+		} else {
+			kind += " " + family
+		}
+		where = "port " + strconv.Itoa(ta.Port)
+		if !ta.IP.IsUnspecified() {
+			where += " of " + ta.IP.String()
+		}
+	} else if _, ok := addr.(*net.UnixAddr); ok {
+		kind, where = "unix", "path "+addr.String()
+	}
+	line := "Opening " + kind + " listen socket on " + where
+	if tls {
+		line += " with TLS"
+	}
+	return line + "."
 }
 
 // portList collects repeated -p flags.

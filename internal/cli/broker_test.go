@@ -281,7 +281,7 @@ func TestBrokerAppliesConfig(t *testing.T) {
 		b, _ := os.ReadFile(logFile)
 		log := string(b)
 		if strings.Contains(log, "New client connected from") && strings.Contains(log, "autosave_on_changes:") &&
-			strings.Contains(log, "persistence in "+filepath.Join(dir, "mosquitto.db.midge")) {
+			strings.Contains(log, "Persistence in "+filepath.Join(dir, "mosquitto.db.midge")) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -221,7 +221,7 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	}
 	dir := storeDir(cfg)
 	opts.Failed = func(err error) {
-		log.Error("persistence stopped: " + err.Error() + ". Acknowledgements that need the store now fail " +
+		log.Error("Persistence stopped: " + err.Error() + ". Acknowledgements that need the store now fail " +
 			"(MQTT 5: 0x80) and nothing more is saved; clients stay connected. Stop the broker, then " +
 			storeAdvice(err, dir))
 	}
@@ -234,7 +234,7 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Disk, error) {
 	if opts.SyncInterval > 0 {
 		mode = fmt.Sprintf("synced every %v (persistence_durability interval)", opts.SyncInterval)
 	}
-	log.Info("persistence in " + dir + ": " + mode)
+	log.Info("Persistence in " + dir + ": " + mode + ".")
 	return st, nil
 }
 

@@ -84,22 +84,22 @@ func (r *reloader) reload() {
 	log := r.log.Logger
 	if r.configFile == "" {
 		if err := r.log.reload(nil); err != nil {
-			log.Error("reopening the log file", "err", err)
+			log.Error(fmt.Sprintf("Error: reopening the log file: %v.", err))
 		}
 		r.sec.reload(log)
 		return
 	}
 	cfg, err := config.Load(r.configFile)
 	if err != nil {
-		log.Error("reload: keeping the running configuration", "err", err)
+		log.Error(fmt.Sprintf("Error: %v; the running configuration stays in force.", err))
 		return
 	}
 	if err := r.log.reload(cfg); err != nil {
-		log.Error("reload: keeping the previous logging", "err", err)
+		log.Error(fmt.Sprintf("Error: %v; the previous log settings stay in force.", err))
 	}
 	var opts broker.Options
 	if err := applyLimits(&opts, cfg); err != nil {
-		log.Error("reload: keeping the previous limits", "err", err)
+		log.Error(fmt.Sprintf("Error: %v; the previous limits stay in force.", err))
 	} else {
 		r.srv.Reload(opts)
 	}
@@ -107,5 +107,5 @@ func (r *reloader) reload() {
 		r.sec.setAllowAnonymous(cfg.AllowAnonymous != nil && *cfg.AllowAnonymous)
 	}
 	r.sec.reload(log)
-	log.Info("reloaded " + r.configFile)
+	log.Info("Config reloaded from " + r.configFile + ".")
 }

@@ -55,7 +55,7 @@ func TestBrokerReloadAppliesConfig(t *testing.T) {
 
 	write("message_size_limit 0", "log_type notice", "log_type subscribe")
 	reload <- struct{}{}
-	waitForText(t, logFile, "reloaded "+conf)
+	waitForText(t, logFile, "Config reloaded from "+conf+".")
 	pub.Send(&packets.Publish{Topic: "r", Payload: []byte("long again")})
 	if p, ok := sub.Expect().(*packets.Publish); !ok || string(p.Payload) != "long again" {
 		t.Fatalf("after the reload: %+v", p)

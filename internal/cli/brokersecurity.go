@@ -220,16 +220,16 @@ func (sec *security) reload(log *slog.Logger) {
 func (sec *security) reloadFiles(log *slog.Logger) {
 	if sec.passwords != nil {
 		if err := sec.passwords.Reload(); err != nil {
-			log.Error("reload: keeping the previous password file", "err", err)
+			log.Error(fmt.Sprintf("Error: %v; the previous password file stays in force.", err))
 		} else {
-			log.Info("reloaded password file " + sec.passwords.Path())
+			log.Info("Password file reloaded from " + sec.passwords.Path() + ".")
 		}
 	}
 	if sec.acl != nil {
 		if err := sec.acl.Reload(); err != nil {
-			log.Error("reload: keeping the previous ACL file", "err", err)
+			log.Error(fmt.Sprintf("Error: %v; the previous ACL file stays in force.", err))
 		} else {
-			log.Info("reloaded ACL file " + sec.acl.Path())
+			log.Info("ACL file reloaded from " + sec.acl.Path() + ".")
 		}
 	}
 }
