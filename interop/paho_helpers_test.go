@@ -95,24 +95,6 @@ func (in *inbox) next(t *testing.T, what string) mqtt.Message {
 	}
 }
 
-// nextOn returns the next message whose topic starts with prefix, skipping
-// others (a subscriber to '#' sees every other test's traffic).
-func (in *inbox) nextOn(t *testing.T, prefix, what string) mqtt.Message {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		select {
-		case m := <-in.messages:
-			if strings.HasPrefix(m.Topic(), prefix) {
-				return m
-			}
-		case <-time.After(time.Until(deadline)):
-			t.Fatalf("no message on %s* within %v: waiting for %s", prefix, waitTimeout, what)
-			return nil
-		}
-	}
-}
-
 // until returns the messages that arrive before the first one with the given
 // topic and payload (the sentinel), which is consumed and not returned.
 func (in *inbox) until(t *testing.T, topic, payload string) []mqtt.Message {

@@ -139,9 +139,6 @@ func (p *publisher) appendOwnTopic(id uint16) error {
 	return err
 }
 
-// errStopped ends a publisher's loop when the run stops it.
-var errStopped = errors.New("bench: stopped")
-
 // run writes the publisher's messages until its count is reached or stop
 // is closed, in batches that respect the rate and the in-flight window.
 // start is the common start time the rate is measured from.

@@ -165,7 +165,6 @@ type meter struct {
 	start       time.Time
 	selfStart   time.Duration
 	selfOK      bool
-	broker      ProcessSample
 	brokerErr   error
 	brokerStart ProcessSample
 }

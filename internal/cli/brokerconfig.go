@@ -251,14 +251,14 @@ func storeOpenError(cfg *config.Config, dir string, err error) error {
 		if loc := cfg.PersistenceLocation; loc != "" && within(missing.Missing, loc) {
 			option, value = "persistence_location", loc
 		}
-		return fmt.Errorf("%s %s: %s does not exist.", option, value, missing.Missing)
+		return fmt.Errorf("%s %s: %s does not exist", option, value, missing.Missing)
 	case errors.Is(err, store.ErrInUse):
-		return fmt.Errorf("the store %s is in use by another midge process.", dir)
+		return fmt.Errorf("the store %s is in use by another midge process", dir)
 	case errors.Is(err, store.ErrDiskFull):
 		return fmt.Errorf("persistence: %w\nmidge needs free space beside its store to start: %s", err, storeAdvice(err, dir))
 	case errors.Is(err, store.ErrDamaged):
 		return fmt.Errorf("persistence: %w\nmidge does not start over a store it cannot read. To start with an empty one, "+
-			"move %s aside (keep it: it may be recoverable).", err, dir)
+			"move %s aside (keep it: it may be recoverable)", err, dir)
 	}
 	return fmt.Errorf("persistence: %w", err)
 }
@@ -267,7 +267,7 @@ func storeOpenError(cfg *config.Config, dir string, err error) error {
 func restoreError(err error, dir string) error {
 	if errors.Is(err, broker.ErrStoreDamaged) || errors.Is(err, store.ErrDamaged) {
 		return fmt.Errorf("%w\nmidge does not start over a store it cannot read fully. To start with an empty one, "+
-			"move %s aside (keep it: it may be recoverable).", err, dir)
+			"move %s aside (keep it: it may be recoverable)", err, dir)
 	}
 	return fmt.Errorf("reading the store %s: %w", dir, err)
 }

@@ -67,7 +67,7 @@ func TestBrokerStoreInUse(t *testing.T) {
 	}
 	defer held.Close()
 	out := brokerFails(t, conf)
-	want := "Error: the store " + filepath.Join(dir, "mosquitto.db.midge") + " is in use by another midge process.\n"
+	want := "Error: the store " + filepath.Join(dir, "mosquitto.db.midge") + " is in use by another midge process\n"
 	if !strings.Contains(out, want) || strings.Contains(out, "aside") {
 		t.Fatalf("output:\n%s\nwant %q and no advice to move the store aside", out, want)
 	}
@@ -82,7 +82,7 @@ func TestBrokerStoreOpenErrors(t *testing.T) {
 		top := t.TempDir()
 		location := filepath.Join(top, "a", "b") + "/"
 		out := brokerFails(t, mustConf(t, location))
-		want := "Error: persistence_location " + location + ": " + filepath.Join(top, "a") + " does not exist.\n"
+		want := "Error: persistence_location " + location + ": " + filepath.Join(top, "a") + " does not exist\n"
 		if !strings.Contains(out, want) || strings.Contains(out, "aside") {
 			t.Fatalf("output:\n%s\nwant %q", out, want)
 		}

@@ -65,10 +65,9 @@ func forEachBroker(t *testing.T, test func(t *testing.T, b toolBroker)) {
 
 // result is what a tool run left behind.
 type result struct {
-	status      int
-	stdout      string
-	stderr      string
-	interrupted bool
+	status int
+	stdout string
+	stderr string
 }
 
 // run runs tool (Pub or Sub) in process with stdin and waits for it.
