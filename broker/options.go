@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// Unlimited, in any limit of Options, means no limit. A limit's zero value
+// means its default, Mosquitto's; where that default is no limit (the byte
+// bounds, MessageSizeLimit, MaxPacketSize, MemoryLimit) zero and Unlimited
+// mean the same. Mosquitto's configuration spells no limit 0: the broker
+// command turns that into Unlimited.
+const Unlimited = -1
+
 // Options configures a Server. The zero value is usable: every field has the
 // default Mosquitto uses, and a nil Authenticator admits every client.
 type Options struct {
@@ -25,25 +32,25 @@ type Options struct {
 
 	// MaxInflight bounds the QoS 1 and 2 messages sent to one client and not
 	// yet acknowledged (Mosquitto's max_inflight_messages). Default 20;
-	// 65535 (the protocol's bound) means unlimited.
+	// Unlimited allows 65535, the protocol's bound.
 	MaxInflight int
 
 	// MaxQueued bounds the messages waiting per client beyond the in-flight
 	// window, and the QoS 0 messages waiting to be written to a connected
 	// client (Mosquitto's max_queued_messages). Newer messages beyond it are
-	// dropped and counted. Default 1000; negative means unlimited.
+	// dropped and counted. Default 1000; Unlimited for no bound.
 	MaxQueued int
 
 	// MaxInflightBytes bounds the payload bytes of the QoS 1 and 2 messages
 	// in flight toward one client, alongside MaxInflight (Mosquitto's
-	// max_inflight_bytes). Zero means no byte bound.
+	// max_inflight_bytes). Default, or Unlimited: no byte bound.
 	MaxInflightBytes int
 
 	// MaxQueuedBytes bounds the payload bytes of the messages queued for one
 	// client, alongside MaxQueued: the QoS 1 and 2 messages waiting beyond
 	// the in-flight window, and the QoS 0 messages waiting to be written
 	// (Mosquitto's max_queued_bytes). Newer messages beyond it are dropped
-	// and counted. Zero means no byte bound.
+	// and counted. Default, or Unlimited: no byte bound.
 	MaxQueuedBytes int
 
 	// QueueQoS0 queues QoS 0 messages for offline persistent sessions, as
@@ -54,7 +61,7 @@ type Options struct {
 	// MessageSizeLimit bounds the payload of a PUBLISH (Mosquitto's
 	// message_size_limit). A larger message is dropped and counted; its QoS
 	// flow completes, with 0x83 Implementation specific error for MQTT 5.
-	// Zero means no limit beyond MaxPacketSize.
+	// Default, or Unlimited: no limit beyond MaxPacketSize.
 	MessageSizeLimit int
 
 	// RetainUnavailable turns retained messages off (Mosquitto's
@@ -91,14 +98,14 @@ type Options struct {
 	MaxConnectSize int
 
 	// MaxPacketSize bounds every packet after CONNECT, fixed header
-	// included. Zero means the protocol maximum (about 256 MiB).
+	// included. Default, or Unlimited: the protocol maximum (about 256 MiB).
 	MaxPacketSize int
 
 	// MaxSubscriptions bounds the subscriptions one session holds. A
 	// SUBSCRIBE beyond it is refused for the filters over the bound: SUBACK
 	// 0x97 Quota exceeded (MQTT 5) or 0x80 (3.1.1). Replacing an existing
-	// subscription always succeeds. Default 100,000; negative means
-	// unlimited.
+	// subscription always succeeds. Default 100,000; Unlimited for no
+	// bound.
 	MaxSubscriptions int
 
 	// MemoryLimit is Mosquitto's memory_limit, in bytes: the live Go heap
@@ -110,8 +117,8 @@ type Options struct {
 	// (an empty retained message, or one no larger than the retained
 	// message it replaces) is never refused. Publishing resumes once the
 	// count is below 90% of the limit. The count is refreshed every 100 ms;
-	// while over, the Server runs a collection when none ran for 2 s. Zero
-	// means no limit. The Server does not touch the Go runtime's own memory
+	// while over, the Server runs a collection when none ran for 2 s.
+	// Default, or Unlimited: no limit. The Server does not touch the Go runtime's own memory
 	// limit (debug.SetMemoryLimit), which is the whole program's: a program
 	// that runs only the broker may set it to the same value, so that
 	// garbage is collected before the limit refuses messages, as midge
@@ -206,7 +213,10 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.MaxInflight <= 0 {
+	switch {
+	case o.MaxInflight < 0 || o.MaxInflight > 65535:
+		o.MaxInflight = 65535
+	case o.MaxInflight == 0:
 		o.MaxInflight = 20
 	}
 	if o.MaxQueued == 0 {

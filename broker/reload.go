@@ -1,5 +1,7 @@
 package broker
 
+import "reflect"
+
 // settings are the Options in force and the Security made from them.
 type settings struct {
 	Options
@@ -16,31 +18,36 @@ func newSettings(opts Options) *settings {
 // o returns the settings in force: one atomic load.
 func (s *Server) o() *settings { return s.cur.Load() }
 
-// Reload applies the options of opts that may change while the broker runs,
-// as Mosquitto applies its configuration on SIGHUP: the in-flight and queue
-// limits, message_size_limit, max_packet_size, max_keepalive,
-// queue_qos0_messages, retain_available, upgrade_outgoing_qos,
-// persistent_client_expiration, check_retain_source, memory_limit,
-// max_subscriptions, sys_interval, the client identifier rules and
-// session_takeover_any_user. Zero
-// fields take their defaults, as in New. Connections stay up; limits that a
-// connection takes when it connects (its in-flight window and receive
-// maximum, its maximum packet size, its keep alive) apply to connections
-// made from now on. Everything else (logger, authenticators, topic alias
-// maximum, timeouts) stays as it was.
+// reloadable names the fields of Options that Reload applies: those a
+// running broker can take without dropping a connection, as Mosquitto
+// applies its configuration on SIGHUP. It is the one list; Reload and its
+// tests read it.
+var reloadable = []string{
+	"MaxInflight", "MaxInflightBytes", "ReceiveMaximum",
+	"MaxQueued", "MaxQueuedBytes", "QueueQoS0",
+	"MessageSizeLimit", "MaxPacketSize", "MaxKeepAlive",
+	"RetainUnavailable", "UpgradeOutgoingQoS",
+	"PersistentClientExpiration", "NoRetainSourceCheck",
+	"MemoryLimit", "MaxSubscriptions", "SysInterval",
+	"NoEmptyClientID", "ClientIDPrefix", "AutoIDPrefix",
+	"SessionTakeoverAnyUser",
+}
+
+// Reload applies the fields of opts named in reloadable; zero fields take
+// their defaults, as in New. Connections stay up; limits that a connection
+// takes when it connects (its in-flight window and receive maximum, its
+// maximum packet size, its keep alive) apply to connections made from now
+// on. Every other field (logger, authenticators, topic alias maximum,
+// timeouts) stays as it was.
 func (s *Server) Reload(opts Options) {
 	opts = opts.withDefaults()
 	old := s.o()
 	next := *old
+	to, from := reflect.ValueOf(&next.Options).Elem(), reflect.ValueOf(&opts).Elem()
+	for _, name := range reloadable {
+		to.FieldByName(name).Set(from.FieldByName(name))
+	}
 	o := &next.Options
-	o.MaxInflight, o.MaxInflightBytes, o.ReceiveMaximum = opts.MaxInflight, opts.MaxInflightBytes, opts.ReceiveMaximum
-	o.MaxQueued, o.MaxQueuedBytes, o.QueueQoS0 = opts.MaxQueued, opts.MaxQueuedBytes, opts.QueueQoS0
-	o.MessageSizeLimit, o.MaxPacketSize, o.MaxKeepAlive = opts.MessageSizeLimit, opts.MaxPacketSize, opts.MaxKeepAlive
-	o.RetainUnavailable, o.UpgradeOutgoingQoS = opts.RetainUnavailable, opts.UpgradeOutgoingQoS
-	o.PersistentClientExpiration, o.NoRetainSourceCheck = opts.PersistentClientExpiration, opts.NoRetainSourceCheck
-	o.MemoryLimit, o.MaxSubscriptions, o.SysInterval = opts.MemoryLimit, opts.MaxSubscriptions, opts.SysInterval
-	o.NoEmptyClientID, o.ClientIDPrefix, o.AutoIDPrefix = opts.NoEmptyClientID, opts.ClientIDPrefix, opts.AutoIDPrefix
-	o.SessionTakeoverAnyUser = opts.SessionTakeoverAnyUser
 	next.security.NoEmptyClientID, next.security.AutoIDPrefix = opts.NoEmptyClientID, opts.AutoIDPrefix
 	s.cur.Store(&next)
 	if o.MemoryLimit <= 0 {

@@ -14,7 +14,7 @@ import (
 // benchSubscribers builds a server with n connected sessions subscribed to
 // filter, with outbound queues that the benchmark drains itself.
 func benchSubscribers(b *testing.B, n int, filter string) (*Server, []*conn) {
-	s := New(Options{MaxQueued: -1})
+	s := New(Options{MaxQueued: Unlimited})
 	conns := make([]*conn, n)
 	for i := range conns {
 		ss := newSession(fmt.Sprintf("c%d", i), 0, "", false)
@@ -75,7 +75,7 @@ func BenchmarkRetainParallel(b *testing.B) {
 // TestRouteAllocatesNothing holds the routing path to zero allocations once
 // its buffers have grown.
 func TestRouteAllocatesNothing(t *testing.T) {
-	s := New(Options{MaxQueued: -1})
+	s := New(Options{MaxQueued: Unlimited})
 	ss := newSession("c", 0, "", false)
 	c := &conn{s: s, out: newOutbound(), version: packets.V311, session: ss}
 	ss.attach(c, 20, &packets.Connack{})

@@ -36,13 +36,13 @@ func BenchmarkTrace(b *testing.B) {
 	}{{"off", slog.LevelInfo}, {"on", slog.LevelDebug}} {
 		b.Run(tc.name, func(b *testing.B) {
 			log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: tc.level}))
-			benchFanInWith(b, broker.Options{MaxQueued: -1, Logger: log}, 16, 1)
+			benchFanInWith(b, broker.Options{MaxQueued: broker.Unlimited, Logger: log}, 16, 1)
 		})
 	}
 }
 
 func benchFanIn(b *testing.B, publishers int, qos byte) {
-	benchFanInWith(b, broker.Options{MaxQueued: -1}, publishers, qos)
+	benchFanInWith(b, broker.Options{MaxQueued: broker.Unlimited}, publishers, qos)
 }
 
 func benchFanInWith(b *testing.B, opts broker.Options, publishers int, qos byte) {
@@ -151,7 +151,7 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 func benchFanOut(b *testing.B, subscribers int, aliases bool) {
-	br := brokertest.Start(b, broker.Options{MaxQueued: -1})
+	br := brokertest.Start(b, broker.Options{MaxQueued: broker.Unlimited})
 	total := b.N
 	received := make(chan int, subscribers)
 	for i := 0; i < subscribers; i++ {

@@ -30,7 +30,7 @@ func BenchmarkInProcessBroker(b *testing.B) {
 		{"pairs-q1", bench.Config{Clients: 100, Subscribers: 100, Topic: "pair/%i", QoS: 1, Count: 300}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			server := brokertest.Start(b, broker.Options{MaxQueued: -1})
+			server := brokertest.Start(b, broker.Options{MaxQueued: broker.Unlimited})
 			cfg := tc.cfg
 			cfg.Mode, cfg.Addr = bench.ModeRun, server.Addr
 			var received uint64

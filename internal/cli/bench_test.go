@@ -41,7 +41,7 @@ func benchJSON(t *testing.T, addr string, args ...string) bench.Result {
 // in-process broker at every QoS and MQTT version: every message must
 // arrive, and none twice at QoS 2.
 func TestBenchRunEndToEnd(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{MaxQueued: -1})
+	b := brokertest.Start(t, broker.Options{MaxQueued: broker.Unlimited})
 	for _, version := range []string{"311", "5"} {
 		for _, qos := range []string{"0", "1", "2"} {
 			t.Run("v"+version+"/QoS"+qos, func(t *testing.T) {
@@ -72,7 +72,7 @@ func TestBenchRunEndToEnd(t *testing.T) {
 // TestBenchFanOutAndPairs checks the expected counts of the other shapes:
 // one publisher to many subscribers, and pairs on their own topics.
 func TestBenchFanOutAndPairs(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{MaxQueued: -1})
+	b := brokertest.Start(t, broker.Options{MaxQueued: broker.Unlimited})
 	res := benchJSON(t, b.Addr, "run", "-q", "1", "-c", "1", "--subscribers", "8", "-t", "fanout", "-C", "100")
 	if res.Expected != 800 || res.Received != 800 || res.Lost != 0 {
 		t.Errorf("fan-out: expected %d, received %d, lost %d", res.Expected, res.Received, res.Lost)
@@ -98,7 +98,7 @@ func TestBenchRate(t *testing.T) {
 // TestBenchPubThenSub runs the two halves separately, as two generators
 // would: sub counts what pub sent.
 func TestBenchPubThenSub(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{MaxQueued: -1})
+	b := brokertest.Start(t, broker.Options{MaxQueued: broker.Unlimited})
 	host, port, _ := net.SplitHostPort(b.Addr)
 	done := make(chan bench.Result, 1)
 	go func() {
@@ -127,7 +127,7 @@ func TestBenchPubThenSub(t *testing.T) {
 
 // TestBenchConnAndRetained covers the two other modes with small counts.
 func TestBenchConnAndRetained(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{MaxQueued: -1})
+	b := brokertest.Start(t, broker.Options{MaxQueued: broker.Unlimited})
 	res := benchJSON(t, b.Addr, "conn", "-c", "50", "-d", "0.2s", "--per-source", "20")
 	c := res.Connections
 	if c == nil || c.Connected != 50 || c.Failed != 0 || c.Dropped != 0 {

@@ -161,12 +161,12 @@ func TestApplyLimits(t *testing.T) {
 	zero, one := 0, 1
 	var opts broker.Options
 	applyLimits(&opts, &config.Config{MaxInflightMessages: &one, MaxQueuedMessages: &zero})
-	if opts.MaxInflight != 1 || opts.MaxQueued != -1 {
-		t.Fatalf("inflight %d queued %d, want 1 and unlimited (-1)", opts.MaxInflight, opts.MaxQueued)
+	if opts.MaxInflight != 1 || opts.MaxQueued != broker.Unlimited {
+		t.Fatalf("inflight %d queued %d, want 1 and unlimited", opts.MaxInflight, opts.MaxQueued)
 	}
 	applyLimits(&opts, &config.Config{MaxInflightMessages: &zero})
-	if opts.MaxInflight != 65535 {
-		t.Fatalf("max_inflight_messages 0: inflight %d, want unlimited (65535)", opts.MaxInflight)
+	if opts.MaxInflight != broker.Unlimited {
+		t.Fatalf("max_inflight_messages 0: inflight %d, want unlimited", opts.MaxInflight)
 	}
 }
 

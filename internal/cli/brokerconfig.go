@@ -17,21 +17,23 @@ import (
 	"github.com/midge-mqtt/midge/internal/store"
 )
 
-// applyLimits carries Mosquitto's broker-wide options into broker options;
-// 0 means unlimited in Mosquitto where the broker's own zero means its
-// default.
+// unlimitedIfZero is a Mosquitto count limit, where 0 means none.
+func unlimitedIfZero(n int) int {
+	if n == 0 {
+		return broker.Unlimited
+	}
+	return n
+}
+
+// applyLimits carries Mosquitto's broker-wide options into broker options.
+// Mosquitto spells no limit 0, where the broker's zero means its default:
+// a 0 becomes broker.Unlimited.
 func applyLimits(opts *broker.Options, cfg *config.Config) error {
 	if n := cfg.MaxInflightMessages; n != nil {
-		opts.MaxInflight = *n
-		if *n == 0 {
-			opts.MaxInflight = 65535
-		}
+		opts.MaxInflight = unlimitedIfZero(*n)
 	}
 	if n := cfg.MaxQueuedMessages; n != nil {
-		opts.MaxQueued = *n
-		if *n == 0 {
-			opts.MaxQueued = -1
-		}
+		opts.MaxQueued = unlimitedIfZero(*n)
 	}
 	setInt(&opts.MaxInflightBytes, cfg.MaxInflightBytes)
 	setInt(&opts.MaxQueuedBytes, cfg.MaxQueuedBytes)
