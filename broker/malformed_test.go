@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
@@ -93,23 +92,6 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 }
 
 var checkSeq byte
-
-// checkBystander publishes through a fresh client and requires the
-// bystander to receive it: one bad connection cost nothing else.
-func checkBystander(t *testing.T, b *brokertest.Broker, bystander *brokertest.Conn) {
-	t.Helper()
-	checkSeq++
-	payload := []byte{'p', checkSeq}
-	pub := brokertest.Connect(t, b.Addr, packets.V311, "", true)
-	pub.Send(&packets.Publish{Topic: "check/alive", Payload: payload})
-	p, ok := bystander.Expect().(*packets.Publish)
-	if !ok || !bytes.Equal(p.Payload, payload) {
-		t.Fatalf("bystander got %+v, want payload %q", p, payload)
-	}
-	if p.QoS == 1 {
-		bystander.Send(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
-	}
-}
 
 func TestUnsupportedProtocolLevelGetsConnack1(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})

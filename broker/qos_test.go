@@ -11,32 +11,6 @@ import (
 	"github.com/midge-mqtt/midge/packets"
 )
 
-func subscribe(t *testing.T, c *brokertest.Conn, filter string, qos byte) {
-	t.Helper()
-	c.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: filter, QoS: qos}}})
-	ack, ok := c.Expect().(*packets.Suback)
-	if !ok || len(ack.ReasonCodes) != 1 || ack.ReasonCodes[0] != packets.ReasonCode(qos) {
-		t.Fatalf("SUBACK = %+v", ack)
-	}
-}
-
-func expectPublish(t *testing.T, c *brokertest.Conn) *packets.Publish {
-	t.Helper()
-	p, ok := c.Expect().(*packets.Publish)
-	if !ok {
-		t.Fatalf("got %T, want PUBLISH", p)
-	}
-	return p
-}
-
-func expectAck(t *testing.T, c *brokertest.Conn, kind packets.Type, id uint16) {
-	t.Helper()
-	a, ok := c.Expect().(*packets.Ack)
-	if !ok || a.Kind != kind || a.PacketID != id {
-		t.Fatalf("got %T %+v, want ack type %d id %d", a, a, kind, id)
-	}
-}
-
 // A QoS 2 PUBLISH re-sent with DUP before PUBREL is acknowledged again but
 // delivered once [MQTT-4.3.3-2].
 func TestQoS2ExactlyOnce(t *testing.T) {

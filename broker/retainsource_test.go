@@ -50,24 +50,6 @@ func (a *aclAuthorizer) askedAbout(clientID, user string) bool {
 	return false
 }
 
-// openDisk opens the on-disk store in dir, and returns it with the func
-// that closes it, once the broker using it has stopped; the test's end
-// closes it too, after the broker started after it stops.
-func openDisk(t *testing.T, dir string) (*store.Disk, func()) {
-	t.Helper()
-	st, err := store.OpenDisk(dir, store.DiskOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeStore := sync.OnceFunc(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("closing the store: %v", err)
-		}
-	})
-	t.Cleanup(closeStore)
-	return st, closeStore
-}
-
 // check_retain_source outlives a restart: the store keeps the client
 // identifier and user name of each retained message's publisher, so a
 // broker restarted on the same store still withholds a retained message

@@ -111,34 +111,6 @@ func publishFlatOut(nc net.Conn, topic string, n int, qos byte) {
 	w.Flush()
 }
 
-// drain reads n PUBLISH packets, acknowledging QoS 1 ones in batches.
-func drain(nc net.Conn, n int, qos byte) int {
-	r := packets.NewReader(nc, 64*1024)
-	w := bufio.NewWriterSize(nc, 16*1024)
-	var p packets.Publish
-	got := 0
-	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
-	for got < n {
-		h, body, err := r.ReadFrame()
-		if err != nil {
-			return got
-		}
-		if h.Type != packets.TypePublish {
-			continue
-		}
-		got++
-		if qos > 0 {
-			p.Decode(h.Flags, body, packets.V311)
-			w.Write([]byte{0x40, 2, byte(p.PacketID >> 8), byte(p.PacketID)})
-			if r.Buffered() == 0 {
-				w.Flush()
-			}
-		}
-	}
-	w.Flush()
-	return got
-}
-
 // BenchmarkFanOut measures one publisher's QoS 0 messages of 64 bytes on
 // one topic through a real broker over loopback to 8 MQTT 5 subscribers,
 // with broker-assigned topic aliases off (no Topic Alias Maximum in their

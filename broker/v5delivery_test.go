@@ -10,23 +10,6 @@ import (
 	"github.com/midge-mqtt/midge/packets"
 )
 
-// subscribe5 subscribes with options and an optional identifier and
-// returns the SUBACK codes.
-func subscribe5(t *testing.T, c *brokertest.Conn, id uint32, subs ...packets.Subscription) []packets.ReasonCode {
-	t.Helper()
-	p := &packets.Subscribe{PacketID: 9, Subscriptions: subs}
-	if id != 0 {
-		p.Properties.SubscriptionIDs = []uint32{id}
-		p.Properties.Set(packets.PropSubscriptionID)
-	}
-	c.Send(p)
-	ack, ok := c.Expect().(*packets.Suback)
-	if !ok {
-		t.Fatalf("got %T, want SUBACK", ack)
-	}
-	return ack.ReasonCodes
-}
-
 // No Local keeps a client's own messages from it; Retain As Published keeps
 // the RETAIN flag on forwarded messages, which is otherwise cleared.
 func TestNoLocalAndRetainAsPublished(t *testing.T) {

@@ -24,16 +24,16 @@ func TestV5ProtocolErrorsCloseOnlyThatClient(t *testing.T) {
 		send []packets.Packet
 		want packets.ReasonCode
 	}{
-		{"topic alias above the maximum", []packets.Packet{publish5("a", 0, 0, "x", 3)}, packets.TopicAliasInvalid},
-		{"topic alias 0", []packets.Packet{aliasZero()}, packets.TopicAliasInvalid},
-		{"topic alias never defined", []packets.Packet{publish5("", 0, 0, "x", 1)}, packets.ProtocolError},
-		{"subscription identifier from the client", []packets.Packet{withSubID(publish5("check/subid", 1, 1, "x", 0))}, packets.ProtocolError},
-		{"receive maximum exceeded", []packets.Packet{publish5("q", 2, 1, "x", 0), publish5("q", 2, 2, "x", 0)}, packets.ReceiveMaximumExceeded},
-		{"packet too large", []packets.Packet{publish5("big", 0, 0, string(make([]byte, 600)), 0)}, packets.PacketTooLarge},
-		{"session expiry set at DISCONNECT", []packets.Packet{disconnectWithExpiry}, packets.ProtocolError},
-		{"no local on a shared subscription", []packets.Packet{&packets.Subscribe{PacketID: 1,
+		{"MQTT-3.2.2-17 topic alias above the maximum", []packets.Packet{publish5("a", 0, 0, "x", 3)}, packets.TopicAliasInvalid},
+		{"MQTT-3.3.2-8 topic alias 0", []packets.Packet{aliasZero()}, packets.TopicAliasInvalid},
+		{"MQTT-3.3.2-7 topic alias never defined", []packets.Packet{publish5("", 0, 0, "x", 1)}, packets.ProtocolError},
+		{"MQTT-3.3.4-6 subscription identifier from the client", []packets.Packet{withSubID(publish5("check/subid", 1, 1, "x", 0))}, packets.ProtocolError},
+		{"MQTT-3.3.4-9 receive maximum exceeded", []packets.Packet{publish5("q", 2, 1, "x", 0), publish5("q", 2, 2, "x", 0)}, packets.ReceiveMaximumExceeded},
+		{"MQTT-3.2.2-15 packet too large", []packets.Packet{publish5("big", 0, 0, string(make([]byte, 600)), 0)}, packets.PacketTooLarge},
+		{"MQTT-3.14.2-2 session expiry set at DISCONNECT", []packets.Packet{disconnectWithExpiry}, packets.ProtocolError},
+		{"MQTT-3.8.3-4 no local on a shared subscription", []packets.Packet{&packets.Subscribe{PacketID: 1,
 			Subscriptions: []packets.Subscription{{Filter: "$share/g/x", NoLocal: true}}}}, packets.ProtocolError},
-		{"AUTH without a method", []packets.Packet{&packets.Auth{ReasonCode: packets.ReAuthenticate}}, packets.ProtocolError},
+		{"MQTT-4.12.0-7 AUTH without a method", []packets.Packet{&packets.Auth{ReasonCode: packets.ReAuthenticate}}, packets.ProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := connect5(t, b.Addr, "bad", true, nil)

@@ -9,29 +9,6 @@ import (
 	"github.com/midge-mqtt/midge/packets"
 )
 
-// connect5 sends an MQTT 5 CONNECT built by fill and returns the CONNACK.
-func connect5(t *testing.T, addr, clientID string, clean bool, fill func(*packets.Connect)) (*brokertest.Conn, *packets.Connack) {
-	t.Helper()
-	c := brokertest.Dial(t, addr, packets.V5)
-	p := &packets.Connect{ProtocolName: "MQTT", Version: packets.V5, CleanStart: clean, KeepAlive: 60, ClientID: clientID}
-	if fill != nil {
-		fill(p)
-	}
-	c.Send(p)
-	ack, ok := c.Expect().(*packets.Connack)
-	if !ok {
-		t.Fatalf("got %T, want CONNACK", ack)
-	}
-	return c, ack
-}
-
-func withExpiry(seconds uint32) func(*packets.Connect) {
-	return func(p *packets.Connect) {
-		p.Properties.SessionExpiry = seconds
-		p.Properties.Set(packets.PropSessionExpiry)
-	}
-}
-
 // A session with an expiry interval outlives its connection for that long
 // and no longer; without one (MQTT 5's default) it ends with the
 // connection.
@@ -139,15 +116,6 @@ func TestServerKeepAliveEnforced(t *testing.T) {
 	if time.Since(start) > 4*time.Second {
 		t.Fatalf("closed after %v", time.Since(start))
 	}
-}
-
-func publish5(topicName string, qos byte, id uint16, payload string, alias uint16) *packets.Publish {
-	p := &packets.Publish{Topic: topicName, QoS: qos, PacketID: id, Payload: []byte(payload)}
-	if alias != 0 {
-		p.Properties.TopicAlias = alias
-		p.Properties.Set(packets.PropTopicAlias)
-	}
-	return p
 }
 
 // A client's topic aliases: defined with a topic, used without one; alias 0

@@ -9,20 +9,6 @@ import (
 	"github.com/midge-mqtt/midge/packets"
 )
 
-// withWill gives the CONNECT a will on topic with the delay, and a session
-// expiry interval.
-func withWill(topicName string, delay, expiry uint32) func(*packets.Connect) {
-	return func(p *packets.Connect) {
-		p.Will = &packets.Will{Topic: topicName, Payload: []byte("gone")}
-		p.Will.Properties.WillDelay = delay
-		p.Will.Properties.Set(packets.PropWillDelay)
-		p.Will.Properties.ContentType = "text/plain"
-		p.Will.Properties.Set(packets.PropContentType)
-		p.Properties.SessionExpiry = expiry
-		p.Properties.Set(packets.PropSessionExpiry)
-	}
-}
-
 // A will with a delay waits that long after the connection is lost, and
 // carries its properties; one whose session is resumed in time is never
 // sent; one whose session ends first goes when the session ends.
@@ -57,16 +43,5 @@ func TestWillDelay(t *testing.T) {
 	start = time.Now()
 	if p := expectPublish(t, watcher); p.Topic != "wills/short" || time.Since(start) > 3*time.Second {
 		t.Fatalf("got %q after %v, want wills/short at the session's end", p.Topic, time.Since(start))
-	}
-}
-
-// expectNothingFor fails if c receives a packet within d.
-func expectNothingFor(t *testing.T, c *brokertest.Conn, d time.Duration) {
-	t.Helper()
-	old := c.Timeout
-	c.Timeout = d
-	defer func() { c.Timeout = old }()
-	if p, err := c.Read(); err == nil {
-		t.Fatalf("unexpected %T %+v", p, p)
 	}
 }

@@ -96,8 +96,7 @@ func (b *crashBroker) stop(sig syscall.Signal) {
 // publishUntilCut sends QoS qos messages "P-N" as fast as acknowledgements
 // allow (up to 16 unacknowledged) until the connection breaks, and returns
 // the N the broker acknowledged (PUBACK, or PUBREC for QoS 2).
-func publishUntilCut(t *testing.T, addr string, name string, qos byte, retain bool, acked *[]int, mu *sync.Mutex) {
-	c := brokertest.Connect(t, addr, packets.V311, name, true)
+func publishUntilCut(c *brokertest.Conn, name string, qos byte, retain bool, acked *[]int, mu *sync.Mutex) {
 	c.Timeout = 10 * time.Second
 	window := make(chan struct{}, 16)
 	done := make(chan struct{})
@@ -171,10 +170,13 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			for i := range publishers {
+				// Connected here: a goroutine must not fail the test.
+				name := fmt.Sprintf("p%d", i)
+				c := brokertest.Connect(t, b.addr, packets.V311, name, true)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					publishUntilCut(t, b.addr, fmt.Sprintf("p%d", i), qos, false, &acked[i], &mu)
+					publishUntilCut(c, name, qos, false, &acked[i], &mu)
 				}()
 			}
 			time.Sleep(700 * time.Millisecond)
@@ -250,9 +252,10 @@ func TestCrashKeepsRetainedMessages(t *testing.T) {
 	var acked []int
 	var mu sync.Mutex
 	done := make(chan struct{})
+	pub := brokertest.Connect(t, b.addr, packets.V311, "r", true)
 	go func() {
 		defer close(done)
-		publishUntilCut(t, b.addr, "r", 1, true, &acked, &mu)
+		publishUntilCut(pub, "r", 1, true, &acked, &mu)
 	}()
 	time.Sleep(500 * time.Millisecond)
 	b.stop(syscall.SIGKILL)

@@ -39,6 +39,7 @@ func TestDiskWriteOrderAndReopen(t *testing.T) {
 			d := openDisk(t, dir, opts)
 			var mu sync.Mutex
 			var order []int
+			var failed []error
 			var wg sync.WaitGroup
 			var issue sync.Mutex // makes "the order of the writes" observable
 			next := 0
@@ -52,11 +53,11 @@ func TestDiskWriteOrderAndReopen(t *testing.T) {
 						next++
 						key := fmt.Sprintf("k/%d/%02d", g, i)
 						d.Write([][]byte{[]byte(key)}, [][]byte{[]byte(fmt.Sprint(n))}, i%2 == 0, func(err error) {
-							if err != nil {
-								t.Error(err)
-							}
 							mu.Lock()
 							order = append(order, n)
+							if err != nil {
+								failed = append(failed, err) // reported by the test's goroutine
+							}
 							mu.Unlock()
 						})
 						issue.Unlock()
@@ -71,6 +72,9 @@ func TestDiskWriteOrderAndReopen(t *testing.T) {
 				t.Fatal(err)
 			}
 			mu.Lock()
+			if len(failed) > 0 {
+				t.Fatalf("%d writes failed, the first: %v", len(failed), failed[0])
+			}
 			for i := range order {
 				if order[i] != i {
 					t.Fatalf("done %d called in position %d", order[i], i)
