@@ -184,6 +184,9 @@ func TestTrickleAfterConnectIsClosed(t *testing.T) {
 // the order they were published. Publications race the SUBSCRIBE here, so
 // a broker that reads the retained store apart from adding the
 // subscription shows a duplicate or a step back within a few rounds.
+// It catches that race reliably only under -race, whose slower scheduling
+// widens the window (without it the old code passed 3 runs of 3); CI runs
+// go test -race, so it guards there.
 func TestRetainedRacingSubscribe(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})
 	flood(t, b.Addr, "race/x", true)
@@ -258,7 +261,8 @@ func flood(t *testing.T, addr, topic string, retain bool) {
 // every other connection. On Linux an idle connection waits in epoll; one
 // whose socket was closed behind the poller's back was never ended, and
 // when the descriptor's number came back for a new connection, that one
-// could go unread.
+// could go unread. Like TestRetainedRacingSubscribe, it catches the old
+// bug reliably only under -race, as CI runs it.
 func TestWriteFailureEndsConnection(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})
 	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
