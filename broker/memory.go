@@ -135,7 +135,7 @@ type memorySampler struct {
 // watchMemory keeps s.memory up to date until done is closed.
 func (s *Server) watchMemory(done <-chan struct{}) {
 	ms := &memorySampler{metrics: []metrics.Sample{{Name: liveHeapMetric}, {Name: heapObjectsMetric}, {Name: gcCyclesMetric}}}
-	t := time.NewTicker(memorySampleInterval)
+	t := s.o().Clock.NewTicker(memorySampleInterval)
 	defer t.Stop()
 	was := false
 	for {
@@ -158,7 +158,7 @@ func (s *Server) watchMemory(done <-chan struct{}) {
 		select {
 		case <-done:
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -172,7 +172,7 @@ func (s *Server) sampleMemory(ms *memorySampler) int64 {
 		g.base.Store(int64((*f)()) - s.retained.bytes.Load())
 		return s.memoryUsed()
 	}
-	if g.over.Load() && time.Since(ms.collected) >= memoryCollectInterval {
+	if g.over.Load() && s.o().Clock.Now().Sub(ms.collected) >= memoryCollectInterval {
 		runtime.GC()
 	}
 	metrics.Read(ms.metrics)
@@ -187,7 +187,7 @@ func (s *Server) sampleMemory(ms *memorySampler) int64 {
 			measured = heap.Uint64() // no collection yet: live and garbage
 		}
 		g.base.Store(int64(measured) - s.retained.bytes.Load())
-		ms.cycles, ms.collected = n, time.Now()
+		ms.cycles, ms.collected = n, s.o().Clock.Now()
 	}
 	return s.memoryUsed()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/brokertest"
@@ -19,10 +20,13 @@ import (
 type fakeHeap struct {
 	other atomic.Int64
 	reads atomic.Int64
+	clock *brokertest.Clock
 }
 
-func installFakeHeap(b *brokertest.Broker) *fakeHeap {
-	f := &fakeHeap{}
+// installFakeHeap makes the broker's memory count come from the test. The
+// broker must run on clock, which waitSamples moves.
+func installFakeHeap(b *brokertest.Broker, clock *brokertest.Clock) *fakeHeap {
+	f := &fakeHeap{clock: clock}
 	broker.SetMemorySource(b.Server, func() uint64 {
 		f.reads.Add(1)
 		return uint64(f.other.Load() + broker.RetainedBytes(b.Server))
@@ -35,7 +39,10 @@ func installFakeHeap(b *brokertest.Broker) *fakeHeap {
 func (f *fakeHeap) waitSamples(t *testing.T) {
 	t.Helper()
 	n := f.reads.Load()
-	waitFor(t, func() bool { return f.reads.Load() >= n+2 })
+	waitFor(t, func() bool {
+		f.clock.Advance(100 * time.Millisecond) // the sampler's interval
+		return f.reads.Load() >= n+2
+	})
 }
 
 // publishOK publishes p at QoS 1 and reports whether it was accepted (a
@@ -79,8 +86,9 @@ func plainMsg() *packets.Publish {
 func TestMemoryLimitRecovers(t *testing.T) {
 	const size = 2048
 	cost := broker.RetainedCost(len("hog/00"), size)
-	b := brokertest.Start(t, broker.Options{MemoryLimit: 20 * cost, SysInterval: -1}) // 20 retained messages; resumes below 18
-	heap := installFakeHeap(b)
+	clock := brokertest.NewClock()
+	b := brokertest.Start(t, broker.Options{MemoryLimit: 20 * cost, SysInterval: -1, Clock: clock}) // 20 retained messages; resumes below 18
+	heap := installFakeHeap(b, clock)
 
 	bystander, _ := connect5(t, b.Addr, "bystander", true, nil)
 	hog, _ := connect5(t, b.Addr, "hog", true, nil)
@@ -148,8 +156,9 @@ func TestMemoryLimitRecovers(t *testing.T) {
 // Once over memory_limit, publishing stays refused until use is below 90%
 // of it, so that it does not flap at the limit.
 func TestMemoryLimitHysteresis(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{MemoryLimit: 100_000, SysInterval: -1})
-	heap := installFakeHeap(b)
+	clock := brokertest.NewClock()
+	b := brokertest.Start(t, broker.Options{MemoryLimit: 100_000, SysInterval: -1, Clock: clock})
+	heap := installFakeHeap(b, clock)
 	connect5(t, b.Addr, "first", true, nil) // the first connection starts the watcher
 	for _, step := range []struct {
 		used   int64

@@ -200,6 +200,11 @@ type Options struct {
 	// connections then cost a parked goroutine each.
 	GoroutinePerConnection bool
 
+	// Clock is the time keep alive, expiry, will delay, the memory
+	// sampler and $SYS go by. Nil: the system's clock. Tests set one they
+	// move by hand (see Clock).
+	Clock Clock
+
 	// Version is reported in logs and $SYS. Default "dev".
 	Version string
 
@@ -212,6 +217,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
 	}
 	switch {
 	case o.MaxInflight < 0 || o.MaxInflight > 65535:

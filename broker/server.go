@@ -119,7 +119,7 @@ func newServer(opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
 		log:           opts.Logger,
-		started:       time.Now(),
+		started:       opts.Clock.Now(),
 		sessions:      sessionTable{m: make(map[string]*session)},
 		subscriptions: topic.NewTree[subscriber](),
 		retained:      newRetainStore(),

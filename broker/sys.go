@@ -88,7 +88,7 @@ func (s *Server) startSys() {
 		last: make(map[string]string),
 		heap: []metrics.Sample{{Name: heapObjectsMetric}},
 	}
-	t.update(time.Now())
+	t.update(s.o().Clock.Now())
 	s.sysRetained.Store(int64(len(t.last)))
 	go func() { // startWatchers has counted it in s.wg
 		defer s.wg.Done()
@@ -100,13 +100,13 @@ func (s *Server) startSys() {
 // Reload that changes sys_interval takes effect at the next tick; one that
 // turns $SYS off (a negative interval) pauses the updates.
 func (t *sysTree) run(done <-chan struct{}, interval time.Duration) {
-	tick := time.NewTicker(interval)
+	tick := t.s.o().Clock.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case now := <-tick.C:
+		case now := <-tick.C():
 			next := t.s.o().SysInterval
 			if next > 0 {
 				t.update(now)
