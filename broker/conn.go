@@ -219,10 +219,6 @@ func (c *conn) kick(reason error) {
 // (connections without the poller).
 func (c *conn) readLoop() error {
 	for {
-		if c.keepAlive > 0 {
-			// [MQTT-3.1.2-24] one and a half times the keep alive.
-			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
-		}
 		if c.isKicked.Load() {
 			return c.kickReason
 		}
@@ -323,11 +319,9 @@ func (c *conn) readOne() error {
 		}
 		return c.readError(err)
 	}
-	if c.polled {
-		// Only a whole packet counts as activity: a client trickling one
-		// byte at a time is still closed after 1.5 × keep alive.
-		c.lastRead.Store(time.Now().UnixNano())
-	}
+	// Only a whole packet counts as activity: a client trickling one byte
+	// at a time is still closed after 1.5 × keep alive (keepalive.go).
+	c.lastRead.Store(c.s.o().Clock.Now().UnixNano())
 	n := &c.scratch.counts
 	n.packets++
 	n.bytes += int64(1 + packets.VarintSize(h.Remaining) + h.Remaining)

@@ -109,7 +109,7 @@ func (c *conn) handshake() error {
 			return err
 		}
 	}
-	c.lastRead.Store(time.Now().UnixNano()) // publishes polled and keepAlive to the keep-alive check
+	c.lastRead.Store(c.s.o().Clock.Now().UnixNano()) // publishes polled and keepAlive to the keep-alive check
 	if p.Will != nil {
 		w := *p.Will
 		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused

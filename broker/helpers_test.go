@@ -9,8 +9,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -280,4 +282,16 @@ func withExpiry(seconds uint32) func(*packets.Connect) {
 		p.Properties.SessionExpiry = seconds
 		p.Properties.Set(packets.PropSessionExpiry)
 	}
+}
+
+// expectOpen checks that c is still open: nothing arrives, and the
+// connection is not closed, for 100 ms.
+func expectOpen(t *testing.T, c *brokertest.Conn) {
+	t.Helper()
+	c.Net.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	var b [1]byte
+	if _, err := c.Net.Read(b[:]); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection not open: read %v", err)
+	}
+	c.Net.SetReadDeadline(time.Time{})
 }

@@ -148,18 +148,11 @@ func (s *Server) start() {
 		s.running = true
 		s.watchMu.Unlock()
 		s.startWatchers()
-		if s.poller == nil {
-			return
+		t := s.o().Clock.NewTicker(keepAliveCheckInterval)
+		s.goConn(func() { s.checkKeepAlives(s.done, t) })
+		if s.poller != nil {
+			s.goConn(func() { s.poller.run(s.done) })
 		}
-		s.wg.Add(2)
-		go func() {
-			defer s.wg.Done()
-			s.poller.run(s.done)
-		}()
-		go func() {
-			defer s.wg.Done()
-			s.checkKeepAlives(s.done)
-		}()
 	})
 }
 
