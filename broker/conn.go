@@ -490,11 +490,12 @@ func (c *conn) writeLoop() {
 		}
 		var sent, publishes, payloads int64
 		tracing := c.s.tracing.Load()
+		now := c.s.o().Clock.Now().UnixNano() // for expiry intervals: one reading a batch
 		for i := range items {
 			if tracing {
 				c.traceSent(&items[i], mount)
 			}
-			n, err := writeItem(w, &items[i], c.version, mount, c.aliasesOut, &scratch)
+			n, err := writeItem(w, &items[i], c.version, mount, c.aliasesOut, &scratch, now)
 			if err != nil {
 				c.writeFailed(err)
 				return

@@ -67,7 +67,7 @@ func keyOf(version, qos byte, retain bool) formKey {
 // newMessage copies a decoded PUBLISH (whose payload aliases a read buffer)
 // into a Message the broker can keep, encoding it once in the form of the
 // connection it came from.
-func newMessage(p *packets.Publish, version byte) *Message {
+func newMessage(p *packets.Publish, version byte, clock Clock) *Message {
 	m := &Message{
 		Topic:      p.Topic,
 		QoS:        p.QoS,
@@ -75,7 +75,7 @@ func newMessage(p *packets.Publish, version byte) *Message {
 		Properties: forwardedProperties(&p.Properties),
 	}
 	if p.Properties.Has(packets.PropMessageExpiry) {
-		m.expiresAt = time.Now().Add(time.Duration(p.Properties.MessageExpiry) * time.Second).UnixNano()
+		m.expiresAt = clock.Now().Add(time.Duration(p.Properties.MessageExpiry) * time.Second).UnixNano()
 	}
 	if version != packets.V5 {
 		version = packets.V311 // 3.1 and 3.1.1 share the PUBLISH form
@@ -154,9 +154,10 @@ func (m *Message) encode(version byte, qos byte, retain bool, payload []byte) []
 	return b
 }
 
-// expired reports whether the message's expiry interval has passed.
-func (m *Message) expired() bool {
-	return m.expiresAt != 0 && time.Now().UnixNano() >= m.expiresAt
+// expired reports whether m's expiry interval has passed. The clock is read
+// only for a message that has one.
+func (s *Server) expired(m *Message) bool {
+	return m.expiresAt != 0 && s.o().Clock.Now().UnixNano() >= m.expiresAt
 }
 
 // needsOwnEncoding reports whether a delivery to an MQTT 5 client must be
@@ -171,7 +172,10 @@ func (m *Message) needsOwnEncoding(subIDs *subIDList) bool {
 // the recipient's protocol level. MQTT 5 deliveries carry the forwarded
 // properties, the remaining expiry interval and the subscription
 // identifiers; earlier levels have no properties.
-func (m *Message) encodeFor(dst []byte, name string, version byte, qos byte, retain bool, id uint16, subIDs *subIDList) ([]byte, error) {
+//
+// now is the time (Unix nanoseconds) the remaining expiry is counted from;
+// it matters only for a message with an expiry interval.
+func (m *Message) encodeFor(dst []byte, name string, version byte, qos byte, retain bool, id uint16, subIDs *subIDList, now int64) ([]byte, error) {
 	p := packets.Publish{QoS: qos, Retain: retain, Topic: name, Payload: m.Payload, PacketID: id}
 	if version != packets.V5 {
 		return p.Encode(dst, version)
@@ -180,7 +184,7 @@ func (m *Message) encodeFor(dst []byte, name string, version byte, qos byte, ret
 		p.Properties = *m.Properties // a copy; the shared slices are only read
 	}
 	if m.expiresAt != 0 {
-		left := (m.expiresAt - time.Now().UnixNano() + int64(time.Second) - 1) / int64(time.Second)
+		left := (m.expiresAt - now + int64(time.Second) - 1) / int64(time.Second)
 		p.Properties.MessageExpiry = uint32(max(left, 0))
 		p.Properties.Set(packets.PropMessageExpiry)
 	}

@@ -68,10 +68,10 @@ func (c *conn) carries(m *Message) bool {
 // writeMounted writes a PUBLISH to a mounted client: its own encoding, with
 // the topic stripped of the mount point (and, at MQTT 5, the delivery's own
 // properties). A message with no name under the mount point writes nothing.
-func writeMounted(w *bufio.Writer, it *outItem, version byte, mount string, aliases *outAliases, scratch *[]byte) (int, error) {
+func writeMounted(w *bufio.Writer, it *outItem, version byte, mount string, aliases *outAliases, scratch *[]byte, now int64) (int, error) {
 	name, ok := unmount(it.msg.Topic, mount)
 	if !ok {
 		return 0, nil
 	}
-	return writeOwn(w, it, name, version, aliases, scratch)
+	return writeOwn(w, it, name, version, aliases, scratch, now)
 }

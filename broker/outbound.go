@@ -174,8 +174,8 @@ func (o *outbound) isClosed() bool {
 // alias where the connection assigns them (aliases non-nil). A message
 // that cannot be encoded writes nothing rather than garbage, as encode
 // does.
-func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, aliases *outAliases, scratch *[]byte) (int, error) {
-	b, err := it.msg.encodeFor((*scratch)[:0], name, version, it.qos, it.retain, it.id, it.subIDs)
+func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, aliases *outAliases, scratch *[]byte, now int64) (int, error) {
+	b, err := it.msg.encodeFor((*scratch)[:0], name, version, it.qos, it.retain, it.id, it.subIDs, now)
 	if err != nil {
 		return 0, nil
 	}
@@ -198,13 +198,14 @@ func writeOwn(w *bufio.Writer, it *outItem, name string, version byte, aliases *
 // MQTT 5 deliveries with their own properties, deliveries to mounted
 // clients); it grows as needed and the caller keeps it for the next item.
 // aliases is the connection's table of topic aliases, nil when the broker
-// assigns none to the client.
-func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, aliases *outAliases, scratch *[]byte) (int, error) {
+// assigns none to the client. now (Unix nanoseconds) counts down the
+// expiry interval of messages that have one.
+func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, aliases *outAliases, scratch *[]byte, now int64) (int, error) {
 	switch {
 	case it.msg != nil && mount != "":
-		return writeMounted(w, it, version, mount, aliases, scratch)
+		return writeMounted(w, it, version, mount, aliases, scratch, now)
 	case it.msg != nil && version == packets.V5 && it.msg.needsOwnEncoding(it.subIDs):
-		return writeOwn(w, it, it.msg.Topic, packets.V5, aliases, scratch)
+		return writeOwn(w, it, it.msg.Topic, packets.V5, aliases, scratch, now)
 	case it.msg != nil:
 		enc := it.msg.encoded(version, it.qos, it.retain)
 		if len(enc) == 0 {

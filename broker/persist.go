@@ -327,7 +327,7 @@ func (s *Server) Restored() Restored { return s.restored }
 // stops the start.
 func (s *Server) restore() error {
 	st := s.o().Store
-	now := time.Now()
+	now := s.o().Clock.Now()
 	var expired [][]byte
 	sessions := make(map[string]*session)
 	messages := make(map[uint64]*Message)
@@ -364,7 +364,7 @@ func (s *Server) restore() error {
 			if err != nil {
 				return fmt.Errorf("%w: retained message %q: %v", ErrStoreDamaged, names[0], err)
 			}
-			if m.expired() {
+			if s.expired(m) {
 				expired = append(expired, bytes.Clone(key))
 				return nil
 			}
@@ -500,7 +500,7 @@ func (s *Server) restore() error {
 			continue
 		}
 		pw := &pendingWill{msg: w.msg, source: s.restoredSource(w.msg, sources), due: time.Unix(0, w.due)}
-		pw.timer = time.AfterFunc(max(time.Until(pw.due), 0), func() { s.releaseWill(ss, pw) })
+		pw.timer = s.o().Clock.AfterFunc(max(pw.due.Sub(now), 0), func() { s.releaseWill(ss, pw) })
 		ss.pendingWill = pw
 	}
 	for id, m := range messages {

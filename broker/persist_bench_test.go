@@ -29,7 +29,7 @@ func BenchmarkRestart(b *testing.B) {
 		keys, values = make([][]byte, 0, batch), make([][]byte, 0, batch)
 	}
 	for i := range retained {
-		m := newMessage(&packets.Publish{Topic: fmt.Sprintf("site/%03d/sensor/%06d/value", i%1000, i), Retain: true, Payload: payload}, packets.V311)
+		m := newMessage(&packets.Publish{Topic: fmt.Sprintf("site/%03d/sensor/%06d/value", i%1000, i), Retain: true, Payload: payload}, packets.V311, systemClock{})
 		keys, values = append(keys, storeKey(kindRetained, m.Topic)), append(values, encodeMessage(m))
 		if len(keys) == batch {
 			flush()

@@ -124,7 +124,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 // newMessage is the Message of a PUBLISH the client sent, with the client
 // as its source.
 func (c *conn) newMessage(p *packets.Publish) *Message {
-	m := newMessage(p, c.version)
+	m := newMessage(p, c.version, c.s.o().Clock)
 	m.source = c.identity
 	return m
 }

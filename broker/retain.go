@@ -57,14 +57,15 @@ func (r *retainStore) set(m *Message, source TopicAccess) {
 func (r *retainStore) count() int { return r.names.Len() }
 
 // match calls fn with every retained message whose topic matches filter,
-// and its publisher's access.
+// and its publisher's access; now (Unix nanoseconds) tells which have
+// expired.
 //
 // Retained messages whose expiry interval passed are not delivered, and are
 // removed from the store on the way.
-func (r *retainStore) match(filter string, fn func(m *Message, source TopicAccess)) {
+func (r *retainStore) match(filter string, now int64, fn func(m *Message, source TopicAccess)) {
 	var expired []*Message
 	r.names.MatchFilter(filter, func(_ string, e retained) bool {
-		if e.msg.expired() {
+		if e.msg.expiresAt != 0 && now >= e.msg.expiresAt {
 			expired = append(expired, e.msg)
 		} else {
 			fn(e.msg, e.source)

@@ -107,7 +107,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range items {
-			writeItem(w, &items[j], packets.V311, "", nil, &scratch)
+			writeItem(w, &items[j], packets.V311, "", nil, &scratch, 0)
 		}
 		w.Flush()
 	}
@@ -130,7 +130,7 @@ func BenchmarkWriteOwnEncoding(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range items {
-			writeItem(w, &items[j], packets.V5, "", nil, &scratch)
+			writeItem(w, &items[j], packets.V5, "", nil, &scratch, 0)
 		}
 		w.Flush()
 	}
@@ -168,7 +168,7 @@ func BenchmarkWriteAliases(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for j := range items {
-					writeItem(w, &items[j], packets.V5, "", aliases, &scratch)
+					writeItem(w, &items[j], packets.V5, "", aliases, &scratch, 0)
 				}
 				w.Flush()
 			}
@@ -191,7 +191,7 @@ func TestWriteAliasesAllocatesNothing(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
 		it := outItem{msg: msgs[i%len(msgs)], qos: 1, id: 1}
 		i++
-		writeItem(w, &it, packets.V5, "", aliases, &scratch)
+		writeItem(w, &it, packets.V5, "", aliases, &scratch, 0)
 	})
 	if allocs != 0 {
 		t.Fatalf("aliased write allocates %.1f times per message, want 0", allocs)

@@ -33,7 +33,7 @@ type session struct {
 	conn         *conn                  // guarded by mu; nil while offline
 	expiry       uint32                 // guarded by mu: seconds kept offline; 0 ends with the connection
 	pendingWill  *pendingWill           // guarded by mu: an MQTT 5 will waiting for its delay
-	expiryTimer  *time.Timer            // guarded by mu: ends the session while it is offline
+	expiryTimer  Timer                  // guarded by mu: ends the session while it is offline
 	expiryGen    uint64                 // guarded by mu: names the current expiryTimer, so a stale one does nothing
 	subs         map[string]sessionSub  // guarded by mu; filter as subscribed -> options
 	inflight     map[uint16]inflightMsg // guarded by mu; outgoing QoS 1/2 not yet complete
@@ -104,7 +104,7 @@ func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDLi
 		if !ok || ss.maxPacketOut == 0 {
 			return ok
 		}
-		b, err := m.encodeFor(nil, name, c.version, qos, retain, 1, subIDs)
+		b, err := m.encodeFor(nil, name, c.version, qos, retain, 1, subIDs, 0) // the size does not depend on now
 		return err == nil && uint32(len(b)) <= c.maxPacketOut
 	}
 	if ss.maxPacketOut == 0 {
@@ -121,7 +121,7 @@ func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDLi
 			bound += 1 + packets.VarintSize(int(id))
 		}
 		if uint32(bound) > c.maxPacketOut {
-			b, err := m.encodeFor(nil, m.Topic, packets.V5, qos, retain, 1, subIDs)
+			b, err := m.encodeFor(nil, m.Topic, packets.V5, qos, retain, 1, subIDs, 0)
 			return err == nil && uint32(len(b)) <= c.maxPacketOut
 		}
 	}
@@ -146,7 +146,7 @@ func (ss *session) mayReadLocked(m *Message) bool {
 func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs *subIDList) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.ended || !ss.mayReadLocked(m) || m.expired() {
+	if ss.ended || !ss.mayReadLocked(m) || s.expired(m) {
 		return
 	}
 	if !ss.fitsLocked(m, qos, retain, subIDs) {
@@ -177,7 +177,7 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 // some would leave the new subscriber without part of the state it
 // subscribed for. ss.mu is held.
 func (ss *session) deliverRetainedLocked(s *Server, m *Message, qos byte, subIDs *subIDList) {
-	if ss.ended || ss.conn == nil || !ss.mayReadLocked(m) || m.expired() {
+	if ss.ended || ss.conn == nil || !ss.mayReadLocked(m) || s.expired(m) {
 		return
 	}
 	if !ss.fitsLocked(m, qos, true, subIDs) {
@@ -257,7 +257,7 @@ func (ss *session) fillLocked() {
 	for ss.conn != nil && ss.queue.len() > 0 && ss.roomLocked(ss.conn.s) {
 		q := ss.queue.pop()
 		s := ss.conn.s
-		if !ss.mayReadLocked(q.msg) || q.msg.expired() {
+		if !ss.mayReadLocked(q.msg) || s.expired(q.msg) {
 			// Access reloaded since it was queued, or the message's expiry
 			// interval passed while it waited [MQTT-3.3.2-5].
 			s.unpersistEntryLocked(ss, q.sequence, q.msg)
@@ -396,7 +396,7 @@ func (ss *session) detach(s *Server, c *conn) (end bool) {
 	if ss.expiry == 0 {
 		return true
 	}
-	now := time.Now()
+	now := s.o().Clock.Now()
 	ss.offlineSince = now.UnixNano()
 	s.persistSessionLocked(ss)
 	ss.startExpiryLocked(s, now)
@@ -413,7 +413,7 @@ func (ss *session) startExpiryLocked(s *Server, now time.Time) {
 	ss.expiryGen++
 	gen := ss.expiryGen
 	left := time.Unix(0, ss.offlineSince).Add(time.Duration(expiry) * time.Second).Sub(now)
-	ss.expiryTimer = time.AfterFunc(max(left, 0), func() { s.expireSession(ss, gen) })
+	ss.expiryTimer = s.o().Clock.AfterFunc(max(left, 0), func() { s.expireSession(ss, gen) })
 }
 
 // expiryLocked is how many seconds the session outlives its connection,

@@ -163,6 +163,7 @@ func (c *conn) refuseUnreadable(subs []packets.Subscription, codes []packets.Rea
 // The session and the retained store's order lock are held.
 func (c *conn) sendRetainedLocked(subs []packets.Subscription, codes []packets.ReasonCode, existed []bool, subIDs *subIDList) {
 	upgrade := c.s.o().UpgradeOutgoingQoS
+	now := c.s.o().Clock.Now().UnixNano() // for the expiry of retained messages
 	for i, sub := range subs {
 		if codes[i].IsError() || sub.RetainHandling == 2 || sub.RetainHandling == 1 && existed[i] {
 			continue
@@ -171,7 +172,7 @@ func (c *conn) sendRetainedLocked(subs []packets.Subscription, codes []packets.R
 			continue
 		}
 		qos := byte(codes[i])
-		c.s.retained.match(sub.Filter, func(m *Message, source TopicAccess) {
+		c.s.retained.match(sub.Filter, now, func(m *Message, source TopicAccess) {
 			if source != nil && !source.CanWrite(m.Topic) {
 				return // check_retain_source: its publisher lost the right since
 			}

@@ -13,7 +13,8 @@ import (
 // and no longer; without one (MQTT 5's default) it ends with the
 // connection.
 func TestSessionExpiry(t *testing.T) {
-	b := brokertest.Start(t, broker.Options{})
+	clock := brokertest.NewClock()
+	b := brokertest.Start(t, broker.Options{Clock: clock})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
 
 	c, ack := connect5(t, b.Addr, "lasting", true, withExpiry(1))
@@ -34,6 +35,8 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	c.Send(&packets.Disconnect{})
 	c.ExpectClosed()
+	waitFor(t, func() bool { return clock.Pending() == 1 }) // its expiry
+	clock.Advance(time.Second)
 	waitFor(t, func() bool { return b.Server.Stats().SessionsExpired == 1 })
 	if _, ack = connect5(t, b.Addr, "lasting", false, nil); ack.SessionPresent {
 		t.Fatal("session present after its expiry interval passed")

@@ -77,7 +77,7 @@ func (c *conn) publishWill() {
 		source:     c.identity,
 	}
 	if w.Properties.Has(packets.PropMessageExpiry) {
-		m.expiresAt = time.Now().Add(time.Duration(w.Properties.MessageExpiry) * time.Second).UnixNano()
+		m.expiresAt = c.s.o().Clock.Now().Add(time.Duration(w.Properties.MessageExpiry) * time.Second).UnixNano()
 	}
 	if c.version == packets.V5 && w.Properties.Has(packets.PropWillDelay) && w.Properties.WillDelay > 0 {
 		if c.session.holdWill(c.s, c, m, w.Properties.WillDelay) {
@@ -100,7 +100,7 @@ type pendingWill struct {
 	msg    *Message
 	source TopicAccess // the client's write access, for check_retain_source
 	due    time.Time   // when its delay ends
-	timer  *time.Timer
+	timer  Timer
 }
 
 // holdWill keeps m in the session for delay seconds (less if the session
@@ -120,8 +120,8 @@ func (ss *session) holdWill(s *Server, c *conn, m *Message, delay uint32) bool {
 		delay = min(delay, expiry)
 	}
 	ss.dropWillLocked(s)
-	pw := &pendingWill{msg: m, source: c.access, due: time.Now().Add(time.Duration(delay) * time.Second)}
-	pw.timer = time.AfterFunc(time.Duration(delay)*time.Second, func() { s.releaseWill(ss, pw) })
+	pw := &pendingWill{msg: m, source: c.access, due: s.o().Clock.Now().Add(time.Duration(delay) * time.Second)}
+	pw.timer = s.o().Clock.AfterFunc(time.Duration(delay)*time.Second, func() { s.releaseWill(ss, pw) })
 	ss.pendingWill = pw
 	s.persistWillLocked(ss, pw)
 	return true

@@ -68,6 +68,14 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 }
 
+// Pending is the number of timers waiting for the clock to reach them: a
+// test waits for the broker to have started one before advancing past it.
+func (c *Clock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
 func (c *Clock) AfterFunc(d time.Duration, f func()) broker.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
