@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ deployment needs, in files that mosquitto and its clients load as they are.
 Usage: midge cert --dir DIR [--host NAME_OR_IP]... [--force]
        midge cert --dir DIR --client NAME [--force]
 
-  --dir DIR       where the files go; created with mode 0700 if missing
+  --dir DIR       where the files go; created with mode 0755 if missing
   --host NAME     a DNS name or IP address clients reach the broker by; repeat it
                   (default: this host's name, localhost, 127.0.0.1 and ::1)
   --client NAME   write NAME.crt and NAME.key instead: a client certificate whose
@@ -39,8 +40,9 @@ Usage: midge cert --dir DIR [--host NAME_OR_IP]... [--force]
   --help          this text
 
 The CA (DIR/ca.crt and DIR/ca.key) is made by the first run and used by every
-later one; --force never replaces it. Keys are ECDSA P-256 in PKCS#8 PEM, mode
-0600. The CA is valid for 10 years, server and client certificates for 825 days.
+later one; --force never replaces it. Certificates are mode 0644, so that any
+user's client can read ca.crt; keys are ECDSA P-256 in PKCS#8 PEM, mode 0600.
+The CA is valid for 10 years, server and client certificates for 825 days.
 `
 
 // Validity periods. 825 days is the longest that Apple's platforms accept
@@ -166,7 +168,7 @@ func (cf *certFlags) run(out io.Writer, now time.Time) error {
 			}
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeCertDir(out, dir); err != nil {
 		return err
 	}
 	ca, created, err := loadOrCreateCA(dir, now)
@@ -177,6 +179,7 @@ func (cf *certFlags) run(out io.Writer, now time.Time) error {
 	if created {
 		fmt.Fprintf(out, "Wrote the CA: %s and %s (valid until %s). Keep ca.key private.\n",
 			caPath, filepath.Join(dir, "ca.key"), ca.cert.NotAfter.Format(time.DateOnly))
+		fmt.Fprintln(out, certNames(caPath, ca.cert))
 	} else {
 		fmt.Fprintf(out, "Using the CA in %s.\n", caPath)
 	}
@@ -184,15 +187,59 @@ func (cf *certFlags) run(out io.Writer, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := ca.issue(tmpl, certPath, keyPath); err != nil {
+	leaf, err := ca.issue(tmpl, certPath, keyPath)
+	if err != nil {
 		return err
 	}
 	if cf.client != "" {
-		reportClient(out, caPath, certPath, keyPath, tmpl)
+		reportClient(out, caPath, certPath, keyPath, leaf)
 	} else {
-		reportServer(out, dir, caPath, certPath, keyPath, tmpl)
+		reportServer(out, dir, caPath, certPath, keyPath, leaf)
 	}
 	return nil
+}
+
+// makeCertDir creates dir with mode 0755 whatever the umask: ca.crt and
+// the certificates in it are public, and a client of any user needs
+// ca.crt for --cafile. The keys in it are 0600 each. An existing dir is
+// left as it is, with a note when other users cannot reach ca.crt in it.
+func makeCertDir(out io.Writer, dir string) error {
+	info, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		return os.Chmod(dir, 0o755) // MkdirAll's mode is masked by the umask
+	}
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if perm := info.Mode().Perm(); runtime.GOOS != "windows" && perm&0o005 != 0o005 {
+		fmt.Fprintf(out, "Note: %s is mode %04o, so other users' clients cannot read ca.crt in it; chmod 755 %s lets them (the keys stay 0600).\n",
+			dir, perm, dir)
+	}
+	return nil
+}
+
+// certNames is the line that shows what a certificate names:
+// "server.crt: CN broker.example.com, DNS broker.example.com, localhost, IP 127.0.0.1, ::1".
+func certNames(path string, cert *x509.Certificate) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: CN %s", filepath.Base(path), cert.Subject.CommonName)
+	if len(cert.DNSNames) > 0 {
+		b.WriteString(", DNS " + strings.Join(cert.DNSNames, ", "))
+	}
+	if len(cert.IPAddresses) > 0 {
+		ips := make([]string, len(cert.IPAddresses))
+		for i, ip := range cert.IPAddresses {
+			ips[i] = ip.String()
+		}
+		b.WriteString(", IP " + strings.Join(ips, ", "))
+	}
+	return b.String()
 }
 
 // leafTemplate is the server or client certificate to issue.
@@ -346,23 +393,28 @@ func createCA(certPath, keyPath string, now time.Time) (*certAuthority, error) {
 }
 
 // issue signs tmpl with a new key and writes both; any existing files are
-// replaced (the caller has checked --force).
-func (ca *certAuthority) issue(tmpl *x509.Certificate, certPath, keyPath string) error {
+// replaced (the caller has checked --force). It returns the certificate
+// written.
+func (ca *certAuthority) issue(tmpl *x509.Certificate, certPath, keyPath string) (*x509.Certificate, error) {
 	key, err := newCertKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if tmpl.SerialNumber, err = randomSerial(); err != nil {
-		return err
+		return nil, err
 	}
 	if tmpl.NotAfter.After(ca.cert.NotAfter) {
 		tmpl.NotAfter = ca.cert.NotAfter // a leaf cannot outlive its CA
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return writeKeyAndCert(keyPath, certPath, key, der, true)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return cert, writeKeyAndCert(keyPath, certPath, key, der, true)
 }
 
 // newCertKey makes an ECDSA P-256 key: fast to make and to use in a
@@ -428,13 +480,14 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, replace bool) e
 	return err
 }
 
-func reportServer(out io.Writer, dir, caPath, certPath, keyPath string, tmpl *x509.Certificate) {
-	names := append([]string{}, tmpl.DNSNames...)
-	for _, ip := range tmpl.IPAddresses {
+func reportServer(out io.Writer, dir, caPath, certPath, keyPath string, cert *x509.Certificate) {
+	names := append([]string{}, cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
 		names = append(names, ip.String())
 	}
-	fmt.Fprintf(out, "Wrote the server certificate %s and its key %s for %s (valid until %s).\n",
-		certPath, keyPath, strings.Join(names, ", "), tmpl.NotAfter.Format(time.DateOnly))
+	fmt.Fprintf(out, "Wrote the server certificate %s and its key %s (valid until %s).\n",
+		certPath, keyPath, cert.NotAfter.Format(time.DateOnly))
+	fmt.Fprintln(out, certNames(certPath, cert))
 	fmt.Fprintf(out, `
 A TLS listener in mosquitto.conf:
   listener 8883
@@ -451,9 +504,10 @@ Clients trust it with the CA certificate:
 `, caPath, certPath, keyPath, dir, keyPath, caPath, names[0], caPath, names[0])
 }
 
-func reportClient(out io.Writer, caPath, certPath, keyPath string, tmpl *x509.Certificate) {
+func reportClient(out io.Writer, caPath, certPath, keyPath string, cert *x509.Certificate) {
 	fmt.Fprintf(out, "Wrote the client certificate %s and its key %s for %q (valid until %s).\n",
-		certPath, keyPath, tmpl.Subject.CommonName, tmpl.NotAfter.Format(time.DateOnly))
+		certPath, keyPath, cert.Subject.CommonName, cert.NotAfter.Format(time.DateOnly))
+	fmt.Fprintln(out, certNames(certPath, cert))
 	fmt.Fprintf(out, `
 To make the TLS listener in mosquitto.conf ask for client certificates, add:
   require_certificate true
