@@ -90,6 +90,9 @@ func TestCertServerAndClient(t *testing.T) {
 		}
 	}
 	caPath, serverPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "server.crt")
+	if want := "server.crt: CN broker.example, DNS broker.example, IP 127.0.0.1, ::1\n"; !strings.Contains(out, want) {
+		t.Errorf("output does not list the names written into the certificate (%q):\n%s", want, out)
+	}
 	server := readCert(t, serverPath)
 	for _, name := range []string{"broker.example", "127.0.0.1", "::1"} {
 		verifyWith(t, caPath, server, x509.ExtKeyUsageServerAuth, name)
@@ -106,7 +109,10 @@ func TestCertServerAndClient(t *testing.T) {
 	}
 	opensslVerify(t, caPath, serverPath, "-purpose", "sslserver")
 	if runtime.GOOS != "windows" {
-		for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "ca.key"): 0o600, filepath.Join(dir, "server.key"): 0o600, serverPath: 0o644} {
+		// The folder and the certificates are for everyone, so that any
+		// user's client can read ca.crt; the keys are the owner's.
+		for path, want := range map[string]os.FileMode{dir: 0o755, caPath: 0o644, filepath.Join(dir, "ca.key"): 0o600,
+			filepath.Join(dir, "server.key"): 0o600, serverPath: 0o644} {
 			if got := mode(t, path); got != want {
 				t.Errorf("%s: mode %v, want %v", path, got, want)
 			}
@@ -137,8 +143,8 @@ func TestCertServerAndClient(t *testing.T) {
 
 	// A client certificate from the same CA.
 	out = makeCerts(t, "--dir", dir, "--client", "alice")
-	if !strings.Contains(out, "require_certificate true") {
-		t.Errorf("client output lacks require_certificate:\n%s", out)
+	if !strings.Contains(out, "require_certificate true") || !strings.Contains(out, "alice.crt: CN alice\n") {
+		t.Errorf("client output lacks require_certificate or the certificate's name:\n%s", out)
 	}
 	clientPath := filepath.Join(dir, "alice.crt")
 	client := readCert(t, clientPath)
@@ -151,6 +157,16 @@ func TestCertServerAndClient(t *testing.T) {
 		t.Error("client key is not 0600")
 	}
 	checkKeyLoadsInOpenSSL(t, filepath.Join(dir, "alice.key"))
+
+	// A folder made private by hand is left so, with a note on what it
+	// costs other users.
+	if runtime.GOOS != "windows" {
+		os.Chmod(dir, 0o700)
+		out = makeCerts(t, "--dir", dir, "--client", "bob")
+		if mode(t, dir) != 0o700 || !strings.Contains(out, "other users' clients cannot read ca.crt") {
+			t.Errorf("a 0700 folder: mode %v, output:\n%s", mode(t, dir), out)
+		}
+	}
 }
 
 // checkKeyLoadsInOpenSSL reads a key file with openssl, as mosquitto does.
