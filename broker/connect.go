@@ -32,6 +32,12 @@ func (c *conn) handshake() error {
 		// CONNECT.
 		tc.SetWriteDeadline(deadline)
 		if err := tc.Handshake(); err != nil {
+			var rh tls.RecordHeaderError
+			if errors.As(err, &rh) {
+				// Not TLS at all, a plain client: say so in TLS's own words,
+				// an alert (unexpected_message) that a client can recognise.
+				tc.NetConn().Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0A})
+			}
 			return tlsFailure(err)
 		}
 		tc.SetWriteDeadline(time.Time{})

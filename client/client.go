@@ -188,7 +188,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Logger != nil && opts.Logger.Enabled(ctx, slog.LevelDebug) {
 		c.log = opts.Logger
 	}
-	reader := packets.NewReader(conn, readBufferSize)
+	reader := packets.NewReader(&firstReply{r: conn}, readBufferSize)
 	if c.version == packets.V5 {
 		// What the client announced, it enforces [MQTT-3.1.2-24].
 		props := &connect.Properties
@@ -322,6 +322,10 @@ func (c *Client) exchangeConnect(connect *packets.Connect, reader *packets.Reade
 	for {
 		h, body, err := reader.ReadFrame()
 		if err != nil {
+			var notMQTT *NotMQTTError
+			if errors.As(err, &notMQTT) || errors.Is(err, ErrProtocol) {
+				return err
+			}
 			return fmt.Errorf("%w: waiting for CONNACK: %w", ErrConnectionLost, err)
 		}
 		if h.Type != packets.TypeConnack && h.Type != packets.TypeAuth {

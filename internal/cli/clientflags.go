@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/midge-mqtt/midge/internal/listener"
 	"github.com/midge-mqtt/midge/packets"
 	"github.com/midge-mqtt/midge/topic"
+	"golang.org/x/net/proxy"
 )
 
 // Exit statuses shared by pub and sub, as mosquitto_pub and mosquitto_sub
@@ -104,7 +106,13 @@ type clientFlags struct {
 	maxInflight            optString
 	sessionExpiry          optString // -x
 	properties             propertyFlags
-	scram                  bool // --scram, midge's own
+	scram                  bool      // --scram, midge's own
+	url                    optString // -L mqtt(s)://[user[:password]@]host[:port]/topic
+	unixPath               optString // --unix: a Unix socket instead of host and port
+	bindAddress            optString // -A: the local address to connect from
+	nodelay                bool      // --nodelay: Go's TCP connections always have it
+	proxy                  optString // --proxy socks5h://[user[:password]@]host[:port]
+	usesTLS                bool      // options chose TLS
 	tls                    clientTLS
 	topics                 stringList
 	argNouns               map[string]string // flag name -> what its argument is, for errors
@@ -162,6 +170,13 @@ func newClientFlags(tool string) *clientFlags {
 	cf.value(&cf.tls.certFile, "file", "cert")
 	cf.value(&cf.tls.keyFile, "file", "key")
 	cf.value(&cf.tls.version, "version", "tls-version")
+	cf.value(&cf.tls.ciphers, "cipher list", "ciphers")
+	cf.value(&cf.tls.alpn, "protocol", "tls-alpn")
+	cf.value(&cf.url, "URL", "L", "url")
+	cf.value(&cf.unixPath, "socket path", "unix")
+	cf.value(&cf.bindAddress, "bind address", "A")
+	cf.boolean(&cf.nodelay, "nodelay")
+	cf.value(&cf.proxy, "proxy URL", "proxy")
 	cf.boolean(&cf.tls.insecure, "insecure")
 	cf.boolean(&cf.tls.useOSCerts, "tls-use-os-certs")
 	cf.value(&cf.topics, "topic", "t", "topic")
@@ -226,6 +241,11 @@ func spelledAs(args []string, name string) string {
 // validate checks the shared flags, in the order mosquitto reports them.
 func (cf *clientFlags) validate() error {
 	var err error
+	if cf.url.set {
+		if err := cf.applyURL(cf.url.value); err != nil {
+			return err
+		}
+	}
 	if cf.qosValue, err = parseQoS(cf.qos, "Invalid QoS given: %s"); err != nil {
 		return err
 	}
@@ -270,9 +290,97 @@ func (cf *clientFlags) validate() error {
 	}
 	if cf.password.set && !cf.username.set && cf.version != packets.V5 {
 		// MQTT 3.1.1 sends a password only with a username [MQTT-3.1.2-22].
-		return &usageError{msg: "Problem setting username and/or password.", noHint: true}
+		// mosquitto_pub's line, then what it means.
+		return &usageError{msg: "Problem setting username and/or password.\nError: -P needs -u: " +
+			"MQTT 3.1 and 3.1.1 send a password only with a user name (-V 5 sends one alone).", noHint: true}
+	}
+	if cf.proxy.set {
+		if _, _, err := parseProxy(cf.proxy.value); err != nil {
+			return err
+		}
+	}
+	if cf.bindAddress.set && cf.unixPath.set {
+		return usagef("-A and --unix cannot be used together.")
 	}
 	return nil
+}
+
+// applyURL takes the host, port, user name, password and topic from -L's
+// URL, mqtt://[username[:password]@]host[:port]/topic (mqtts:// for TLS,
+// port 8883), as mosquitto_pub does.
+func (cf *clientFlags) applyURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "mqtt" && u.Scheme != "mqtts") {
+		return usagef("Unsupported URL scheme or malformed URL %q: use mqtt://[username[:password]@]host[:port]/topic or mqtts://.", raw)
+	}
+	cf.host = optString{value: u.Hostname(), set: true}
+	port := u.Port()
+	if port == "" {
+		port = "1883"
+		if u.Scheme == "mqtts" {
+			port = "8883"
+		}
+	}
+	cf.port = optString{value: port, set: true}
+	if u.User != nil {
+		cf.username = optString{value: u.User.Username(), set: true}
+		if pw, ok := u.User.Password(); ok {
+			cf.password = optString{value: pw, set: true}
+		}
+	}
+	if t := strings.TrimPrefix(u.Path, "/"); t != "" {
+		cf.topics = append(cf.topics, t)
+	}
+	return nil
+}
+
+// parseProxy reads --proxy socks5h://[username[:password]@]host[:port], the
+// only form mosquitto_pub takes; the port defaults to 1080.
+func parseProxy(raw string) (addr string, auth *proxy.Auth, err error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "socks5h" || u.Hostname() == "" {
+		return "", nil, usagef("Invalid proxy URL %q: use socks5h://[username[:password]@]host[:port].", raw)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "1080"
+	}
+	if u.User != nil {
+		auth = &proxy.Auth{User: u.User.Username()}
+		auth.Password, _ = u.User.Password()
+	}
+	return net.JoinHostPort(u.Hostname(), port), auth, nil
+}
+
+// dialer returns how to reach the broker when it is not plain TCP from any
+// local address: a Unix socket (--unix), a local address (-A), a SOCKS5
+// proxy (--proxy). Nil for plain TCP.
+func (cf *clientFlags) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !cf.unixPath.set && !cf.bindAddress.set && !cf.proxy.set {
+		return nil
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		if cf.unixPath.set {
+			return d.DialContext(ctx, "unix", cf.unixPath.value)
+		}
+		if cf.bindAddress.set {
+			ips, err := net.DefaultResolver.LookupIPAddr(ctx, cf.bindAddress.value)
+			if err != nil {
+				return nil, err
+			}
+			d.LocalAddr = &net.TCPAddr{IP: ips[0].IP}
+		}
+		if cf.proxy.set {
+			proxyAddr, auth, _ := parseProxy(cf.proxy.value) // validate checked it
+			socks, err := proxy.SOCKS5("tcp", proxyAddr, auth, &d)
+			if err != nil {
+				return nil, err
+			}
+			return socks.(proxy.ContextDialer).DialContext(ctx, network, addr)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
 }
 
 // validateVersion sets cf.version from -V, -D (which implies MQTT 5 unless
@@ -418,7 +526,8 @@ func (cf *clientFlags) clientID() string {
 func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Options {
 	host := "localhost"
 	if cf.host.set {
-		host = cf.host.value
+		// -h '[::1]' as in a URL, or -h ::1.
+		host = strings.TrimSuffix(strings.TrimPrefix(cf.host.value, "["), "]")
 	}
 	port := "1883"
 	if cf.tls.enabled() {
@@ -453,18 +562,23 @@ func (cf *clientFlags) options(clientID string, trace *traceHandler) client.Opti
 	if cf.maxInflight.set {
 		opts.MaxInflight, _ = strconv.Atoi(cf.maxInflight.value)
 	}
+	base := cf.dialer()
+	opts.Dialer = base
+	cf.usesTLS = cf.tls.enabled() || port == "8883"
 	switch {
 	case cf.tls.enabled():
-		opts.Dialer = tlsDialer(cf.tls.config(host))
+		cfg, err := cf.tls.config(host)
+		opts.Dialer = tlsDialer(base, cfg, err)
 	case port == "8883":
 		// mosquitto_pub -p 8883 without a CA trusts the system's.
 		withOSCerts := cf.tls
 		withOSCerts.useOSCerts = true
-		opts.Dialer = tlsDialer(withOSCerts.config(host))
+		cfg, err := withOSCerts.config(host)
+		opts.Dialer = tlsDialer(base, cfg, err)
 	case cf.tls.version.set:
 		// Checked even without TLS, as mosquitto_pub does.
 		if _, err := listener.TLSVersion(cf.tls.version.value); err != nil {
-			opts.Dialer = tlsDialer(nil, &tlsSetupError{&tlsVersionError{err}})
+			opts.Dialer = tlsDialer(base, nil, &tlsSetupError{&tlsVersionError{err}})
 		}
 	}
 	if cf.willTopic.set {
@@ -511,7 +625,8 @@ func reportUsage(stdio Stdio, tool string, err error, usage func(io.Writer)) int
 // connectFailure prints why Dial failed, as mosquitto_pub/sub would, unless
 // quiet, and returns the exit status: the CONNACK code for a refusal, 1
 // otherwise.
-func connectFailure(stdio Stdio, quiet, refusedLine bool, err error) int {
+func (cf *clientFlags) connectFailure(stdio Stdio, refusedLine bool, err error) int {
+	quiet := cf.quiet
 	var refused *client.ConnectError
 	if errors.As(err, &refused) {
 		if !quiet {
@@ -529,6 +644,11 @@ func connectFailure(stdio Stdio, quiet, refusedLine bool, err error) int {
 	}
 	if !quiet {
 		fmt.Fprintln(stdio.Err, dialErrorText(err))
+		if !cf.usesTLS && errors.Is(err, client.ErrConnectionLost) && strings.Contains(err.Error(), "waiting for CONNACK") {
+			// Mosquitto's TLS listener resets a plain client, and says no more.
+			fmt.Fprintln(stdio.Err, "Error: the server closed the connection without a CONNACK: if this port takes TLS, "+
+				"connect with --cafile or --tls-use-os-certs.")
+		}
 	}
 	return exitFailure
 }
@@ -536,6 +656,10 @@ func connectFailure(stdio Stdio, quiet, refusedLine bool, err error) int {
 // dialErrorText words a dial or handshake failure like libmosquitto:
 // "Error: Connection refused", "Unable to connect (Lookup error.).".
 func dialErrorText(err error) string {
+	var notMQTT *client.NotMQTTError
+	if errors.As(err, &notMQTT) {
+		return "Error: " + strings.TrimPrefix(notMQTT.Error(), "client: ")
+	}
 	var dnsErr *net.DNSError
 	var errno syscall.Errno
 	var setup *tlsSetupError
@@ -617,6 +741,9 @@ type clientTLS struct {
 	insecure bool
 	// useOSCerts trusts the system's CA certificates too.
 	useOSCerts bool
+	// ciphers is an OpenSSL cipher list for TLS 1.2 and earlier; alpn the
+	// protocol offered by ALPN.
+	ciphers, alpn optString
 }
 
 // enabled reports whether TLS is on: mosquitto_pub turns it on with a CA
@@ -687,6 +814,14 @@ func (c *clientTLS) config(serverName string) (*tls.Config, error) {
 	if cfg.MinVersion, err = listener.TLSVersion(c.version.value); err != nil {
 		return nil, &tlsSetupError{&tlsVersionError{err}}
 	}
+	if c.ciphers.set {
+		if cfg.CipherSuites, err = listener.CipherSuites(c.ciphers.value); err != nil {
+			return nil, &tlsSetupError{fmt.Errorf("--ciphers %q: %w", c.ciphers.value, err)}
+		}
+	}
+	if c.alpn.set {
+		cfg.NextProtos = []string{c.alpn.value}
+	}
 	if c.insecure {
 		cfg.InsecureSkipVerify = true
 		cfg.VerifyConnection = verifyChainOnly(cfg.RootCAs)
@@ -720,13 +855,17 @@ func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
 // certificate is reported as such. A cfg that could not be built (err) is
 // reported when dialling, after every other check, where mosquitto_pub
 // reports it.
-func tlsDialer(cfg *tls.Config, err error) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func tlsDialer(base func(ctx context.Context, network, addr string) (net.Conn, error),
+	cfg *tls.Config, err error) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if base == nil {
+		var d net.Dialer
+		base = d.DialContext
+	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, network, addr)
+		nc, err := base(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -750,6 +889,18 @@ const willAndTLSUsage = ` --will-payload : payload for the client Will, which is
  --will-qos : QoS level for the client Will.
  --will-retain : if given, make the client Will retained.
  --will-topic : the topic on which to publish the client Will.
+ -A : bind the outgoing socket to this host/ip address. Use to control which interface
+      the client communicates over.
+ -L : specify user, password, hostname, port and topic as a URL in the form:
+      mqtt(s)://[username[:password]@]host[:port]/topic
+ --nodelay : disable Nagle's algorithm, to reduce socket sending latency. midge's
+             connections always have it disabled; the option is accepted as
+             mosquitto_pub's is.
+ --property : the long form of -D.
+ --proxy : SOCKS5 proxy URL of the form: socks5h://[username[:password]@]hostname[:port]
+           Only "none" and "username" authentication is supported.
+ --unix : connect to a broker through a unix domain socket instead of a TCP socket,
+          e.g. /tmp/mosquitto.sock
  --cafile : path to a file containing trusted CA certificates to enable encrypted
             communication.
  --capath : path to a directory containing trusted CA certificates to enable encrypted
@@ -763,6 +914,9 @@ const willAndTLSUsage = ` --will-payload : payload for the client Will, which is
               remote host is the server you wish to connect to and so is insecure.
               Do not use this option in a production environment.
  --tls-use-os-certs : Load and trust OS provided CA certificates.
+ --ciphers : openssl compatible list of TLS ciphers to support in the client (TLS 1.2 and
+             earlier; Go chooses the TLS 1.3 ones). See ciphers(1).
+ --tls-alpn : TLS application layer protocol to offer (ALPN), e.g. mqtt.
  --scram : (midge) authenticate with SCRAM-SHA-512, MQTT v5 enhanced authentication, using
            -u and -P: the password does not cross the network. Implies -V 5.
 `

@@ -172,7 +172,7 @@ func TestUsageErrors(t *testing.T) {
 		{"pub", "-t a -m x --will-topic w --will-qos 3", "Error: Invalid will QoS 3." + hint("pub")},
 		{"pub", "-t a -m x -M 0", "Error: Maximum inflight messages must be greater than 0." + hint("pub")},
 		{"pub", "-t a -m x --repeat 0", "Error: --repeat argument must be >0." + hint("pub")},
-		{"pub", "-t a -m x -P secret", "Error: Problem setting username and/or password.\n"},
+		{"pub", "-t a -m x -P secret", "Error: Problem setting username and/or password.\nError: -P needs -u: MQTT 3.1 and 3.1.1 send a password only with a user name (-V 5 sends one alone).\n"},
 		{"pub", "-m x", "Error: Both topic and message must be supplied.\n"},
 		{"pub", "-t a", "Error: Both topic and message must be supplied.\n"},
 		{"sub", "", "Error: You must specify a topic to subscribe to." + hint("sub")},

@@ -83,6 +83,11 @@ func Passwd(ctx context.Context, args []string, stdio Stdio) int {
 	return passwdSet(ctx, opts, stdio)
 }
 
+// passwdArgNames names the arguments after the options, for want of them.
+func passwdArgNames(want int) []string {
+	return []string{"password file", "user name", "password"}[:want]
+}
+
 // passwdError writes "Error: MESSAGE." to stdio.Err and returns 1.
 func passwdError(stdio Stdio, format string, args ...any) int {
 	fmt.Fprintf(stdio.Err, "Error: "+format+"\n", args...)
@@ -132,6 +137,7 @@ options:
 			return opts, 0, false
 		default:
 			if len(args[i]) > 1 && args[i][0] == '-' {
+				fmt.Fprintf(stdio.Err, "Error: Unknown option '%s'.\n\n", args[i])
 				fmt.Fprint(stdio.Out, passwdUsage)
 				return opts, 1, false
 			}
@@ -149,16 +155,26 @@ options:
 	case opts.batch:
 		want = 3
 	}
-	if len(rest) != want {
+	if len(rest) > want {
+		return opts, passwdError(stdio, "Too many arguments: '%s' after the %s.", rest[want], passwdArgNames(want)[want-1]), false
+	}
+	if len(rest) < want {
+		missing := passwdArgNames(want)[len(rest):]
+		what := strings.Join(missing, " and the ")
+		verb := "is"
+		if len(missing) > 1 {
+			verb = "are"
+		}
 		switch {
-		case opts.create && opts.batch && len(rest) < want:
-			return opts, passwdError(stdio, "-c argument given but password file, username, or password missing."), false
-		case opts.create && len(rest) < want:
-			return opts, passwdError(stdio, "-c argument given but password file or username missing."), false
-		case opts.remove && len(rest) < want:
-			return opts, passwdError(stdio, "-D argument given but password file or username missing."), false
+		case opts.create:
+			return opts, passwdError(stdio, "-c argument given but the %s %s missing.", what, verb), false
+		case opts.remove:
+			return opts, passwdError(stdio, "-D argument given but the %s %s missing.", what, verb), false
 		case opts.update:
-			return opts, passwdError(stdio, "-U argument given but password file missing."), false
+			return opts, passwdError(stdio, "-U argument given but the %s %s missing.", what, verb), false
+		}
+		if len(rest) > 0 { // with no arguments at all, the usage says it
+			fmt.Fprintf(stdio.Err, "Error: the %s %s missing.\n\n", what, verb)
 		}
 		fmt.Fprint(stdio.Out, passwdUsage)
 		return opts, 1, false
@@ -177,8 +193,7 @@ options:
 		}
 	}
 	if opts.file == "-" && !opts.create {
-		fmt.Fprint(stdio.Out, passwdUsage)
-		return opts, 1, false
+		return opts, passwdError(stdio, "The password file '-' (standard output) is only for -c."), false
 	}
 	return opts, 0, true
 }

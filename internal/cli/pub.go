@@ -180,7 +180,7 @@ func Pub(ctx context.Context, args []string, stdio Stdio) int {
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
-		return connectFailure(stdio, pf.quiet, true, err)
+		return pf.connectFailure(stdio, true, err)
 	}
 	if pf.stdinLine.on {
 		err = pf.publishLines(ctx, c, stdio)
@@ -400,6 +400,8 @@ Usage: midge pub {[-h host] [-p port] [-u username] [-P password] -t topic}
                    [--insecure] [--tls-version version]]
                    [--tls-use-os-certs]
                  [-D command property value] [--scram]
+                 [-A bind_address] [-L URL] [--unix path] [--nodelay] [--proxy socks-url]
+                 [--ciphers ciphers] [--tls-alpn protocol]
        midge pub --help
 
  -c : disable clean session/enable persistent client mode
@@ -411,7 +413,8 @@ Usage: midge pub {[-h host] [-p port] [-u username] [-P password] -t topic}
       Properties are spelled as mosquitto_pub spells them, e.g. content-type. Implies -V 5.
  -f : send the contents of a file as the message.
  -h : mqtt host to connect to. Defaults to localhost.
- -i : id to use for this client. Defaults to midge-pub- followed by random characters.
+ -i : id to use for this client. Defaults to midge-pub- followed by random characters;
+      with -V 5 none is sent, and the broker assigns one.
  -I : define the client id as id_prefix appended with the process id. Useful for when the
       broker is using the clientid_prefixes option.
  -k : keep alive in seconds for this client. Defaults to 60.

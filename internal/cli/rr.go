@@ -232,7 +232,7 @@ func (rf *rrFlags) connectFailure(stdio Stdio, err error) int {
 		}
 		return int(refused.Code)
 	}
-	return connectFailure(stdio, rf.quiet, false, err)
+	return rf.clientFlags.connectFailure(stdio, false, err)
 }
 
 func rrUsage(w io.Writer) {
@@ -251,6 +251,8 @@ Usage: midge rr {[-h host] [-p port] [-u username] [-P password] -t topic} -e re
                   [--insecure] [--tls-version version]]
                   [--tls-use-os-certs]
                 [-D command property value] [--scram]
+                [-A bind_address] [-L URL] [--unix path] [--nodelay] [--proxy socks-url]
+                [--ciphers ciphers] [--tls-alpn protocol]
        midge rr --help
 
  -c : disable clean session/enable persistent client mode

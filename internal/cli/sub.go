@@ -163,7 +163,7 @@ func Sub(ctx context.Context, args []string, stdio Stdio) int {
 		if status, ended := s.ended(ctx, runCtx, stdio); ended {
 			return status
 		}
-		return connectFailure(stdio, sf.quiet, false, err)
+		return sf.connectFailure(stdio, false, err)
 	}
 	status := s.run(ctx, runCtx, c, stdio)
 	if status != exitFailure {
@@ -378,6 +378,8 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
                    [--insecure] [--tls-version version]]
                    [--tls-use-os-certs]
                  [-D command property value] [--scram]
+                 [-A bind_address] [-L URL] [--unix path] [--nodelay] [--proxy socks-url]
+                 [--ciphers ciphers] [--tls-alpn protocol]
        midge sub --help
 
  -c : disable clean session/enable persistent client mode
@@ -397,7 +399,8 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
       width and precision as in printf (%-10t, %05l, %.3C). @X prints strftime's %X,
       @N nanoseconds, @@ an @. Escapes \\ \0 \a \e \n \r \t \v.
  -h : mqtt host to connect to. Defaults to localhost.
- -i : id to use for this client. Defaults to midge-sub- followed by random characters.
+ -i : id to use for this client. Defaults to midge-sub- followed by random characters;
+      with -V 5 none is sent, and the broker assigns one.
  -I : define the client id as id_prefix appended with the process id. Useful for when the
       broker is using the clientid_prefixes option.
  -k : keep alive in seconds for this client. Defaults to 60.

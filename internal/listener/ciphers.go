@@ -92,13 +92,13 @@ var absentKeywords = []string{
 	"IDEA", "ARIA", "DES", "SSLv2", "kDHEPSK", "kRSAPSK", "aPSK", "CCM", "AESCCM",
 }
 
-// cipherSuites turns an OpenSSL cipher list for TLS 1.2 and earlier into
+// CipherSuites turns an OpenSSL cipher list for TLS 1.2 and earlier into
 // Go suite IDs. Items are separated by ':' (or ',' or ' '). An item is a
 // suite name or keyword, or several joined by '+' (their intersection,
 // "ECDHE+AESGCM"); a leading '!' or '-' removes what it selects (and '!'
 // keeps it out); a leading '+' and "@STRENGTH"/"@SECLEVEL=n" are accepted
 // and ignored, since Go orders suites itself.
-func cipherSuites(list string) ([]uint16, error) {
+func CipherSuites(list string) ([]uint16, error) {
 	var chosen []uint16
 	banned := map[uint16]bool{}
 	for _, item := range strings.FieldsFunc(list, func(r rune) bool { return r == ':' || r == ',' || r == ' ' }) {

@@ -94,7 +94,7 @@ func NewTLS(o TLSOptions) (*TLS, error) {
 		return nil, optionErrf("tls_version", "tls_version: %w", err)
 	}
 	if o.Ciphers != "" {
-		if t.suites, err = cipherSuites(o.Ciphers); err != nil {
+		if t.suites, err = CipherSuites(o.Ciphers); err != nil {
 			return nil, optionErrf("ciphers", "ciphers %q: %w", o.Ciphers, err)
 		}
 	}

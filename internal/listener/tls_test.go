@@ -362,7 +362,7 @@ func TestCipherLists(t *testing.T) {
 		{"aNULL", nil},
 	}
 	for _, tc := range cases {
-		got, err := cipherSuites(tc.list)
+		got, err := CipherSuites(tc.list)
 		if tc.list == "HIGH:!aNULL:!MD5:@STRENGTH" {
 			if err != nil || len(got) == 0 {
 				t.Errorf("%s: %v, %v", tc.list, got, err)
@@ -379,7 +379,7 @@ func TestCipherLists(t *testing.T) {
 			t.Errorf("%s: got %v, %v; want %v", tc.list, got, err, tc.want)
 		}
 	}
-	_, err := cipherSuites("BOGUS")
+	_, err := CipherSuites("BOGUS")
 	if err == nil || !strings.Contains(err.Error(), "ECDHE-RSA-AES128-GCM-SHA256") || !strings.Contains(err.Error(), "HIGH") {
 		t.Errorf("an unknown name's error should list what is accepted: %v", err)
 	}

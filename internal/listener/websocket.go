@@ -134,7 +134,7 @@ func WebSocket(inner net.Listener, opts WebSocketOptions) (net.Listener, error) 
 	}
 	go func() {
 		defer close(l.served)
-		l.serveErr = l.server.Serve(inner)
+		l.serveErr = l.server.Serve(plainMQTTRefuser{inner})
 	}()
 	return l, nil
 }
