@@ -38,6 +38,7 @@ func accessBroker(t *testing.T, r *rules) *brokertest.Broker {
 // A subscription to # or a/+/c delivers only the topics the client may
 // read: the ACL is applied to each message at delivery, not to the filter.
 func TestWildcardSubscriptionOnlyReadableTopics(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"reader": {"public/#", "a/x/c"}}, map[string][]string{"writer": {"#"}})
 	b := accessBroker(t, r)
 	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
@@ -60,6 +61,7 @@ func TestWildcardSubscriptionOnlyReadableTopics(t *testing.T) {
 
 // Retained messages replayed on SUBSCRIBE are read-checked one by one.
 func TestRetainedOnlyReadable(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"reader": {"r/open"}}, map[string][]string{"writer": {"#"}})
 	b := accessBroker(t, r)
 	pub := brokertest.ConnectUser(t, b.Addr, packets.V311, "pub", "writer", true)
@@ -79,6 +81,7 @@ func TestRetainedOnlyReadable(t *testing.T) {
 // say so: the PUBACK/PUBREC is positive, as Mosquitto sends it. MQTT 5
 // acknowledges with 0x87.
 func TestPublishDenied(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"writer": {"ok/#"}})
 	b := accessBroker(t, r)
 	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
@@ -120,6 +123,7 @@ func TestPublishDenied(t *testing.T) {
 // A will is held to the client's write access: one to a topic the client
 // may not write is refused at CONNECT (return code 5), and never published.
 func TestWillToForbiddenTopicNotPublished(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"dying": {"wills/ok"}})
 	b := accessBroker(t, r)
 	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", true)
@@ -147,6 +151,7 @@ func TestWillToForbiddenTopicNotPublished(t *testing.T) {
 // In-flight messages resent on reconnection are read-checked again: access
 // taken away while the client was offline stops the resend.
 func TestResendRechecksAccess(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"writer": {"#"}})
 	b := accessBroker(t, r)
 	sub := brokertest.ConnectUser(t, b.Addr, packets.V311, "sub", "reader", false)
@@ -171,6 +176,7 @@ func TestResendRechecksAccess(t *testing.T) {
 
 // A shared subscription must not be a way around read access.
 func TestSharedSubscriptionHonoursReadAccess(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"reader": {"open/#"}}, map[string][]string{"writer": {"#"}})
 	b := accessBroker(t, r)
 	sub := brokertest.ConnectUser(t, b.Addr, packets.V5, "sub", "reader", true)
@@ -191,6 +197,7 @@ func TestSharedSubscriptionHonoursReadAccess(t *testing.T) {
 // 0x89 Server busy (MQTT 5); a place freed by a disconnect can be taken
 // again.
 func TestMaxConnections(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +225,7 @@ func TestMaxConnections(t *testing.T) {
 // client by its certificate, whatever user name and password it sends, and
 // hands the certificate's name to the Authorizer.
 func TestCertUsername(t *testing.T) {
+	t.Parallel()
 	ca, caKey := newTestCA(t)
 	serverCert := leafCert(t, ca, caKey, "127.0.0.1", true)
 	clientCert := leafCert(t, ca, caKey, "sensor-7", false)
@@ -287,6 +295,7 @@ func TestCertUsername(t *testing.T) {
 // and 0x87 at MQTT 5, with a reason string that says the credentials were
 // wrong; an anonymous client where that is off gets 5 / 0x87 too.
 func TestRefusalCodes(t *testing.T) {
+	t.Parallel()
 	auth := broker.AuthenticatorFunc(func(_ context.Context, info broker.ConnectInfo) error {
 		if !info.HasUsername {
 			return broker.ErrNotAuthorized
@@ -354,6 +363,7 @@ func (a subscribeAccess) CanSubscribe(filter string) bool {
 // live. The other filters of the SUBSCRIBE are granted. A shared
 // subscription is judged by the filter inside $share/GROUP/.
 func TestSubscribeRefusedByAccess(t *testing.T) {
+	t.Parallel()
 	r := subscribeRules{newRules(map[string][]string{"reader": {"#"}}, map[string][]string{"writer": {"#"}}),
 		map[string][]string{"reader": {"alice/#"}}}
 	b := brokertest.Start(t, broker.Options{Authorizer: r})

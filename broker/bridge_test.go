@@ -32,6 +32,7 @@ func connectBridge(t *testing.T, addr string, version byte, clientID string) *br
 // subscriptions had No Local and Retain As Published; the log calls it a
 // bridge. Without this a bridge configured "both" sees every message twice.
 func TestBridgeNoLocalRetainAsPublished(t *testing.T) {
+	t.Parallel()
 	log := &mosquittotest.SyncBuffer{}
 	b := brokertest.Start(t, broker.Options{Logger: slog.New(slog.NewTextHandler(log, nil))})
 	for _, version := range []byte{packets.V31, packets.V311} {
@@ -85,6 +86,7 @@ func TestBridgeNoLocalRetainAsPublished(t *testing.T) {
 // Mosquitto ignores bit 7 of the protocol level at MQTT 5 (0x85): an MQTT 5
 // bridge asks for No Local itself. The client is an ordinary one.
 func TestBridgeBitIgnoredAtV5(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "v5bridge", true, func(p *packets.Connect) { p.Bridge = true })
 	subscribe5(t, c, 0, packets.Subscription{Filter: "x/#"})

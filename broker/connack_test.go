@@ -55,6 +55,7 @@ func connectFor(id string, keepAlive uint16) *packets.Connect {
 // Maximum Packet Size, Receive Maximum (max_inflight_messages, 20 by
 // default) and Maximum QoS.
 func TestConnackBytesAsMosquitto(t *testing.T) {
+	t.Parallel()
 	plain := brokertest.Start(t, broker.Options{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,6 +95,7 @@ func TestConnackBytesAsMosquitto(t *testing.T) {
 // An assigned client identifier has Mosquitto's form: "auto-" and an
 // upper-case UUID, 36 characters; two clients never get the same one.
 func TestAssignedClientIDIsUUID(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	uuid := regexp.MustCompile(`^auto-[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$`)
 	seen := map[string]bool{}
@@ -110,6 +112,7 @@ func TestAssignedClientIDIsUUID(t *testing.T) {
 // An MQTT 3.1 CONNACK has no Session Present flag: resuming a session, its
 // first byte stays 0 (3.1.1 sets it).
 func TestConnackSessionPresentNotInMQTT31(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, tc := range []struct {
 		version byte
@@ -134,6 +137,7 @@ func TestConnackSessionPresentNotInMQTT31(t *testing.T) {
 // [MQTT-3.1.2-24]: the reason string goes first [MQTT-3.1.2-25]; one that
 // is too large without it closes the connection, as in Mosquitto.
 func TestConnackWithinMaximumPacketSize(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{Authenticator: broker.AuthenticatorFunc(denyAll)})
 	t.Run("MQTT-3.1.2-25", func(t *testing.T) {
 		c := brokertest.Dial(t, b.Addr, packets.V5)

@@ -65,6 +65,7 @@ func sendAuth(c *brokertest.Conn, code packets.ReasonCode, data string) {
 // method 0x8C, and re-authentication (0x19) works on a live connection,
 // but not as another user.
 func TestEnhancedAuthentication(t *testing.T) {
+	t.Parallel()
 	seen := make(chan string, 8)
 	b := brokertest.Start(t, broker.Options{
 		EnhancedAuth:  challenge{},

@@ -26,6 +26,7 @@ func connectWithWill(t *testing.T, addr, id string, keepAlive uint16) *brokertes
 }
 
 func TestWill(t *testing.T) {
+	t.Parallel()
 	clock := brokertest.NewClock()
 	b := brokertest.Start(t, broker.Options{Clock: clock})
 	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
@@ -70,6 +71,7 @@ func TestWill(t *testing.T) {
 }
 
 func TestKeepAlivePingKeepsConnection(t *testing.T) {
+	t.Parallel()
 	clock := brokertest.NewClock()
 	b := brokertest.Start(t, broker.Options{Clock: clock})
 	c := connectWithWill(t, b.Addr, "pinger", 1)
@@ -87,6 +89,7 @@ func TestKeepAlivePingKeepsConnection(t *testing.T) {
 // A second connection with the same client id takes the session over and
 // the first connection is closed [MQTT-3.1.4-2].
 func TestTakeover(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	first := brokertest.Connect(t, b.Addr, packets.V311, "same", false)
 	subscribe(t, first, "t", 1)
@@ -105,6 +108,7 @@ func TestTakeover(t *testing.T) {
 }
 
 func TestRetained(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
 	live := brokertest.Connect(t, b.Addr, packets.V311, "live", true)
@@ -144,6 +148,7 @@ func TestRetained(t *testing.T) {
 // Topics starting with $ are not matched by filters starting with a
 // wildcard [MQTT-4.7.2-1], and clients cannot publish into $SYS.
 func TestDollarTopics(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	all := brokertest.Connect(t, b.Addr, packets.V311, "all", true)
 	subscribe(t, all, "#", 0)
@@ -163,6 +168,7 @@ func TestDollarTopics(t *testing.T) {
 // A client that trickles a packet one byte at a time is closed after one and
 // a half times its keep alive, however steadily the bytes come.
 func TestTrickleAfterConnectIsClosed(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c := connectWithWill(t, b.Addr, "trickler", 1)
 	publish := append([]byte{0x30, 0x20, 0, 1, 't'}, make([]byte, 29)...) // 34 bytes
@@ -191,6 +197,7 @@ func TestTrickleAfterConnectIsClosed(t *testing.T) {
 // widens the window (without it the old code passed 3 runs of 3); CI runs
 // go test -race, so it guards there.
 func TestRetainedRacingSubscribe(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	flood(t, b.Addr, "race/x", true)
 	for round := range 200 {
@@ -267,6 +274,7 @@ func flood(t *testing.T, addr, topic string, retain bool) {
 // could go unread. Like TestRetainedRacingSubscribe, it catches the old
 // bug reliably only under -race, as CI runs it.
 func TestWriteFailureEndsConnection(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
 	subscribe(t, watcher, "will/#", 0)

@@ -13,6 +13,7 @@ import (
 // A listener with its own Security decides for its clients; the others
 // keep the Options' rules (Mosquitto's per_listener_settings).
 func TestListenerSecurity(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

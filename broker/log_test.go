@@ -13,6 +13,7 @@ import (
 
 // A connection that speaks another protocol is named in its line.
 func TestNotMQTTNamed(t *testing.T) {
+	t.Parallel()
 	logger, log := brokertest.NewLog(slog.LevelInfo)
 	b := brokertest.Start(t, broker.Options{Logger: logger})
 	for _, tc := range []struct{ send, line string }{
@@ -34,6 +35,7 @@ func TestNotMQTTNamed(t *testing.T) {
 // A refused login reads as Mosquitto's line, with the reason after it and
 // the client identifier once.
 func TestLoginRefusedLine(t *testing.T) {
+	t.Parallel()
 	logger, log := brokertest.NewLog(slog.LevelInfo)
 	b := brokertest.Start(t, broker.Options{Logger: logger, Authenticator: broker.AuthenticatorFunc(
 		func(_ context.Context, info broker.ConnectInfo) error {

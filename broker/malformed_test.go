@@ -16,6 +16,7 @@ var connect311 = []byte{0x10, 0x0D, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0,
 // Each malformed or illegal packet closes that connection and nothing else:
 // a bystander subscribed before every case still receives messages after it.
 func TestMalformedClosesOnlyThatConnection(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{ConnectTimeout: 2 * time.Second})
 	bystander := brokertest.Connect(t, b.Addr, packets.V311, "bystander", true)
 	bystander.Send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "check/#", QoS: 1}}})
@@ -94,6 +95,7 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 var checkSeq byte
 
 func TestUnsupportedProtocolLevelGetsConnack1(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, level := range []byte{2, 6, 255} {
 		c := brokertest.Dial(t, b.Addr, packets.V311)
@@ -107,6 +109,7 @@ func TestUnsupportedProtocolLevelGetsConnack1(t *testing.T) {
 }
 
 func TestConnectTimeouts(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{ConnectTimeout: 500 * time.Millisecond})
 	t.Run("silent", func(t *testing.T) {
 		c := brokertest.Dial(t, b.Addr, packets.V311)

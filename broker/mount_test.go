@@ -62,6 +62,7 @@ func publishAcked(t *testing.T, c *brokertest.Conn, name, payload string, retain
 // tree under the prefix, and other listeners' clients see its messages
 // under the prefix.
 func TestMountPoint(t *testing.T) {
+	t.Parallel()
 	for _, v := range []byte{packets.V5, packets.V311} {
 		t.Run(fmt.Sprintf("level=%d", v), func(t *testing.T) {
 			mounted, plain := mountBroker(t, broker.Options{})
@@ -138,6 +139,7 @@ func TestMountPoint(t *testing.T) {
 // MQTT 5 deliveries to a mounted client keep their own properties, and an
 // inbound topic alias is resolved before the topic is mounted.
 func TestMountPointV5(t *testing.T) {
+	t.Parallel()
 	mounted, plain := mountBroker(t, broker.Options{})
 	pub, _ := connect5(t, mounted, "pub", true, nil)
 	sub, _ := connect5(t, mounted, "sub", true, nil)
@@ -170,6 +172,7 @@ func TestMountPointV5(t *testing.T) {
 // mounted client writes "t". Nor may a mounted client write what it sees
 // as $SYS.
 func TestMountPointACL(t *testing.T) {
+	t.Parallel()
 	r := newRules(map[string][]string{"": {"#"}}, map[string][]string{"": {"a/t", "a/$SYS/#"}})
 	mounted, _ := mountBroker(t, broker.Options{Authorizer: r})
 	c, _ := connect5(t, mounted, "c", true, nil)

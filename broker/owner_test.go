@@ -72,6 +72,7 @@ func (s *syncBuffer) String() string {
 // offline or online, and the session (subscriptions, queued messages, the
 // connection holding it) is left as it was. The log names both users.
 func TestOtherUserCannotTakeSession(t *testing.T) {
+	t.Parallel()
 	for _, version := range []byte{packets.V311, packets.V5} {
 		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
 			var log syncBuffer
@@ -119,6 +120,7 @@ func TestOtherUserCannotTakeSession(t *testing.T) {
 // a user name take over each other's sessions, as in Mosquitto; a named
 // user taking an anonymous client's identifier gets a fresh session.
 func TestSameUserTakesSessionOver(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, tc := range []struct{ name, first, second string }{
 		{"same user", "alice", "alice"},
@@ -156,6 +158,7 @@ func TestSameUserTakesSessionOver(t *testing.T) {
 // With SessionTakeoverAnyUser any user takes a session over and inherits
 // it, as in Mosquitto.
 func TestSessionTakeoverAnyUser(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SessionTakeoverAnyUser: true})
 	alice, _ := connectAs(t, b.Addr, packets.V311, "shared-id", "alice", false)
 	subscribe(t, alice, "alice/#", 1)
@@ -176,6 +179,7 @@ func TestSessionTakeoverAnyUser(t *testing.T) {
 // refused at either protocol level, and the session is left whole: the
 // owner resumes it with its queued message and its subscription.
 func TestSessionOwnerSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	for _, version := range []byte{packets.V311, packets.V5} {
 		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
 			dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 // Retained messages outlive a restart over the same store; one removed
 // before the restart stays removed.
 func TestStoreKeepsRetained(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	pub := brokertest.Connect(t, b.Addr, packets.V5, "pub", true)
@@ -46,6 +47,7 @@ func TestStoreKeepsRetained(t *testing.T) {
 // resumes it, and messages published after the restart while it is away
 // are waiting for it.
 func TestStoreKeepsSessions(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	c := brokertest.Connect(t, b.Addr, packets.V311, "durable", false)
@@ -83,6 +85,7 @@ func TestStoreKeepsSessions(t *testing.T) {
 // A session whose expiry passes while the broker is down is gone after the
 // restart, and so are its records.
 func TestStoreDropsSessionsExpiredWhileDown(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	c, _ := connect5(t, b.Addr, "brief", true, withExpiry(1))
@@ -107,6 +110,7 @@ func TestStoreDropsSessionsExpiredWhileDown(t *testing.T) {
 // A record the broker cannot read stops Open with ErrStoreDamaged rather
 // than serving without it.
 func TestStoreDamagedRecordRefused(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	st.Write([][]byte{[]byte("s\x00victim")}, [][]byte{{1, 2, 3}}, true, nil)
 	_, err := broker.Open(broker.Options{Store: st})
@@ -120,6 +124,7 @@ func TestStoreDamagedRecordRefused(t *testing.T) {
 // the one in flight again with DUP. A message held by two sessions is
 // stored once and removed with its last holder.
 func TestStoreKeepsQueuedAndInflight(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	c := brokertest.Connect(t, b.Addr, packets.V311, "slow", false)
@@ -176,6 +181,7 @@ func TestStoreKeepsQueuedAndInflight(t *testing.T) {
 // client's resent PUBLISH is acknowledged but not delivered twice, and its
 // PUBREL completes the flow.
 func TestStoreKeepsQoS2ReceiverState(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
@@ -230,6 +236,7 @@ func (s *heldStore) Write(keys, values [][]byte, sync bool, done func(error)) {
 // 0x80 and the 3.1.1 publisher no acknowledgement, while QoS 0 messages
 // still flow.
 func TestStoreAcknowledgesAfterSync(t *testing.T) {
+	t.Parallel()
 	st := &heldStore{gate: make(chan struct{})}
 	b := brokertest.Start(t, broker.Options{Store: st})
 	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
@@ -264,6 +271,7 @@ func TestStoreAcknowledgesAfterSync(t *testing.T) {
 // An MQTT 5 will waiting for its delay outlives a restart and is published
 // when the delay ends.
 func TestStoreKeepsDelayedWill(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	c := brokertest.Dial(t, b.Addr, packets.V5)
@@ -312,6 +320,7 @@ func (s *orderStore) Write(keys, values [][]byte, sync bool, done func(error)) {
 // The acknowledgement's sync is asked for after the writes the routing of
 // the message made, so that it covers them.
 func TestStoreAcknowledgementSyncFollowsRouting(t *testing.T) {
+	t.Parallel()
 	st := new(orderStore)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	c := brokertest.Connect(t, b.Addr, packets.V311, "away", false)
@@ -340,6 +349,7 @@ func TestStoreAcknowledgementSyncFollowsRouting(t *testing.T) {
 // sessions, the retained messages and the messages queued toward those
 // sessions (one for each session that holds one).
 func TestStoreRestoredCounts(t *testing.T) {
+	t.Parallel()
 	st := new(store.Memory)
 	b := brokertest.Start(t, broker.Options{Store: st})
 	if got := b.Server.Restored(); got != (broker.Restored{}) {

@@ -14,6 +14,7 @@ import (
 // A QoS 2 PUBLISH re-sent with DUP before PUBREL is acknowledged again but
 // delivered once [MQTT-4.3.3-2].
 func TestQoS2ExactlyOnce(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
 	subscribe(t, sub, "q2", 2)
@@ -50,6 +51,7 @@ func TestQoS2ExactlyOnce(t *testing.T) {
 
 // Delivery happens at min(publish QoS, subscription QoS).
 func TestDeliveryQoSIsTheMinimum(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, subQoS := range []byte{0, 1, 2} {
 		for _, pubQoS := range []byte{0, 1, 2} {
@@ -69,6 +71,7 @@ func TestDeliveryQoSIsTheMinimum(t *testing.T) {
 // At most MaxInflight QoS 1 messages are unacknowledged toward a client;
 // the rest wait in its queue and follow as acknowledgements arrive, in order.
 func TestInflightWindow(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MaxInflight: 3})
 	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
 	subscribe(t, sub, "w", 1)
@@ -103,6 +106,7 @@ func TestInflightWindow(t *testing.T) {
 // offline up to MaxQueued (counting the rest as dropped), re-sends in-flight
 // messages with DUP on reconnect, and reports session present.
 func TestPersistentSession(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MaxInflight: 2, MaxQueued: 3})
 	sub := brokertest.Connect(t, b.Addr, packets.V311, "durable", false)
 	subscribe(t, sub, "d/#", 1)
@@ -155,6 +159,7 @@ func TestPersistentSession(t *testing.T) {
 }
 
 func TestEmptyClientID(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c := brokertest.Dial(t, b.Addr, packets.V311)
 	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: 4, KeepAlive: 60})
@@ -171,6 +176,7 @@ func TestEmptyClientID(t *testing.T) {
 // disconnects on each. One for an identifier not in flight is ignored, as
 // in Mosquitto (it may repeat one from before a reconnection).
 func TestWrongAcknowledgementCloses(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
 	for _, tc := range []struct {
@@ -231,6 +237,7 @@ func (g gateAccess) CanWrite(string) bool { return true }
 // publisher subscribed to its own topic still gets its PUBACK before its
 // own copy.
 func TestPubackAfterRouting(t *testing.T) {
+	t.Parallel()
 	gate, reached := make(chan struct{}), make(chan struct{}, 1)
 	var once sync.Once
 	release := func() { once.Do(func() { close(gate) }) }

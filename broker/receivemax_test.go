@@ -14,6 +14,7 @@ import (
 // has sent and the broker not yet answered, QoS 2 ones awaiting PUBREL
 // included; one more is DISCONNECT 0x93 [MQTT-3.3.4-9].
 func TestReceiveMaximumFromMaxInflight(t *testing.T) {
+	t.Parallel()
 	t.Run("MQTT-3.3.4-9 QoS 2 awaiting PUBREL", func(t *testing.T) {
 		b := brokertest.Start(t, broker.Options{}) // max_inflight_messages 20
 		c, ack := connect5(t, b.Addr, "q2", true, nil)

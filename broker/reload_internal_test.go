@@ -11,6 +11,7 @@ import (
 // plain kind is set alone to a value other than its default, reloaded, and
 // read back.
 func TestReloadAppliesItsListOnly(t *testing.T) {
+	t.Parallel()
 	kinds := map[reflect.Type]reflect.Value{
 		reflect.TypeOf(0):                reflect.ValueOf(7),
 		reflect.TypeOf(int64(0)):         reflect.ValueOf(int64(7 << 20)),

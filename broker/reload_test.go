@@ -13,6 +13,7 @@ import (
 // and retain_available take effect on the next PUBLISH, and $SYS, off at
 // the start, begins.
 func TestReload(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MessageSizeLimit: 4, SysInterval: -1})
 	sub := brokertest.Connect(t, b.Addr, packets.V311, "sub", true)
 	subscribe(t, sub, "r/#", 0)

@@ -57,6 +57,7 @@ func (a *aclAuthorizer) askedAbout(clientID, user string) bool {
 // persists source_id and source_username), and still hands it out while
 // the access stands, %c patterns included.
 func TestRetainSourceSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	const before = "user writer\ntopic write r/#\npattern write c/%c/#\nuser reader\ntopic read #\n"
 	for _, tc := range []struct {
 		name      string
@@ -102,6 +103,7 @@ func TestRetainSourceSurvivesRestart(t *testing.T) {
 // its client may no longer write the topic, it is not handed to later
 // subscribers.
 func TestRetainSourceOfHeldWillSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writer := "user writer\ntopic write w/#\nuser reader\ntopic read #\n"
 	st, closeStore := openDisk(t, dir)
@@ -150,6 +152,7 @@ func retainedRecord(t *testing.T, name, payload string) []byte {
 // check_retain_source does not apply to it, as Mosquitto skips the check
 // for a message without a source_id.
 func TestRetainedWithoutSourceLoads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	st, closeStore := openDisk(t, dir)
 	done := make(chan error, 1)
@@ -175,6 +178,7 @@ func TestRetainedWithoutSourceLoads(t *testing.T) {
 // A retained record whose publisher is cut short is damage: Open refuses
 // it rather than guess.
 func TestRetainedSourceDamaged(t *testing.T) {
+	t.Parallel()
 	good := retainedRecord(t, "t", "x")
 	for _, record := range [][]byte{
 		{2},

@@ -14,6 +14,7 @@ import (
 // Mosquitto; a plain subscription to the same filter still gets every
 // message; another group gets its own copy.
 func TestSharedSubscriptionDistributes(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	m5, _ := connect5(t, b.Addr, "m5", true, nil)
 	subscribe5(t, m5, 0, packets.Subscription{Filter: "$share/workers/jobs/#", QoS: 1})
@@ -58,6 +59,7 @@ func TestSharedSubscriptionDistributes(t *testing.T) {
 // Retained messages are not sent on a shared subscription, and No Local on
 // one is a protocol error [MQTT-3.8.3-4].
 func TestSharedSubscriptionRules(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
 	pub.Send(&packets.Publish{Topic: "r/1", Retain: true, Payload: []byte("kept")})
@@ -76,6 +78,7 @@ func TestSharedSubscriptionRules(t *testing.T) {
 // member that left with a message in flight gets it again when it resumes
 // its session.
 func TestSharedSubscriptionOfflineMember(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	away, _ := connect5(t, b.Addr, "away", true, withExpiry(60))
 	subscribe5(t, away, 0, packets.Subscription{Filter: "$share/g/w", QoS: 1})
@@ -116,6 +119,7 @@ func TestSharedSubscriptionOfflineMember(t *testing.T) {
 // $share/ names subscriptions, not topics: a PUBLISH to it is dropped (MQTT
 // 5: 0x87), as Mosquitto does.
 func TestPublishToShareRefused(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "pub", true, nil)
 	c.Send(publish5("$share/g/t", 1, 1, "x", 0))

@@ -127,6 +127,7 @@ func (w *sysWatcher) float(name string) float64 {
 // form; the ones already published reach a new subscriber as retained
 // messages.
 func TestSysTopicsAndFormats(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval, Version: "1.2.3"})
 	first := watchSys(t, b.Addr, "first", "$SYS/#")
 	first.until("every topic", func() bool { return len(first.values) == len(sysTopics) })
@@ -154,6 +155,7 @@ func TestSysTopicsAndFormats(t *testing.T) {
 // The figures follow the traffic: bytes, packets and PUBLISH counts, and
 // their load averages, as in the Mosquitto tutorial's $SYS/broker/bytes/#.
 func TestSysCountersMove(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval})
 	w := watchSys(t, b.Addr, "watcher", "$SYS/broker/#")
 	w.until("every topic", func() bool { return len(w.values) == len(sysTopics) })
@@ -183,6 +185,7 @@ func TestSysCountersMove(t *testing.T) {
 // Clients: connected, disconnected (sessions kept offline), total,
 // maximum, and expired sessions.
 func TestSysClients(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval})
 	w := watchSys(t, b.Addr, "watcher", "$SYS/broker/clients/#")
 	w.until("one client", func() bool { return w.int("clients/connected") == 1 && w.int("clients/total") == 1 })
@@ -209,6 +212,7 @@ func TestSysClients(t *testing.T) {
 // Retained messages and subscriptions are counted; shared subscriptions
 // apart, as Mosquitto counts them.
 func TestSysRetainedAndSubscriptions(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval})
 	w := watchSys(t, b.Addr, "watcher", "$SYS/broker/#")
 	// The $SYS topics are retained messages themselves: the figure counts
@@ -249,6 +253,7 @@ func TestSysRetainedAndSubscriptions(t *testing.T) {
 
 // Messages a session holds for delivery count in the store figures.
 func TestSysStore(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval})
 	w := watchSys(t, b.Addr, "watcher", "$SYS/broker/store/#")
 	w.until("empty store", func() bool { return w.int("store/messages/count") == 0 })
@@ -268,6 +273,7 @@ func TestSysStore(t *testing.T) {
 // A figure that stays the same is not published again; the uptime is
 // published at every interval.
 func TestSysChangeOnly(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval})
 	// The first update is made before the first client is served, so the
 	// watcher finds it retained and nothing from it arrives twice.
@@ -282,6 +288,7 @@ func TestSysChangeOnly(t *testing.T) {
 
 // "#" and "+/..." do not match topics starting with '$' [MQTT-4.7.2-1].
 func TestSysNotMatchedByWildcards(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval})
 	t.Run("MQTT-4.7.2-1", func(t *testing.T) {
 		all := brokertest.Connect(t, b.Addr, packets.V311, "all", true)
@@ -298,6 +305,7 @@ func TestSysNotMatchedByWildcards(t *testing.T) {
 // A negative interval turns $SYS off: nothing is published, nothing
 // retained.
 func TestSysDisabled(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: -1})
 	c := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
 	subscribe(t, c, "$SYS/#", 0)
@@ -309,6 +317,7 @@ func TestSysDisabled(t *testing.T) {
 
 // Shutdown waits for the $SYS publisher, which then no longer runs.
 func TestSysStopsAtShutdown(t *testing.T) {
+	t.Parallel()
 	publishers := func() int {
 		buf := make([]byte, 1<<20)
 		return bytes.Count(buf[:runtime.Stack(buf, true)], []byte("broker.(*sysTree).run("))

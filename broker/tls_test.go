@@ -35,6 +35,7 @@ func tlsBroker(t *testing.T, opts broker.Options) (*brokertest.Broker, *x509.Cer
 // A TLS handshake that never completes is closed after the CONNECT
 // timeout, and the log says why; other clients are served meanwhile.
 func TestTLSHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	b, pool, log := tlsBroker(t, broker.Options{ConnectTimeout: 300 * time.Millisecond})
 	stalled, err := net.Dial("tcp", b.Addr)
 	if err != nil {
@@ -67,6 +68,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 // Plain MQTT sent to a TLS port is closed with a log line; the broker goes
 // on serving TLS clients.
 func TestPlainMQTTOnTLSPort(t *testing.T) {
+	t.Parallel()
 	b, pool, log := tlsBroker(t, broker.Options{})
 	plain := brokertest.Dial(t, b.Addr, packets.V311)
 	plain.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, ClientID: "plain"})

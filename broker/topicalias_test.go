@@ -39,6 +39,7 @@ func expectAliased(t *testing.T, c *brokertest.Conn, wantTopic string, wantAlias
 // the next new topic. A subscriber sharing the same encoding without
 // aliases still gets plain packets.
 func TestBrokerTopicAliases(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	sub, _ := connect5(t, b.Addr, "aliased", true, allowAliases(2))
 	subscribe(t, sub, "ta/#", 0)
@@ -73,6 +74,7 @@ func TestBrokerTopicAliases(t *testing.T) {
 // [MQTT-3.1.2-26] [MQTT-3.3.2-11] or the broker's option, and
 // NoBrokerTopicAliases assigns none.
 func TestBrokerTopicAliasLimits(t *testing.T) {
+	t.Parallel()
 	// want is the alias each of four messages on l/0, l/1, l/2, l/0 gets;
 	// the fourth goes without its name when reused says so.
 	run := func(t *testing.T, opts broker.Options, fill func(*packets.Connect), version byte, want []uint16, reused bool) {
@@ -127,6 +129,7 @@ func TestBrokerTopicAliasLimits(t *testing.T) {
 // of the new connection, or with no alias when that connection allows
 // none.
 func TestBrokerTopicAliasReconnect(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	sub, _ := connect5(t, b.Addr, "s", true, func(p *packets.Connect) {
 		withExpiry(60)(p)
@@ -170,6 +173,7 @@ func TestBrokerTopicAliasReconnect(t *testing.T) {
 // aliases too; a packet the alias would take past the client's Maximum
 // Packet Size goes without one [MQTT-3.1.2-24].
 func TestBrokerTopicAliasOwnEncodingAndSize(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
 

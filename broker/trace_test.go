@@ -15,6 +15,7 @@ import (
 // for each packet in both directions, in Mosquitto 2.0's words (compared
 // with mosquitto -v 2.0.11 running the same clients).
 func TestPacketTrace(t *testing.T) {
+	t.Parallel()
 	logger, log := brokertest.NewLog(slog.LevelDebug)
 	b := brokertest.Start(t, broker.Options{Logger: logger})
 
@@ -81,6 +82,7 @@ func TestPacketTrace(t *testing.T) {
 
 // Without debug, none of it is written.
 func TestPacketTraceOff(t *testing.T) {
+	t.Parallel()
 	logger, log := brokertest.NewLog(slog.LevelInfo)
 	b := brokertest.Start(t, broker.Options{Logger: logger})
 	c := brokertest.Connect(t, b.Addr, packets.V311, "quiet", true)

@@ -11,6 +11,7 @@ import (
 // MQTT 5 semantics are a later issue; the wire form already works, and a
 // 3.1.1 client and a 5.0 client exchange messages through the broker.
 func TestMQTT5ClientTalksToMQTT311Client(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	v5 := brokertest.Connect(t, b.Addr, packets.V5, "five", true)
 	subscribe(t, v5, "mix/#", 1)
@@ -37,6 +38,7 @@ func TestMQTT5ClientTalksToMQTT311Client(t *testing.T) {
 
 // MQTT 3.1 (MQIsdp, level 3) clients connect and exchange messages.
 func TestMQTT31(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c := brokertest.Connect(t, b.Addr, packets.V31, "old-timer", true)
 	subscribe(t, c, "legacy", 2)

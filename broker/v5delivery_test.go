@@ -13,6 +13,7 @@ import (
 // No Local keeps a client's own messages from it; Retain As Published keeps
 // the RETAIN flag on forwarded messages, which is otherwise cleared.
 func TestNoLocalAndRetainAsPublished(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	self, _ := connect5(t, b.Addr, "self", true, nil)
 	subscribe5(t, self, 0, packets.Subscription{Filter: "n/#", QoS: 1, NoLocal: true})
@@ -41,6 +42,7 @@ func TestNoLocalAndRetainAsPublished(t *testing.T) {
 // Retain Handling 0 sends retained messages at every subscribe, 1 only when
 // the subscription is new, 2 never.
 func TestRetainHandling(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub, _ := connect5(t, b.Addr, "pub", true, nil)
 	pub.Send(&packets.Publish{Topic: "r/x", Retain: true, Payload: []byte("stored")})
@@ -67,6 +69,7 @@ func TestRetainHandling(t *testing.T) {
 // Every matching subscription's identifier travels with the message; the
 // identifiers of other clients' subscriptions do not.
 func TestSubscriptionIdentifiers(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "ids", true, nil)
 	subscribe5(t, c, 7, packets.Subscription{Filter: "s/+"})
@@ -101,6 +104,7 @@ func TestSubscriptionIdentifiers(t *testing.T) {
 // whose interval passed before delivery started is dropped: queued for an
 // offline session, or retained.
 func TestMessageExpiry(t *testing.T) {
+	t.Parallel()
 	clock := brokertest.NewClock()
 	b := brokertest.Start(t, broker.Options{Clock: clock})
 	sub, _ := connect5(t, b.Addr, "sub", true, withExpiry(60))
@@ -142,6 +146,7 @@ func TestMessageExpiry(t *testing.T) {
 // delivery carries: a message that fits without them but not with them is
 // not sent.
 func TestMaximumPacketSizeCountsSubscriptionIDs(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "small", true, func(p *packets.Connect) {
 		p.Properties.MaximumPacketSize = 64

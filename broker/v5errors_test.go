@@ -12,6 +12,7 @@ import (
 // DISCONNECT reason code, and a bystander subscribed all along still
 // receives messages afterwards.
 func TestV5ProtocolErrorsCloseOnlyThatClient(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{TopicAliasMaximum: 2, ReceiveMaximum: 1, MaxPacketSize: 512})
 	bystander := brokertest.Connect(t, b.Addr, packets.V311, "bystander", true)
 	subscribe(t, bystander, "check/#", 1)

@@ -16,6 +16,7 @@ import (
 // the others still count; UNSUBSCRIBE likewise. The reason string names the
 // filter.
 func TestV5InvalidFilterGetsReasonCode(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "filters", true, nil)
 	c.Send(&packets.Subscribe{PacketID: 3, Subscriptions: []packets.Subscription{
@@ -46,6 +47,7 @@ func TestV5InvalidFilterGetsReasonCode(t *testing.T) {
 // A session holds at most MaxSubscriptions subscriptions: the filters past
 // it are refused with 0x97 (0x80 at 3.1.1), replacing one is still allowed.
 func TestSubscriptionQuota(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MaxSubscriptions: 2})
 	c, _ := connect5(t, b.Addr, "many", true, nil)
 	codes := subscribe5(t, c, 0, packets.Subscription{Filter: "a"}, packets.Subscription{Filter: "b"},
@@ -73,6 +75,7 @@ func TestSubscriptionQuota(t *testing.T) {
 // Over MemoryLimit, a PUBLISH is dropped and its MQTT 5 client gets
 // DISCONNECT 0x97; a subscriber stays connected.
 func TestMemoryLimitDisconnectsPublisher(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MemoryLimit: 1})
 	sub, _ := connect5(t, b.Addr, "sub", true, nil)
 	subscribe5(t, sub, 0, packets.Subscription{Filter: "m"})
@@ -96,6 +99,7 @@ func TestMemoryLimitDisconnectsPublisher(t *testing.T) {
 // Reason strings go to an MQTT 5 client unless it set Request Problem
 // Information to 0, and never make a packet larger than the client allows.
 func TestV5ReasonStrings(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{TopicAliasMaximum: 2})
 	for _, tc := range []struct {
 		name string

@@ -13,6 +13,7 @@ import (
 // and no longer; without one (MQTT 5's default) it ends with the
 // connection.
 func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
 	clock := brokertest.NewClock()
 	b := brokertest.Start(t, broker.Options{Clock: clock})
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
@@ -55,6 +56,7 @@ func TestSessionExpiry(t *testing.T) {
 // DISCONNECT may shorten or lengthen a session's expiry, but not give one
 // to a session opened with none [MQTT-3.14.2-2].
 func TestDisconnectSessionExpiry(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "grows", true, withExpiry(60))
 	d := &packets.Disconnect{}
@@ -76,6 +78,7 @@ func TestDisconnectSessionExpiry(t *testing.T) {
 
 // CONNACK tells an MQTT 5 client what the broker allows.
 func TestConnackProperties(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MaxKeepAlive: 30, ReceiveMaximum: 5, MaxPacketSize: 4096})
 	_, ack := connect5(t, b.Addr, "", true, func(p *packets.Connect) {
 		p.KeepAlive = 300
@@ -107,6 +110,7 @@ func TestConnackProperties(t *testing.T) {
 // The imposed keep alive is enforced: a client silent for 1.5 times the
 // server's keep alive is closed with 0x8D.
 func TestServerKeepAliveEnforced(t *testing.T) {
+	t.Parallel()
 	clock := brokertest.NewClock()
 	b := brokertest.Start(t, broker.Options{MaxKeepAlive: 1, Clock: clock})
 	c, ack := connect5(t, b.Addr, "sleepy", true, func(p *packets.Connect) { p.KeepAlive = 0 })
@@ -123,6 +127,7 @@ func TestServerKeepAliveEnforced(t *testing.T) {
 // or above the maximum is 0x94, an undefined one a protocol error. The
 // alias never reaches subscribers.
 func TestInboundTopicAliases(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{TopicAliasMaximum: 2})
 	sub, _ := connect5(t, b.Addr, "sub", true, nil)
 	subscribe(t, sub, "a/#", 0)
@@ -153,6 +158,7 @@ func TestInboundTopicAliases(t *testing.T) {
 // More QoS 2 messages awaiting PUBREL than the announced receive maximum
 // is 0x93.
 func TestReceiveMaximumExceeded(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{ReceiveMaximum: 2})
 	c, _ := connect5(t, b.Addr, "eager", true, nil)
 	for id := uint16(1); id <= 2; id++ {
@@ -167,6 +173,7 @@ func TestReceiveMaximumExceeded(t *testing.T) {
 
 // MQTT 5 acknowledgements say when no subscription matched (0x10).
 func TestNoMatchingSubscribers(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "lonely", true, nil)
 	c.Send(publish5("nobody/listens", 1, 1, "x", 0))
@@ -183,6 +190,7 @@ func TestNoMatchingSubscribers(t *testing.T) {
 // Maximum packet size both ways: a packet over the broker's limit is 0x95;
 // a message over the client's limit is not sent to it, and counted.
 func TestMaximumPacketSize(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MaxPacketSize: 256})
 	big := string(make([]byte, 300))
 	c, _ := connect5(t, b.Addr, "big", true, nil)
@@ -213,6 +221,7 @@ func TestMaximumPacketSize(t *testing.T) {
 // A QoS 1 PUBLISH reusing the identifier of a QoS 2 message not yet
 // released is answered 0x91 and not delivered.
 func TestPacketIdentifierInUse(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	sub, _ := connect5(t, b.Addr, "sub", true, nil)
 	subscribe(t, sub, "id/#", 1)
@@ -232,6 +241,7 @@ func TestPacketIdentifierInUse(t *testing.T) {
 // The broker never has more unacknowledged QoS 1/2 messages toward a
 // client than the Receive Maximum it announced.
 func TestClientReceiveMaximumHonoured(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect5(t, b.Addr, "slow", true, func(p *packets.Connect) {
 		p.Properties.ReceiveMaximum = 2

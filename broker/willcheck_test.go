@@ -39,6 +39,7 @@ func connectWill(t *testing.T, addr string, version byte, w *packets.Will) packe
 // Before, a will to $SYS/... was accepted and published, retained, when
 // its client dropped.
 func TestWillCheckedAtConnect(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +118,7 @@ func protocolName(version byte) string {
 // never sees the forged message, live or retained; the log says why. A
 // will elsewhere still goes out when its client drops.
 func TestForgedSysWillRefused(t *testing.T) {
+	t.Parallel()
 	var log syncBuffer
 	b := brokertest.Start(t, broker.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
@@ -166,6 +168,7 @@ func notAuthorized(version byte) packets.ReasonCode {
 // The will's access is checked once the client has authenticated: a bad
 // password keeps its own refusal, not the will's.
 func TestWillAccessAfterPassword(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{
 		Authenticator: broker.AuthenticatorFunc(func(_ context.Context, info broker.ConnectInfo) error {
 			if string(info.Password) != "right" {
@@ -193,6 +196,7 @@ func TestWillAccessAfterPassword(t *testing.T) {
 // checked, as in Mosquitto; the $ rules hold for the topic as the client
 // wrote it too, as for its PUBLISHes.
 func TestWillCheckedUnderMountPoint(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +223,7 @@ func TestWillCheckedUnderMountPoint(t *testing.T) {
 // its state on the remote broker and leaves a will saying it is gone.
 // Nothing else under $SYS is.
 func TestBridgeStateTopicWritable(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: -1})
 	watcher := brokertest.Connect(t, b.Addr, packets.V311, "watcher", true)
 	subscribe(t, watcher, "$SYS/#", 0)

@@ -13,6 +13,7 @@ import (
 // carries its properties; one whose session is resumed in time is never
 // sent; one whose session ends first goes when the session ends.
 func TestWillDelay(t *testing.T) {
+	t.Parallel()
 	clock := brokertest.NewClock()
 	b := brokertest.Start(t, broker.Options{Clock: clock})
 	watcher, _ := connect5(t, b.Addr, "watcher", true, nil)

@@ -82,6 +82,7 @@ func takeOver(t *testing.T, first, second *packets.Connect) bool {
 // the new one starts clean), and withheld when the new connection resumes
 // the session [MQTT-3.1.2-8].
 func TestTakeoverWill(t *testing.T) {
+	t.Parallel()
 	for _, version := range []byte{packets.V311, packets.V5} {
 		for _, tc := range []struct {
 			firstClean, secondClean bool
@@ -102,6 +103,7 @@ func TestTakeoverWill(t *testing.T) {
 // published then, since the session ended before the delay passed
 // [MQTT-3.1.2-8] (Mosquitto 2.0 drops it).
 func TestTakeoverDelayedWill(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		firstClean, secondClean bool
 	}{{true, false}, {false, true}, {false, false}} {
