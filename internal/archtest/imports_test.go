@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"packets":                {},
 	"topic":                  {},
 	"internal/config":        {},
+	"internal/logging":       {},
 	"internal/store":         pebble,
 	"internal/listener":      {"github.com/gorilla/websocket"},
 	"internal/auth":          {"topic"},
