@@ -17,7 +17,7 @@ import (
 // tell: "subscribe", "unsubscribe", "websockets", "information", or
 // "connection" for the connect and disconnect lines that
 // connection_messages false drops. midge's command line filters on it
-// (internal/cli.LogTypeKey); mark Info lines, and leave Warn and Error
+// (internal/logging.TypeKey); mark Info lines, and leave Warn and Error
 // lines unmarked.
 const logTypeKey = "log_type"
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/cli"
+	"github.com/midge-mqtt/midge/internal/brokercmd"
 	"github.com/midge-mqtt/midge/internal/mosquittotest"
 )
 
@@ -42,7 +42,7 @@ func startSecureBroker(t *testing.T, dir, conf string) *secureBroker {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.BrokerWithReload(ctx, []string{"-c", path}, cli.Stdio{In: strings.NewReader(""), Out: b.log, Err: b.log}, b.reload)
+		done <- brokercmd.RunWithReload(ctx, []string{"-c", path}, brokercmd.Stdio{Out: b.log, Err: b.log}, b.reload)
 	}()
 	b.stop = sync.OnceFunc(func() {
 		cancel()
@@ -368,7 +368,7 @@ func TestBadSecurityFilesStopTheStart(t *testing.T) {
 			_, port, _ := net.SplitHostPort(addr)
 			os.WriteFile(conf, []byte(fmt.Sprintf("listener %s 127.0.0.1\n%s %s\n", port, tc.file, path)), 0o600)
 			var out bytes.Buffer
-			status := cli.Broker(context.Background(), []string{"-c", conf}, cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &out})
+			status := brokercmd.Run(context.Background(), []string{"-c", conf}, brokercmd.Stdio{Out: &out, Err: &out})
 			if status == 0 || !strings.Contains(out.String(), tc.want) {
 				t.Fatalf("status %d, output %q; want a failure naming %s", status, out.String(), tc.want)
 			}

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/midge-mqtt/midge/internal/brokercmd"
 	"github.com/midge-mqtt/midge/internal/cli"
 )
 
@@ -34,11 +35,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stdio := cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	brokerStdio := brokercmd.Stdio{Out: os.Stdout, Err: os.Stderr}
 	args := os.Args[2:]
 	var status int
 	switch os.Args[1] {
 	case "broker":
-		status = cli.BrokerWithReload(ctx, args, stdio, hangups(ctx))
+		status = brokercmd.RunWithReload(ctx, args, brokerStdio, hangups(ctx))
 	case "pub":
 		status = cli.Pub(ctx, args, stdio)
 	case "sub":
@@ -52,7 +54,7 @@ func main() {
 	case "bench":
 		status = cli.Bench(ctx, args, stdio)
 	case "version", "--version":
-		status = cli.PrintVersion(stdio)
+		status = brokercmd.PrintVersion(brokerStdio)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 	default:

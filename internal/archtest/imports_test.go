@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"packets":                {},
 	"topic":                  {},
 	"internal/config":        {},
+	"internal/logging":       {},
 	"internal/store":         pebble,
 	"internal/listener":      {"github.com/gorilla/websocket"},
 	"internal/auth":          {"topic"},
@@ -25,6 +26,12 @@ var allowed = map[string][]string{
 	"internal/bench":         {"packets", "topic"},
 	"internal/brokertest":    {"broker", "packets", "topic", "internal/store"},
 	"broker":                 {"packets", "topic", "internal/store"},
+	// The client tools never depend on the broker, nor the broker command
+	// on them.
+	"internal/cli": {"client", "packets", "topic", "internal/auth", "internal/bench", "internal/listener",
+		"github.com/gorilla/websocket"},
+	"internal/brokercmd": append([]string{"broker", "packets", "topic", "internal/store", "internal/auth",
+		"internal/config", "internal/listener", "internal/logging", "github.com/gorilla/websocket"}, pebble...),
 }
 
 // pebble is the store's one job-specific library (docs/persistence.md says

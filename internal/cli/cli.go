@@ -1,6 +1,7 @@
-// Package cli implements midge's subcommands. Each exported function parses
-// its own arguments, does its work, and returns the process exit status; only
-// cmd/midge calls os.Exit.
+// Package cli implements midge's client tools: pub, sub, rr, passwd, cert
+// and bench. Each exported function parses its own arguments, does its
+// work, and returns the process exit status; only cmd/midge calls os.Exit.
+// The broker command is internal/brokercmd.
 package cli
 
 import "io"

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -58,19 +57,14 @@ func TestPubV5Refusals(t *testing.T) {
 	}
 }
 
-// TestScram runs midge pub and sub with --scram against midge broker with
+// TestScram runs midge pub and sub with --scram against a broker with
 // a password file: the right password is accepted, a wrong one refused
 // with MQTT 5's Bad User Name or Password.
 func TestScram(t *testing.T) {
 	dir := t.TempDir()
 	passwords := filepath.Join(dir, "passwd")
 	mustPasswd(t, "", "-c", "-b", passwords, "alice", "s3cret")
-	addr := mosquittotest.FreeAddr(t)
-	host, port := splitAddr(t, addr)
-	conf := filepath.Join(dir, "midge.conf")
-	os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous false\npassword_file "+passwords+"\n"), 0o600)
-	runBroker(t, "-c", conf)
-	connackCode(t, addr) // waits until it listens
+	host, port := splitAddr(t, scramBroker(t, passwords).Addr)
 	sub := startSub(t, host, port, "--scram", "-u", "alice", "-P", "s3cret", "-t", "scram", "-C", "1")
 	pub(t, host, port, "", "--scram", "-u", "alice", "-P", "s3cret", "-t", "scram", "-m", "proved", "-d")
 	if r := sub.wait(t); messages(r.stdout) != "proved\n" {

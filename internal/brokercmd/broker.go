@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"context"
@@ -17,16 +17,16 @@ import (
 	"github.com/midge-mqtt/midge/internal/listener"
 )
 
-// Broker runs `midge broker`: mosquitto's command line (-c, -p, -v) and,
+// Run runs `midge broker`: mosquitto's command line (-c, -p, -v) and,
 // without a configuration file, its local-only default.
-func Broker(ctx context.Context, args []string, stdio Stdio) int {
-	return BrokerWithReload(ctx, args, stdio, nil)
+func Run(ctx context.Context, args []string, stdio Stdio) int {
+	return RunWithReload(ctx, args, stdio, nil)
 }
 
-// BrokerWithReload is Broker with a channel that asks for a reload (cmd/midge
+// RunWithReload is Run with a channel that asks for a reload (cmd/midge
 // sends on it for SIGHUP): the password file, the ACL file and TLS
 // certificates are read again without dropping connections.
-func BrokerWithReload(ctx context.Context, args []string, stdio Stdio, reload <-chan struct{}) int {
+func RunWithReload(ctx context.Context, args []string, stdio Stdio, reload <-chan struct{}) int {
 	fs := flag.NewFlagSet("midge broker", flag.ContinueOnError)
 	fs.SetOutput(stdio.Err)
 	var configFile string

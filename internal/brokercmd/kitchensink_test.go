@@ -1,7 +1,8 @@
-package cli
+package brokercmd
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/brokertest"
+	"github.com/midge-mqtt/midge/internal/cli"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/mosquittotest"
 	"github.com/midge-mqtt/midge/packets"
@@ -42,7 +44,11 @@ type kitchenSink struct {
 func startKitchenSink(t *testing.T) *kitchenSink {
 	t.Helper()
 	dir := t.TempDir()
-	makeCerts(t, "--dir", filepath.Join(dir, "pki"), "--host", "127.0.0.1", "--host", "localhost")
+	var certOut bytes.Buffer
+	certArgs := []string{"--dir", filepath.Join(dir, "pki"), "--host", "127.0.0.1", "--host", "localhost"}
+	if status := cli.Cert(context.Background(), certArgs, cli.Stdio{Out: &certOut, Err: &certOut}); status != 0 {
+		t.Fatalf("midge cert %v: status %d, %s", certArgs, status, certOut.String())
+	}
 	var passwd strings.Builder
 	for _, user := range []string{"alice", "bob"} {
 		hash, err := auth.Hash(auth.PBKDF2SHA512, []byte(user), auth.DefaultIterations)

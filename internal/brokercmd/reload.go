@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"fmt"
@@ -8,15 +8,16 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/logging"
 )
 
 // brokerLog is the broker's logger and where it writes; a reload replaces
 // the destinations under the same logger.
 type brokerLog struct {
 	*slog.Logger
-	swap           *swapHandler
+	swap           *logging.SwapHandler
 	mu             sync.Mutex
-	out            *LogOutput // guarded by mu
+	out            *logging.Output // guarded by mu
 	verbose, json  bool
 	stdout, stderr io.Writer
 }
@@ -28,14 +29,14 @@ func newBrokerLog(cfg *config.Config, verbose, json bool, stdout, stderr io.Writ
 	if err != nil {
 		return nil, err
 	}
-	bl.swap, bl.out = newSwapHandler(h), out
+	bl.swap, bl.out = logging.NewSwapHandler(h), out
 	bl.Logger = slog.New(bl.swap)
 	return bl, nil
 }
 
-func (bl *brokerLog) build(cfg *config.Config) (slog.Handler, *LogOutput, error) {
+func (bl *brokerLog) build(cfg *config.Config) (slog.Handler, *logging.Output, error) {
 	set, skipped := logSettings(cfg, bl.verbose, bl.json)
-	l, out, err := NewLogger(set, bl.stdout, bl.stderr)
+	l, out, err := logging.NewLogger(set, bl.stdout, bl.stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,7 +58,7 @@ func (bl *brokerLog) reload(cfg *config.Config) error {
 	if err != nil {
 		return err // the old destinations stay
 	}
-	bl.swap.swap(h)
+	bl.swap.Swap(h)
 	old := bl.out
 	bl.out = out
 	return old.Close()

@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 
 // Version is midge's version, reported by `midge version`, the broker's
 // log and $SYS/broker/version. A release build sets it with
-// -ldflags "-X github.com/midge-mqtt/midge/internal/cli.Version=1.2.3".
+// -ldflags "-X github.com/midge-mqtt/midge/internal/brokercmd.Version=1.2.3".
 var Version = "0.1.0"
 
 // VersionLine is what `midge version` prints: the version, the commit it

@@ -1,4 +1,9 @@
-package cli
+// Package logging writes the broker's log as Mosquitto does: its text
+// lines (or slog's JSON), filtered by log_type, to stdout, stderr, a file
+// and syslog. It is an slog.Handler and knows nothing of the broker or of
+// mosquitto.conf: the broker command turns the configuration into
+// Settings. It uses the standard library only.
+package logging
 
 import (
 	"context"
@@ -16,7 +21,7 @@ import (
 	"unicode/utf8"
 )
 
-// LogTypeKey is the slog attribute key that marks the Mosquitto log type of
+// TypeKey is the slog attribute key that marks the Mosquitto log type of
 // a line the level alone cannot tell. The broker writes it as a plain
 // string pair, without importing this package:
 //
@@ -31,7 +36,7 @@ import (
 // Warn warning, Info notice, a level between Debug and Info information,
 // Debug debug. The text format leaves the marker out; JSON writes the
 // line's type under this key.
-const LogTypeKey = "log_type"
+const TypeKey = "log_type"
 
 // logType is a set of Mosquitto log types, as log_type lines build it.
 type logType uint16
@@ -81,7 +86,7 @@ func (t logType) String() string {
 	return "notice"
 }
 
-// marker is what a LogTypeKey value makes of a line; ok is false for a
+// marker is what a TypeKey value makes of a line; ok is false for a
 // value that is not a marker, which then stays an ordinary attribute.
 func marker(v slog.Value) (t logType, connection, ok bool) {
 	if v.Kind() != slog.KindString {
@@ -103,15 +108,15 @@ func marker(v slog.Value) (t logType, connection, ok bool) {
 }
 
 func isMarker(a slog.Attr) bool {
-	if a.Key != LogTypeKey {
+	if a.Key != TypeKey {
 		return false
 	}
 	_, _, ok := marker(a.Value)
 	return ok
 }
 
-// LogDest is one log_dest line.
-type LogDest struct {
+// Dest is one log_dest line.
+type Dest struct {
 	// Kind is "stdout", "stderr", "file", "syslog" or "none" (which drops
 	// the destinations before it). "topic", "dlt" and "android" are
 	// Mosquitto's too, and NewLogger refuses them.
@@ -120,15 +125,15 @@ type LogDest struct {
 	Path string
 }
 
-// ParseLogDest reads the value of a log_dest line: a kind, and for "file"
+// ParseDest reads the value of a log_dest line: a kind, and for "file"
 // the rest of the line as the path.
-func ParseLogDest(value string) (LogDest, error) {
+func ParseDest(value string) (Dest, error) {
 	kind, path, _ := strings.Cut(strings.TrimSpace(value), " ")
-	d := LogDest{Kind: kind, Path: strings.TrimSpace(path)}
+	d := Dest{Kind: kind, Path: strings.TrimSpace(path)}
 	return d, d.check()
 }
 
-func (d LogDest) check() error {
+func (d Dest) check() error {
 	switch d.Kind {
 	case "stdout", "stderr", "syslog", "none":
 		if d.Path != "" {
@@ -148,14 +153,14 @@ func (d LogDest) check() error {
 	return fmt.Errorf("invalid log_dest value %q", d.Kind)
 }
 
-// LogSettings is the broker's logging: mosquitto.conf's log_dest, log_type,
+// Settings is the broker's logging: mosquitto.conf's log_dest, log_type,
 // log_timestamp, log_timestamp_format, connection_messages and
-// log_facility, and --log-format json. DefaultLogSettings holds
+// log_facility, and --log-format json. DefaultSettings holds
 // Mosquitto's defaults; mind that the zero value has no timestamps, no
 // connection lines and syslog facility local0.
-type LogSettings struct {
+type Settings struct {
 	// Dests are the log_dest lines in order; none means stderr.
-	Dests []LogDest
+	Dests []Dest
 	// Types are the log_type values in order: "none" clears those before
 	// it, "all" sets every type. None means error, warning, notice and
 	// information. -v is Types {"all"}.
@@ -176,11 +181,11 @@ type LogSettings struct {
 	JSON bool
 }
 
-// DefaultLogSettings returns Mosquitto's defaults: stderr; error,
+// DefaultSettings returns Mosquitto's defaults: stderr; error,
 // warning, notice and information; epoch-second timestamps; connection
 // messages on; syslog facility daemon.
-func DefaultLogSettings() LogSettings {
-	return LogSettings{Timestamp: true, ConnectionMessages: true, SyslogFacility: -1}
+func DefaultSettings() Settings {
+	return Settings{Timestamp: true, ConnectionMessages: true, SyslogFacility: -1}
 }
 
 // parseLogTypes folds log_type values into a set.
@@ -206,10 +211,10 @@ func parseLogTypes(values []string) (logType, error) {
 	return set, nil
 }
 
-// LogOutput is where NewLogger's logger writes: the standard streams, the
+// Output is where NewLogger's logger writes: the standard streams, the
 // log file and syslog. Close releases the file and syslog; Reopen reopens
 // the file, for log rotation on SIGHUP.
-type LogOutput struct {
+type Output struct {
 	types       logType
 	connections bool
 	json        bool
@@ -246,10 +251,10 @@ type syslogSink interface {
 // ("1732612345: New client connected from ...", attributes after the
 // message as key=value) or slog's JSON, filtered by log type, to every
 // destination. stdout and stderr are the streams "stdout" and "stderr"
-// name; nil discards. The caller closes the LogOutput when the logger is
+// name; nil discards. The caller closes the Output when the logger is
 // no longer used.
-func NewLogger(s LogSettings, stdout, stderr io.Writer) (*slog.Logger, *LogOutput, error) {
-	out := &LogOutput{connections: s.ConnectionMessages, json: s.JSON, location: time.Local}
+func NewLogger(s Settings, stdout, stderr io.Writer) (*slog.Logger, *Output, error) {
+	out := &Output{connections: s.ConnectionMessages, json: s.JSON, location: time.Local}
 	var err error
 	if out.types, err = parseLogTypes(s.Types); err != nil {
 		return nil, nil, err
@@ -285,11 +290,11 @@ func NewLogger(s LogSettings, stdout, stderr io.Writer) (*slog.Logger, *LogOutpu
 // foldLogDests applies log_dest lines in order, as Mosquitto does: each
 // adds a destination, "none" drops those before it, a second file is an
 // error. No lines means stderr.
-func foldLogDests(lines []LogDest) ([]LogDest, error) {
+func foldLogDests(lines []Dest) ([]Dest, error) {
 	if len(lines) == 0 {
-		return []LogDest{{Kind: "stderr"}}, nil
+		return []Dest{{Kind: "stderr"}}, nil
 	}
-	var dests []LogDest
+	var dests []Dest
 	files := 0
 	for _, d := range lines {
 		if err := d.check(); err != nil {
@@ -312,7 +317,7 @@ func foldLogDests(lines []LogDest) ([]LogDest, error) {
 }
 
 // open opens the destinations; on failure it closes what it opened.
-func (o *LogOutput) open(dests []LogDest, facility int, stdout, stderr io.Writer) error {
+func (o *Output) open(dests []Dest, facility int, stdout, stderr io.Writer) error {
 	for _, d := range dests {
 		switch d.Kind {
 		case "stdout":
@@ -347,7 +352,7 @@ func cmpWriter(w io.Writer) io.Writer {
 
 // Reopen opens the log file again, so that a rotated file is left behind.
 // On failure the old file stays in use. Without a file it does nothing.
-func (o *LogOutput) Reopen() error {
+func (o *Output) Reopen() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.file == nil {
@@ -364,7 +369,7 @@ func (o *LogOutput) Reopen() error {
 
 // Close closes the log file and syslog; the streams stay open, and later
 // lines go to them only.
-func (o *LogOutput) Close() error {
+func (o *Output) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var errs []error
@@ -380,14 +385,14 @@ func (o *LogOutput) Close() error {
 }
 
 // wants reports whether a line of type t is written.
-func (o *LogOutput) wants(t logType, connection bool) bool {
+func (o *Output) wants(t logType, connection bool) bool {
 	return o.types&t != 0 && (o.connections || !connection)
 }
 
 // writeLocked writes one line to every destination: streams and file get
 // stamped (the timestamp prefix, possibly empty) and body and a newline,
 // syslog the body alone.
-func (o *LogOutput) writeLocked(t logType, stamped, body []byte) error {
+func (o *Output) writeLocked(t logType, stamped, body []byte) error {
 	var errs []error
 	for _, w := range o.streams {
 		_, err := w.Write(stamped)
@@ -404,8 +409,8 @@ func (o *LogOutput) writeLocked(t logType, stamped, body []byte) error {
 }
 
 // jsonWriter collects what slog's JSON handler writes; the handler writes
-// each record with one call, under LogOutput.mu.
-type jsonWriter struct{ o *LogOutput }
+// each record with one call, under Output.mu.
+type jsonWriter struct{ o *Output }
 
 func (w jsonWriter) Write(p []byte) (int, error) {
 	w.o.jsonBuf = append(w.o.jsonBuf, p...)
@@ -414,7 +419,7 @@ func (w jsonWriter) Write(p []byte) (int, error) {
 
 // logHandler is the slog.Handler behind NewLogger.
 type logHandler struct {
-	out      *LogOutput
+	out      *Output
 	json     slog.Handler // JSON mode: slog's, carrying this handler's attrs and groups
 	groups   string       // text mode: open groups as a key prefix, "a.b."
 	grouped  bool         // a group is open: markers no longer count
@@ -462,7 +467,7 @@ func (h *logHandler) classify(r slog.Record) (t logType, connection bool) {
 	}
 	if !h.grouped {
 		r.Attrs(func(a slog.Attr) bool {
-			if a.Key != LogTypeKey {
+			if a.Key != TypeKey {
 				return true
 			}
 			mt, conn, ok := marker(a.Value.Resolve())
@@ -518,7 +523,7 @@ func (h *logHandler) handleJSON(ctx context.Context, r slog.Record, t logType) e
 		}
 		return true
 	})
-	clean.AddAttrs(slog.String(LogTypeKey, t.String()))
+	clean.AddAttrs(slog.String(TypeKey, t.String()))
 	h.out.mu.Lock()
 	defer h.out.mu.Unlock()
 	h.out.jsonBuf = h.out.jsonBuf[:0]
@@ -538,7 +543,7 @@ func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h2 := *h
 	var kept []slog.Attr
 	for _, a := range attrs {
-		if !h.grouped && a.Key == LogTypeKey {
+		if !h.grouped && a.Key == TypeKey {
 			if mt, conn, ok := marker(a.Value.Resolve()); ok {
 				h2.mark, h2.markConn = mt, conn
 				continue

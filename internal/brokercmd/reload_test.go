@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func TestBrokerReloadAppliesConfig(t *testing.T) {
 	done := make(chan int, 1)
 	log := &mosquittotest.SyncBuffer{}
 	go func() {
-		done <- BrokerWithReload(ctx, []string{"-c", conf}, Stdio{In: strings.NewReader(""), Out: log, Err: log}, reload)
+		done <- RunWithReload(ctx, []string{"-c", conf}, Stdio{Out: log, Err: log}, reload)
 	}()
 	t.Cleanup(func() {
 		cancel()

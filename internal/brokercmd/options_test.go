@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 // its status, scope and default, in the table's words.
 func TestBrokerOptions(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if status := Broker(context.Background(), []string{"--options"}, Stdio{Out: &out, Err: &errOut}); status != 0 || errOut.Len() != 0 {
+	if status := Run(context.Background(), []string{"--options"}, Stdio{Out: &out, Err: &errOut}); status != 0 || errOut.Len() != 0 {
 		t.Fatalf("status %d, stderr %q", status, errOut.String())
 	}
 	text := out.String()

@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func brokerFails(t *testing.T, conf string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		done <- Broker(ctx, []string{"-c", conf}, Stdio{In: strings.NewReader(""), Out: &out, Err: &out})
+		done <- Run(ctx, []string{"-c", conf}, Stdio{Out: &out, Err: &out})
 	}()
 	select {
 	case status := <-done:
@@ -155,7 +155,7 @@ func startBroker(t *testing.T, conf string) (stop func(), log *mosquittotest.Syn
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- Broker(ctx, []string{"-c", conf}, Stdio{In: strings.NewReader(""), Out: log, Err: log})
+		done <- Run(ctx, []string{"-c", conf}, Stdio{Out: log, Err: log})
 	}()
 	stopped := false
 	stop = func() {

@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"bytes"
@@ -41,24 +41,24 @@ func TestBrokerVersionAndHelp(t *testing.T) {
 	line := regexp.MustCompile(`^midge \S+ \(commit \S+, go\S+, \S+/\S+\)\n$`)
 	for name, run := range map[string]func(Stdio) int{
 		"midge version":          PrintVersion,
-		"midge broker --version": func(s Stdio) int { return Broker(context.Background(), []string{"--version"}, s) },
+		"midge broker --version": func(s Stdio) int { return Run(context.Background(), []string{"--version"}, s) },
 	} {
 		var out, errOut bytes.Buffer
-		if status := run(Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut}); status != 0 || !line.MatchString(out.String()) || errOut.Len() != 0 {
+		if status := run(Stdio{Out: &out, Err: &errOut}); status != 0 || !line.MatchString(out.String()) || errOut.Len() != 0 {
 			t.Errorf("%s: status %d, stdout %q, stderr %q", name, status, out.String(), errOut.String())
 		}
 	}
 
 	for _, args := range [][]string{{"--help"}, {"-h"}} {
 		var out, errOut bytes.Buffer
-		status := Broker(context.Background(), args, Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		status := Run(context.Background(), args, Stdio{Out: &out, Err: &errOut})
 		if status != 0 || !strings.HasPrefix(out.String(), "midge broker:") || errOut.Len() != 0 {
 			t.Errorf("broker %v: status %d, stdout %.40q, stderr %.80q; want the usage on stdout, status 0", args, status, out.String(), errOut.String())
 		}
 	}
 
 	var out, errOut bytes.Buffer
-	status := Broker(context.Background(), []string{"--no-such-flag"}, Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	status := Run(context.Background(), []string{"--no-such-flag"}, Stdio{Out: &out, Err: &errOut})
 	if status != 3 || out.Len() != 0 || !strings.Contains(errOut.String(), "no-such-flag") || !strings.Contains(errOut.String(), "Usage: midge broker") {
 		t.Errorf("unknown flag: status %d, stdout %q, stderr %.120q; want status 3 and the error with the usage on stderr", status, out.String(), errOut.String())
 	}

@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/brokertest"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/mosquittotest"
@@ -25,7 +26,7 @@ func runBroker(t *testing.T, args ...string) *mosquittotest.SyncBuffer {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &mosquittotest.SyncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- Broker(ctx, args, Stdio{In: strings.NewReader(""), Out: log, Err: log}) }()
+	go func() { done <- Run(ctx, args, Stdio{Out: log, Err: log}) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -38,6 +39,15 @@ func runBroker(t *testing.T, args ...string) *mosquittotest.SyncBuffer {
 		}
 	})
 	return log
+}
+
+// splitAddr splits "host:port".
+func splitAddr(t *testing.T, addr string) (string, string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host, port
 }
 
 // connackCode dials addr until it answers and returns the CONNACK code of
@@ -125,7 +135,7 @@ func TestBrokerBadConfigNamesFileAndLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.conf")
 	os.WriteFile(path, []byte("listener 1883\nallow_anonymous perhaps\n"), 0o600)
 	var out bytes.Buffer
-	status := Broker(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
+	status := Run(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
 	if status == 0 || !strings.Contains(out.String(), path+":2: allow_anonymous") {
 		t.Fatalf("status %d, output %q: want a failure naming %s:2", status, out.String(), path)
 	}
@@ -149,7 +159,7 @@ func TestBrokerTLSFileErrorNamesItsLine(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".conf")
 			os.WriteFile(path, []byte(tc.conf), 0o600)
 			var out bytes.Buffer
-			status := Broker(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
+			status := Run(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
 			if text := out.String(); status != 3 || !strings.Contains(text, "Error: "+path+tc.want+"\n") || strings.Contains(text, "listener:") {
 				t.Errorf("status %d, output %q: want %q", status, text, path+tc.want)
 			}
@@ -299,10 +309,11 @@ func TestBrokerPerListenerSettings(t *testing.T) {
 	_, open := splitAddr(t, openAddr)
 	_, closed := splitAddr(t, closedAddr)
 	pw := filepath.Join(dir, "passwd")
-	var out bytes.Buffer
-	if status := Passwd(context.Background(), []string{"-c", "-b", pw, "alice", "alice"}, Stdio{In: strings.NewReader(""), Out: &out, Err: &out}); status != 0 {
-		t.Fatalf("midge passwd: %d %s", status, out.String())
+	hash, err := auth.Hash(auth.PBKDF2SHA512, []byte("alice"), auth.DefaultIterations)
+	if err != nil {
+		t.Fatal(err)
 	}
+	os.WriteFile(pw, []byte("alice:"+hash+"\n"), 0o600)
 	conf := filepath.Join(dir, "per.conf")
 	os.WriteFile(conf, []byte(strings.Join([]string{
 		"per_listener_settings true",

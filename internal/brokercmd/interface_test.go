@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"bytes"
@@ -122,7 +122,7 @@ func TestBindInterfaceErrorsNameFileAndLine(t *testing.T) {
 	} {
 		path := writeConf(t, tc.text)
 		var out bytes.Buffer
-		status := Broker(context.Background(), []string{"-c", path}, Stdio{In: strings.NewReader(""), Out: &out, Err: &out})
+		status := Run(context.Background(), []string{"-c", path}, Stdio{Out: &out, Err: &out})
 		if status == 0 || !strings.Contains(out.String(), path+tc.want) {
 			t.Errorf("%q: status %d, output %q: want a failure with %q", tc.text, status, out.String(), path+tc.want)
 		}

@@ -1,4 +1,4 @@
-package cli
+package logging
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func emit(t *testing.T, h slog.Handler, records ...slog.Record) {
 }
 
 // newTestLogger builds a logger over two buffers; times are shown in UTC.
-func newTestLogger(t *testing.T, s LogSettings) (h slog.Handler, stdout, stderr *bytes.Buffer) {
+func newTestLogger(t *testing.T, s Settings) (h slog.Handler, stdout, stderr *bytes.Buffer) {
 	t.Helper()
 	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
 	logger, out, err := NewLogger(s, stdout, stderr)
@@ -52,7 +52,7 @@ func newTestLogger(t *testing.T, s LogSettings) (h slog.Handler, stdout, stderr 
 }
 
 func TestLogTextFormat(t *testing.T) {
-	h, stdout, stderr := newTestLogger(t, DefaultLogSettings())
+	h, stdout, stderr := newTestLogger(t, DefaultSettings())
 	emit(t, h,
 		logRecord(slog.LevelInfo, "New client connected from 127.0.0.1:50000 as c1 (p2, c1, k60, u'user').",
 			"log_type", "connection", "session_present", false),
@@ -71,7 +71,7 @@ func TestLogTextFormat(t *testing.T) {
 }
 
 func TestLogTextAttributes(t *testing.T) {
-	s := DefaultLogSettings()
+	s := DefaultSettings()
 	s.Timestamp = false
 	h, _, stderr := newTestLogger(t, s)
 	h2 := h.WithAttrs([]slog.Attr{slog.String("listener", "tls 8883")}).WithGroup("conn")
@@ -118,7 +118,7 @@ func TestLogTypeFilter(t *testing.T) {
 		{[]string{"warning", "internal"}, "warning"},
 	} {
 		t.Run(strings.Join(tc.types, ","), func(t *testing.T) {
-			s := DefaultLogSettings()
+			s := DefaultSettings()
 			s.Types, s.Timestamp = tc.types, false
 			h, _, stderr := newTestLogger(t, s)
 			emit(t, h, logTypeProbes...)
@@ -130,7 +130,7 @@ func TestLogTypeFilter(t *testing.T) {
 }
 
 func TestLogEnabledIsCheap(t *testing.T) {
-	h, _, _ := newTestLogger(t, DefaultLogSettings())
+	h, _, _ := newTestLogger(t, DefaultSettings())
 	ctx := context.Background()
 	if h.Enabled(ctx, slog.LevelDebug) {
 		t.Error("Debug enabled by default; debug lines would be built only to be dropped")
@@ -138,7 +138,7 @@ func TestLogEnabledIsCheap(t *testing.T) {
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		t.Error("Info not enabled by default")
 	}
-	sub := h.WithAttrs([]slog.Attr{slog.String(LogTypeKey, "subscribe")})
+	sub := h.WithAttrs([]slog.Attr{slog.String(TypeKey, "subscribe")})
 	if sub.Enabled(ctx, slog.LevelInfo) {
 		t.Error("a logger marked subscribe is enabled without log_type subscribe")
 	}
@@ -148,10 +148,10 @@ func TestLogEnabledIsCheap(t *testing.T) {
 }
 
 func TestLogConnectionMessages(t *testing.T) {
-	s := DefaultLogSettings()
+	s := DefaultSettings()
 	s.ConnectionMessages, s.Timestamp = false, false
 	h, _, stderr := newTestLogger(t, s)
-	conn := h.WithAttrs([]slog.Attr{slog.String(LogTypeKey, "connection")})
+	conn := h.WithAttrs([]slog.Attr{slog.String(TypeKey, "connection")})
 	if conn.Enabled(context.Background(), slog.LevelInfo) {
 		t.Error("a connection logger is enabled with connection_messages false")
 	}
@@ -205,7 +205,7 @@ func TestLogTimestampFormat(t *testing.T) {
 		}
 	}
 
-	s := DefaultLogSettings()
+	s := DefaultSettings()
 	s.TimestampFormat = "%Y-%m-%dT%H:%M:%S"
 	h, _, stderr := newTestLogger(t, s)
 	emit(t, h, logRecord(slog.LevelInfo, "mosquitto version 2.0.18 running"))
@@ -220,13 +220,13 @@ func TestLogDestinations(t *testing.T) {
 	if err := os.WriteFile(path, []byte("earlier\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	file, err := ParseLogDest("file " + path)
+	file, err := ParseDest("file " + path)
 	if err != nil || file.Kind != "file" || file.Path != path {
-		t.Fatalf("ParseLogDest = %+v, %v", file, err)
+		t.Fatalf("ParseDest = %+v, %v", file, err)
 	}
-	s := DefaultLogSettings()
+	s := DefaultSettings()
 	s.Timestamp = false
-	s.Dests = []LogDest{{Kind: "stderr"}, {Kind: "none"}, {Kind: "stdout"}, file, {Kind: "stdout"}}
+	s.Dests = []Dest{{Kind: "stderr"}, {Kind: "none"}, {Kind: "stdout"}, file, {Kind: "stdout"}}
 	stdout, stderr := new(bytes.Buffer), new(bytes.Buffer)
 	logger, out, err := NewLogger(s, stdout, stderr)
 	if err != nil {
@@ -268,7 +268,7 @@ func TestLogDestinations(t *testing.T) {
 }
 
 func TestLogJSON(t *testing.T) {
-	s := DefaultLogSettings()
+	s := DefaultSettings()
 	s.JSON = true
 	s.Types = []string{"all"}
 	s.ConnectionMessages = false
@@ -312,22 +312,22 @@ func TestLogBadSettings(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "midge.log")
 	for _, tc := range []struct {
 		name string
-		edit func(*LogSettings)
+		edit func(*Settings)
 		want string
 	}{
-		{"type", func(s *LogSettings) { s.Types = []string{"notice", "verbose"} }, `invalid log_type value "verbose"`},
-		{"dest", func(s *LogSettings) { s.Dests = []LogDest{{Kind: "console"}} }, `invalid log_dest value "console"`},
-		{"topic", func(s *LogSettings) { s.Dests = []LogDest{{Kind: "topic"}} }, "log_dest topic"},
-		{"dlt", func(s *LogSettings) { s.Dests = []LogDest{{Kind: "dlt"}} }, "not supported"},
-		{"empty file", func(s *LogSettings) { s.Dests = []LogDest{{Kind: "file"}} }, `empty "log_dest file"`},
-		{"two files", func(s *LogSettings) { s.Dests = []LogDest{{"file", "a"}, {"file", "b"}} }, "duplicate"},
-		{"argument", func(s *LogSettings) { s.Dests = []LogDest{{"stdout", "x"}} }, "takes no argument"},
-		{"facility", func(s *LogSettings) { s.SyslogFacility = 8 }, "log_facility 8"},
-		{"format", func(s *LogSettings) { s.TimestampFormat = "%Y %q" }, "%q is not supported"},
-		{"unopenable", func(s *LogSettings) { s.Dests = []LogDest{{"file", missing}} }, "unable to open log file"},
+		{"type", func(s *Settings) { s.Types = []string{"notice", "verbose"} }, `invalid log_type value "verbose"`},
+		{"dest", func(s *Settings) { s.Dests = []Dest{{Kind: "console"}} }, `invalid log_dest value "console"`},
+		{"topic", func(s *Settings) { s.Dests = []Dest{{Kind: "topic"}} }, "log_dest topic"},
+		{"dlt", func(s *Settings) { s.Dests = []Dest{{Kind: "dlt"}} }, "not supported"},
+		{"empty file", func(s *Settings) { s.Dests = []Dest{{Kind: "file"}} }, `empty "log_dest file"`},
+		{"two files", func(s *Settings) { s.Dests = []Dest{{"file", "a"}, {"file", "b"}} }, "duplicate"},
+		{"argument", func(s *Settings) { s.Dests = []Dest{{"stdout", "x"}} }, "takes no argument"},
+		{"facility", func(s *Settings) { s.SyslogFacility = 8 }, "log_facility 8"},
+		{"format", func(s *Settings) { s.TimestampFormat = "%Y %q" }, "%q is not supported"},
+		{"unopenable", func(s *Settings) { s.Dests = []Dest{{"file", missing}} }, "unable to open log file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := DefaultLogSettings()
+			s := DefaultSettings()
 			tc.edit(&s)
 			_, _, err := NewLogger(s, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -335,12 +335,12 @@ func TestLogBadSettings(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ParseLogDest("syslog now"); err == nil {
-		t.Error("ParseLogDest accepted an argument to syslog")
+	if _, err := ParseDest("syslog now"); err == nil {
+		t.Error("ParseDest accepted an argument to syslog")
 	}
 	if runtime.GOOS == "windows" {
-		s := DefaultLogSettings()
-		s.Dests = []LogDest{{Kind: "syslog"}}
+		s := DefaultSettings()
+		s.Dests = []Dest{{Kind: "syslog"}}
 		if _, _, err := NewLogger(s, nil, nil); err == nil || !strings.Contains(err.Error(), "not available") {
 			t.Errorf("syslog on windows: err = %v", err)
 		}
@@ -367,7 +367,7 @@ func (w *lineChecker) Write(p []byte) (int, error) {
 
 func TestLogConcurrentLinesStayWhole(t *testing.T) {
 	w := new(lineChecker)
-	logger, out, err := NewLogger(DefaultLogSettings(), nil, w)
+	logger, out, err := NewLogger(DefaultSettings(), nil, w)
 	if err != nil {
 		t.Fatal(err)
 	}

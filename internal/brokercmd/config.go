@@ -1,4 +1,4 @@
-package cli
+package brokercmd
 
 import (
 	"cmp"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/store"
 )
 
@@ -124,10 +125,10 @@ func topicAliasMaximum(opts *broker.Options, cfg *config.Config) error {
 }
 
 // logSettings turns the configuration's logging options, and the -v and
-// --log-format flags, into LogSettings. Destinations midge cannot write
+// --log-format flags, into logging.Settings. Destinations midge cannot write
 // to are left out and returned, to be warned about.
-func logSettings(cfg *config.Config, verbose, json bool) (LogSettings, []string) {
-	s := DefaultLogSettings()
+func logSettings(cfg *config.Config, verbose, json bool) (logging.Settings, []string) {
+	s := logging.DefaultSettings()
 	var skipped []string
 	for _, d := range cfg.LogDests {
 		switch d.Kind {
@@ -135,7 +136,7 @@ func logSettings(cfg *config.Config, verbose, json bool) (LogSettings, []string)
 			skipped = append(skipped, d.Kind)
 			continue
 		}
-		s.Dests = append(s.Dests, LogDest{Kind: d.Kind, Path: d.Path})
+		s.Dests = append(s.Dests, logging.Dest{Kind: d.Kind, Path: d.Path})
 	}
 	if cfg.LogTypes != nil {
 		s.Types = configLogTypes(*cfg.LogTypes)
