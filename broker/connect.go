@@ -374,95 +374,12 @@ func (c *conn) refuse(version byte, code packets.ReasonCode, why string) {
 	}
 }
 
-// attachSession finds or creates the session for the client, takes it over
-// from any connection that holds it, queues ack (with its session-present
-// flag set here) and resends what was in flight. It reports whether the
-// client resumed a session.
-//
-// A session that belongs to a user, online or offline, is taken over only
-// by a connection of the same user (unless Options.SessionTakeoverAnyUser):
-// another user, or a client without one, is refused with CONNACK 0x85 (MQTT
-// 3.1.1: 2) and the session is left as it was. A session made by a client
-// without a user name is taken over by anyone, as in Mosquitto; a named user
-// taking one over gets a fresh session of its own.
-func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack) (bool, error) {
-	expiry := sessionExpiry(p)
-	anyUser := s.o().SessionTakeoverAnyUser
-	t := &s.sessions
-	t.mu.Lock()
-	old := t.m[c.clientID]
-	var previous *conn
-	var ss *session
-	present, oldEnded := false, false
-	if old != nil {
-		old.mu.Lock()
-		own := old.ownedBy(p.Username, p.UsernameFlag)
-		if !own && old.hasOwner && !anyUser {
-			owner := old.owner
-			old.mu.Unlock()
-			t.mu.Unlock()
-			c.refuse(p.Version, idRejected(p.Version == packets.V5), "client identifier in use by another user")
-			return false, fmt.Errorf("the session belongs to user '%s', not to this client%s (session_takeover_any_user false)",
-				owner, connectingUser(p))
-		}
-		previous = old.conn
-		old.conn = nil
-		old.online.Store(false)
-		if p.CleanStart || old.expiry == 0 || !own && !anyUser {
-			// A named user does not inherit a session made without a user
-			// name: it would read what was queued for whoever made it.
-			s.endSessionLocked(old)
-			oldEnded = true
-		} else {
-			ss, present = old, true
-			ss.expiry = expiry
-			ss.owner, ss.hasOwner = p.Username, p.UsernameFlag // changes only with SessionTakeoverAnyUser
-			ss.stopExpiryLocked()
-		}
-		old.mu.Unlock()
-	}
-	if ss == nil {
-		ss = newSession(c.clientID, expiry, p.Username, p.UsernameFlag)
-		t.m[c.clientID] = ss
-	}
-	c.session = ss
-	// MQTT 3.1 has no Session Present flag: its CONNACK byte stays 0.
-	ack.SessionPresent = present && p.Version != packets.V31
-	window := s.o().MaxInflight
-	if p.Version == packets.V5 && p.Properties.Has(packets.PropReceiveMaximum) {
-		window = min(window, int(p.Properties.ReceiveMaximum))
-	}
-	ss.attach(c, window, ack)
-	t.mu.Unlock()
-
-	if previous != nil {
-		previous.kick(takeoverReason(oldEnded)) // [MQTT-3.1.4-2]
-	}
-	return present, nil
-}
-
 // connectingUser names the user of a CONNECT for a log line.
 func connectingUser(p *packets.Connect) string {
 	if !p.UsernameFlag {
 		return " (no user name)"
 	}
 	return fmt.Sprintf(" (user '%s')", p.Username)
-}
-
-// sessionExpiry is how long the session of a CONNECT outlives its
-// connection: MQTT 3.1.1's Clean Session 1 ends it, 0 keeps it until a
-// clean start; MQTT 5 says so in seconds (absent means 0).
-func sessionExpiry(p *packets.Connect) uint32 {
-	if p.Version != packets.V5 {
-		if p.CleanStart {
-			return 0
-		}
-		return neverExpires
-	}
-	if p.Properties.Has(packets.PropSessionExpiry) {
-		return p.Properties.SessionExpiry
-	}
-	return 0
 }
 
 // connackProperties tells an MQTT 5 client what the broker allows.
@@ -509,64 +426,6 @@ func (s *Server) connackProperties(c *conn, p *packets.Connect, props *packets.P
 		props.ResponseInfo = s.o().ResponseTopicPrefix + c.clientID
 		props.Set(packets.PropResponseInfo)
 	}
-}
-
-// expireSession ends a session whose expiry interval passed while it was
-// offline, unless it was resumed (and its timer replaced) since.
-func (s *Server) expireSession(ss *session, gen uint64) {
-	if s.isClosing() {
-		return // a stopped broker changes nothing, in its store least of all
-	}
-	t := &s.sessions
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.expiryGen != gen || ss.conn != nil || ss.ended {
-		return
-	}
-	ss.expiryTimer = nil
-	s.endSessionLocked(ss)
-	s.counters.sessionsExpired.Add(1)
-}
-
-// endSession removes a session whose connection ended, unless a newer
-// session has replaced it under the same identifier.
-func (s *Server) endSession(ss *session) {
-	t := &s.sessions
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.m[ss.id] != ss {
-		return
-	}
-	ss.mu.Lock()
-	s.endSessionLocked(ss)
-	ss.mu.Unlock()
-}
-
-// endSessionLocked removes ss from the table and its subscriptions from the
-// index. The caller holds the table lock and ss.mu.
-func (s *Server) endSessionLocked(ss *session) {
-	if s.sessions.m[ss.id] == ss {
-		delete(s.sessions.m, ss.id)
-	}
-	ss.ended = true
-	ss.stopExpiryLocked()
-	s.unpersistSessionLocked(ss)
-	if pw := ss.takeWillLocked(); pw != nil {
-		// The session ends before its will's delay passed: the will goes
-		// now, from a goroutine of its own, since routing takes session
-		// locks this caller holds.
-		s.goConn(func() { s.publish(pw.msg, new(router), nil, pw.source) })
-	}
-	for filter, sub := range ss.subs {
-		s.unindex(ss, filter, sub)
-	}
-	clear(ss.subs)
-	ss.subCount.Store(0)
-	ss.queue = messageQueue{}
-	clear(ss.inflight)
-	ss.inflightSize = 0
 }
 
 func protocolNumber(v byte) int {

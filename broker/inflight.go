@@ -56,3 +56,89 @@ func (ss *session) abandon(s *Server, id uint16) {
 	ss.dropInflightLocked(s, id)
 	ss.fillLocked()
 }
+
+// inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
+type inflightMsg struct {
+	msg      *Message
+	qos      byte
+	retain   bool
+	subIDs   *subIDList // MQTT 5 subscription identifiers sent with it
+	sequence uint64
+	released bool // QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP
+}
+
+// nextPacketIDLocked returns an identifier not in use toward this client.
+// The window is far smaller than 65535, so the loop ends quickly.
+func (ss *session) nextPacketIDLocked() uint16 {
+	for {
+		ss.nextID++
+		if ss.nextID == 0 {
+			ss.nextID = 1
+		}
+		if _, used := ss.inflight[ss.nextID]; !used {
+			return ss.nextID
+		}
+	}
+}
+
+// dropInflightLocked removes a message from flight.
+func (ss *session) dropInflightLocked(s *Server, id uint16) {
+	if f, ok := ss.inflight[id]; ok {
+		ss.inflightSize -= len(f.msg.Payload)
+		delete(ss.inflight, id)
+		s.unpersistEntryLocked(ss, f.sequence, f.msg)
+	}
+}
+
+// acknowledge completes a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery. An
+// unknown identifier is ignored, as in Mosquitto: it may be a duplicate
+// from before a reconnection. It reports outOfStep, a protocol violation
+// on which Mosquitto disconnects, when the identifier is in flight at the
+// other QoS or a PUBCOMP comes before its PUBREC.
+func (ss *session) acknowledge(s *Server, id uint16, qos byte) (outOfStep bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f, ok := ss.inflight[id]
+	switch {
+	case !ok:
+		return false
+	case f.qos != qos:
+		return true
+	case qos == 2 && !f.released:
+		return true
+	}
+	ss.dropInflightLocked(s, id)
+	ss.fillLocked()
+	return false
+}
+
+// received records a PUBREC and reports whether the id is a QoS 2 message
+// in flight; the caller answers with PUBREL either way.
+func (ss *session) received(s *Server, id uint16) (known bool, wrongQoS bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f, ok := ss.inflight[id]
+	if !ok {
+		return false, false
+	}
+	if f.qos != 2 {
+		return true, true
+	}
+	f.released = true
+	ss.inflight[id] = f
+	s.persistEntryLocked(ss, false, entryReleased, f.sequence, id, f.msg, f.qos, f.retain, f.subIDs)
+	return true, false
+}
+
+func (ss *session) inflightOrderLocked() []uint16 {
+	ids := make([]uint16, 0, len(ss.inflight))
+	for id := range ss.inflight {
+		ids = append(ids, id)
+	}
+	for i := 1; i < len(ids); i++ { // insertion sort: the window is small
+		for j := i; j > 0 && ss.inflight[ids[j]].sequence < ss.inflight[ids[j-1]].sequence; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	return ids
+}

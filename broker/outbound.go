@@ -254,3 +254,79 @@ func writeItem(w *bufio.Writer, it *outItem, version byte, mount string, aliases
 		return len(b), err
 	}
 }
+
+// writers recycles the buffered writers of writer goroutines: a
+// connection holds one only while it has something to write.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+
+// startWriter starts a writer goroutine; the outbound queue calls it, under
+// its lock, when a push finds no writer running.
+func (c *conn) startWriter(exit chan struct{}) {
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		defer close(exit)
+		c.writeLoop()
+	}()
+}
+
+// writeLoop drains the outbound queue, one flush per batch, until the queue
+// is empty or a write fails.
+func (c *conn) writeLoop() {
+	w := writers.Get().(*bufio.Writer)
+	w.Reset(c.nc)
+	defer func() {
+		w.Reset(nil)
+		writers.Put(w)
+	}()
+	var items []outItem
+	var buf [64]byte // where the writer encodes packets it makes itself
+	scratch := buf[:0]
+	mount := c.mountPoint()
+	for {
+		items = c.out.take(items)
+		if len(items) == 0 {
+			if c.out.stopIfIdle() {
+				return
+			}
+			continue
+		}
+		var sent, publishes, payloads int64
+		tracing := c.s.tracing.Load()
+		now := c.s.o().Clock.Now().UnixNano() // for expiry intervals: one reading a batch
+		for i := range items {
+			if tracing {
+				c.traceSent(&items[i], mount)
+			}
+			n, err := writeItem(w, &items[i], c.version, mount, c.aliasesOut, &scratch, now)
+			if err != nil {
+				c.writeFailed(err)
+				return
+			}
+			sent += int64(n)
+			if m := items[i].msg; m != nil {
+				publishes++
+				payloads += int64(len(m.Payload))
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.writeFailed(err)
+			return
+		}
+		c.s.counters.messagesSent.Add(int64(len(items)))
+		c.s.counters.publishSent.Add(publishes)
+		c.s.counters.publishBytesSent.Add(payloads)
+		c.s.counters.bytesSent.Add(sent)
+	}
+}
+
+// writeFailed ends the connection after a failed write: pushes are
+// refused from now on, and the connection is kicked, so that it ends
+// through end like any other, will and all. The writer must not close the
+// socket itself: a polled connection has to leave epoll first, or it is
+// never read again (and never ended), and the descriptor number, free at
+// once, can come back for a new connection that the poller then loses.
+func (c *conn) writeFailed(err error) {
+	c.out.close()
+	c.kick(&closeReason{msg: "write failed: " + err.Error(), code: packets.UnspecifiedError, will: true})
+}

@@ -8,7 +8,9 @@ import (
 	"github.com/midge-mqtt/midge/topic"
 )
 
-// handlePublish receives a PUBLISH from the client.
+// handlePublish receives a PUBLISH from the client: it reads the topic
+// name (topic alias, mount point), checkPublish decides whether the
+// message goes on, and routePublish routes and acknowledges it by QoS.
 func (c *conn) handlePublish(flags byte, body []byte) error {
 	p := &c.scratch.publish
 	if err := p.Decode(flags, body, c.version); err != nil {
@@ -31,19 +33,32 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 	name := p.Topic // as the client wrote it
 	if mount := c.mountPoint(); mount != "" {
 		// From here on the topic is whole: access control, the retained
-		// store and routing see the mount point. The decoder reuses an
-		// equal topic string, so p gets the client's back afterwards.
+		// store and routing see the mount point.
 		if len(mount)+len(name) > maxTopicLength {
 			return &packets.Error{Code: packets.TopicNameInvalid, Msg: "topic name too long under the listener's mount_point"}
 		}
 		p.Topic = mount + name
-		defer func() { p.Topic = name }()
 	}
+	route, err := c.checkPublish(p, name)
+	if route {
+		err = c.routePublish(p)
+	}
+	// The decoder reuses an equal topic string, so p gets the client's
+	// name back.
+	p.Topic = name
+	return err
+}
+
+// checkPublish applies the listener's and the broker's rules to p, whose
+// topic the client wrote as name. A message that is refused but whose
+// flow completes (too large, not authorised) is dropped and acknowledged
+// here, and route is false; an error ends the connection.
+func (c *conn) checkPublish(p *packets.Publish, name string) (route bool, err error) {
 	if p.QoS > c.maxQoS() {
-		return errQoSNotSupported
+		return false, errQoSNotSupported
 	}
 	if p.Retain && c.s.o().RetainUnavailable {
-		return errRetainNotSupported
+		return false, errRetainNotSupported
 	}
 	if limit := c.s.o().MessageSizeLimit; limit > 0 && len(p.Payload) > limit {
 		// Mosquitto's message_size_limit: dropped, the flow completed.
@@ -51,14 +66,14 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		c.s.log.Info(publishLine("Dropped too large", c.clientID, p))
 		if p.QoS < 2 || c.version == packets.V5 {
 			c.ackPublish(p, packets.ImplementationError) // 0x80 and above ends a QoS 2 flow at PUBREC
-			return nil
+			return false, nil
 		}
 		// At 3.1.1 the QoS 2 flow goes on to PUBREL and PUBCOMP.
 		if _, full := c.session.beginReceive(c.s, p.PacketID, c.receiveQuota()); full {
-			return errReceiveMaximum
+			return false, errReceiveMaximum
 		}
 		c.ackPublish(p, packets.Success)
-		return nil
+		return false, nil
 	}
 	if reservedTopic(p.Topic) || len(name) != len(p.Topic) && reservedTopic(name) ||
 		c.access != nil && !c.access.CanWrite(p.Topic) {
@@ -71,7 +86,7 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 			c.trace("%s", publishLine("Denied", c.clientID, p))
 		}
 		c.ackPublish(p, packets.NotAuthorized)
-		return nil
+		return false, nil
 	}
 	if c.s.tracing.Load() {
 		c.trace("%s", publishLine("Received", c.clientID, p))
@@ -80,12 +95,14 @@ func (c *conn) handlePublish(flags byte, body []byte) error {
 		// Mosquitto's memory_limit: the message is dropped and its
 		// publisher disconnected; one that frees memory passes (memory.go).
 		c.s.counters.publishDropped.Add(1)
-		return errMemoryLimit
+		return false, errMemoryLimit
 	}
-	// A retained message is stored before the acknowledgement leaves, so a
-	// client that saw its PUBACK and then subscribes finds it; the
-	// acknowledgement is queued before the message is routed, so a publisher
-	// subscribed to its own topic sees its PUBACK first.
+	return true, nil
+}
+
+// routePublish routes a PUBLISH that checkPublish let through and
+// acknowledges it, by its QoS: see routeAndAck for the order of the two.
+func (c *conn) routePublish(p *packets.Publish) error {
 	r := &c.scratch.route
 	switch p.QoS {
 	case 0:
@@ -178,7 +195,7 @@ func (c *conn) resolveTopicAlias(p *packets.Publish) error {
 			c.topicAliases = make([]string, c.s.o().TopicAliasMaximum+1)
 		}
 		if c.topicAliases[alias] != p.Topic {
-			c.topicAliases[alias] = strings.Clone(p.Topic) // p.Topic points into the read buffer
+			c.topicAliases[alias] = p.Topic // a string of its own: the decoder copies topic names
 		}
 		return nil
 	}
@@ -210,6 +227,52 @@ func (c *conn) ackPublish(p *packets.Publish, code packets.ReasonCode) {
 		return
 	}
 	c.pushAfterStore(outItem{ack: kind, id: p.PacketID, reason: code})
+}
+
+// pushAfterStore queues an acknowledgement to go out once everything the
+// broker has handed the Store so far is durable: with a Store, the
+// promise of a PUBACK, PUBREC or PUBCOMP is that what it acknowledges
+// survives a crash. The store completes writes in order, so the client's
+// acknowledgements keep the order of its packets [MQTT-4.6.0-2]. If the
+// store fails, the acknowledgement does not go out at MQTT 3.1.1 (the
+// client sends again), and goes out with 0x80 Unspecified error at MQTT 5.
+func (c *conn) pushAfterStore(it outItem) {
+	st := c.s.o().Store
+	if st == nil {
+		c.out.push(it)
+		return
+	}
+	answers := answersMessage(it)
+	if answers {
+		c.unanswered.Add(1)
+	}
+	st.Write(nil, nil, true, func(err error) {
+		if answers {
+			defer c.unanswered.Add(-1) // after the push: the answer is out
+		}
+		if err != nil {
+			c.s.storeFailed(err)
+			if c.version != packets.V5 {
+				return
+			}
+			if it.packet == nil {
+				it.reason = packets.UnspecifiedError
+			} else if a, ok := it.packet.(*packets.Ack); ok {
+				a.ReasonCode = packets.UnspecifiedError
+			}
+		}
+		c.out.push(it)
+	})
+}
+
+// answersMessage reports whether it ends a QoS 1 or 2 message from the
+// client as MQTT 5's receive maximum counts them: PUBACK, PUBCOMP, or a
+// PUBREC with a refusal [MQTT-3.3.4-9].
+func answersMessage(it outItem) bool {
+	if a, ok := it.packet.(*packets.Ack); ok {
+		return a.Kind == packets.TypePuback || a.ReasonCode.IsError()
+	}
+	return it.ack == packets.TypePuback || it.ack == packets.TypePubcomp || it.ack == packets.TypePubrec && it.reason.IsError()
 }
 
 // publishRefusal is the reason string of a refused PUBLISH.

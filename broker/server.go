@@ -416,18 +416,6 @@ func randomUUID() string {
 	return string(text[:])
 }
 
-// sessionTable maps client identifiers to sessions.
-type sessionTable struct {
-	mu sync.Mutex
-	m  map[string]*session // guarded by mu
-}
-
-func (t *sessionTable) count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}
-
 // maxBusyRefusals bounds the connections over max_connections that are
 // answered with a CONNACK at once; past it they are closed unanswered, so
 // a flood costs nothing.

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,25 +52,6 @@ type session struct {
 	offlineSince int64                  // guarded by mu: Unix nanoseconds it went offline; 0 while connected
 }
 
-// inflightMsg is an outgoing QoS 1 or 2 message sent and not yet complete.
-type inflightMsg struct {
-	msg      *Message
-	qos      byte
-	retain   bool
-	subIDs   *subIDList // MQTT 5 subscription identifiers sent with it
-	sequence uint64
-	released bool // QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP
-}
-
-// queuedMsg is a message waiting for room in the in-flight window.
-type queuedMsg struct {
-	msg      *Message
-	qos      byte
-	retain   bool
-	subIDs   *subIDList
-	sequence uint64 // its place in the session, kept when it goes in flight; the key of its store record
-}
-
 // neverExpires is the session expiry interval of a session that is kept
 // until it is resumed with a clean start: MQTT 3.1.1 Clean Session 0, or
 // MQTT 5 Session Expiry Interval 0xFFFFFFFF.
@@ -87,248 +69,6 @@ func newSession(id string, expiry uint32, owner string, hasOwner bool) *session 
 // ownedBy reports whether the session belongs to the given user.
 func (ss *session) ownedBy(username string, hasUsername bool) bool {
 	return ss.hasOwner == hasUsername && (!hasUsername || ss.owner == username)
-}
-
-// fitsLocked reports whether the message fits the Maximum Packet Size of
-// the connected client; a message too large is dropped for that client as
-// if delivered [MQTT-3.1.2-25], and so is one a mounted client has no name
-// for. While offline everything is queued.
-func (ss *session) fitsLocked(m *Message, qos byte, retain bool, subIDs *subIDList) bool {
-	c := ss.conn
-	if c == nil || !ss.mounted && ss.maxPacketOut == 0 {
-		return true // the common case, decided on the session's own fields
-	}
-	if ss.mounted {
-		mount := c.mountPoint()
-		name, ok := unmount(m.Topic, mount)
-		if !ok || ss.maxPacketOut == 0 {
-			return ok
-		}
-		b, err := m.encodeFor(nil, name, c.version, qos, retain, 1, subIDs, 0) // the size does not depend on now
-		return err == nil && uint32(len(b)) <= c.maxPacketOut
-	}
-	if ss.maxPacketOut == 0 {
-		return true
-	}
-	size := len(m.encoded(c.version, qos, retain))
-	if c.version == packets.V5 && subIDs != nil {
-		// The delivery adds its subscription identifiers to that form
-		// (the expiry property is in it already, with another value).
-		// Bound the growth, the two length fields' included, and encode
-		// only in the rare case the bound does not settle it.
-		bound := size + 8
-		for _, id := range subIDs.ids {
-			bound += 1 + packets.VarintSize(int(id))
-		}
-		if uint32(bound) > c.maxPacketOut {
-			b, err := m.encodeFor(nil, m.Topic, packets.V5, qos, retain, 1, subIDs, 0)
-			return err == nil && uint32(len(b)) <= c.maxPacketOut
-		}
-	}
-	return uint32(size) <= c.maxPacketOut
-}
-
-// mayRead is mayReadLocked for callers that do not hold mu.
-func (ss *session) mayRead(m *Message) bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.mayReadLocked(m)
-}
-
-// mayReadLocked applies the client's read access to a message about to be
-// delivered, queued or resent.
-func (ss *session) mayReadLocked(m *Message) bool {
-	return ss.access == nil || ss.access.CanRead(m.Topic)
-}
-
-// deliver hands a message to the session at the given QoS. Routing calls it
-// for every recipient; it never blocks on the network.
-func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs *subIDList) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.ended || !ss.mayReadLocked(m) || s.expired(m) {
-		return
-	}
-	if !ss.fitsLocked(m, qos, retain, subIDs) {
-		s.counters.publishDropped.Add(1)
-		return
-	}
-	if qos == 0 {
-		o := s.o()
-		if ss.conn == nil && o.QueueQoS0 && ss.expiry != 0 {
-			ss.queueLocked(s, queuedMsg{msg: m, retain: retain, subIDs: subIDs}, true)
-			return
-		}
-		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, o.MaxQueued, o.MaxQueuedBytes) {
-			s.counters.publishDropped.Add(1)
-		}
-		return
-	}
-	if ss.conn != nil && ss.queue.len() == 0 && ss.roomLocked(s) {
-		ss.sendLocked(m, qos, retain, subIDs)
-		return
-	}
-	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs}, true)
-}
-
-// deliverRetainedLocked hands the session a retained message as its
-// subscription is made. Unlike deliver it holds none of them to
-// max_queued_messages: the retained store bounds them already, and dropping
-// some would leave the new subscriber without part of the state it
-// subscribed for. ss.mu is held.
-func (ss *session) deliverRetainedLocked(s *Server, m *Message, qos byte, subIDs *subIDList) {
-	if ss.ended || ss.conn == nil || !ss.mayReadLocked(m) || s.expired(m) {
-		return
-	}
-	if !ss.fitsLocked(m, qos, true, subIDs) {
-		s.counters.publishDropped.Add(1)
-		return
-	}
-	if qos == 0 {
-		ss.conn.out.push(outItem{msg: m, retain: true, subIDs: subIDs})
-		return
-	}
-	if ss.queue.len() == 0 && ss.roomLocked(s) {
-		ss.sendLocked(m, qos, true, subIDs)
-		return
-	}
-	ss.queueLocked(s, queuedMsg{msg: m, qos: qos, retain: true, subIDs: subIDs}, false)
-}
-
-// queueLocked queues a message beyond the in-flight window or, when bounded,
-// drops it (counted) if the queue is at max_queued_messages or
-// max_queued_bytes.
-func (ss *session) queueLocked(s *Server, q queuedMsg, bounded bool) {
-	o := s.o()
-	if bounded && (o.MaxQueued > 0 && ss.queue.len() >= o.MaxQueued ||
-		o.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > o.MaxQueuedBytes) {
-		s.counters.publishDropped.Add(1)
-		return
-	}
-	ss.sequence++
-	q.sequence = ss.sequence
-	ss.queue.push(q)
-	s.persistEntryLocked(ss, true, entryQueued, q.sequence, 0, q.msg, q.qos, q.retain, q.subIDs)
-}
-
-// roomLocked reports whether the in-flight window has room for one more
-// message: fewer than its count, and (with max_inflight_bytes) fewer
-// payload bytes than the bound, which the next message may then pass.
-func (ss *session) roomLocked(s *Server) bool {
-	if len(ss.inflight) >= ss.maxInflight {
-		return false
-	}
-	limit := s.o().MaxInflightBytes
-	return limit <= 0 || ss.inflightSize < limit
-}
-
-// sendLocked puts a message in flight and queues it on the connection.
-func (ss *session) sendLocked(m *Message, qos byte, retain bool, subIDs *subIDList) {
-	ss.sequence++
-	ss.sendQueuedLocked(queuedMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: ss.sequence}, true)
-}
-
-// sendQueuedLocked puts a message that has its sequence number in flight;
-// fresh says it has no store record yet.
-func (ss *session) sendQueuedLocked(q queuedMsg, fresh bool) {
-	m, qos, retain, subIDs := q.msg, q.qos, q.retain, q.subIDs
-	id := ss.nextPacketIDLocked()
-	if ss.inflight == nil {
-		ss.inflight = make(map[uint16]inflightMsg, ss.maxInflight)
-	}
-	ss.inflight[id] = inflightMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs, sequence: q.sequence}
-	ss.inflightSize += len(m.Payload)
-	ss.conn.s.persistEntryLocked(ss, fresh, entryInflight, q.sequence, id, m, qos, retain, subIDs)
-	ss.conn.out.push(outItem{msg: m, qos: qos, retain: retain, subIDs: subIDs, id: id})
-}
-
-// dropInflightLocked removes a message from flight.
-func (ss *session) dropInflightLocked(s *Server, id uint16) {
-	if f, ok := ss.inflight[id]; ok {
-		ss.inflightSize -= len(f.msg.Payload)
-		delete(ss.inflight, id)
-		s.unpersistEntryLocked(ss, f.sequence, f.msg)
-	}
-}
-
-// fillLocked moves queued messages into flight while the window has room;
-// queued QoS 0 messages (queue_qos0_messages) go out without taking any.
-func (ss *session) fillLocked() {
-	for ss.conn != nil && ss.queue.len() > 0 && ss.roomLocked(ss.conn.s) {
-		q := ss.queue.pop()
-		s := ss.conn.s
-		if !ss.mayReadLocked(q.msg) || s.expired(q.msg) {
-			// Access reloaded since it was queued, or the message's expiry
-			// interval passed while it waited [MQTT-3.3.2-5].
-			s.unpersistEntryLocked(ss, q.sequence, q.msg)
-			continue
-		}
-		if !ss.fitsLocked(q.msg, q.qos, q.retain, q.subIDs) {
-			s.counters.publishDropped.Add(1)
-			s.unpersistEntryLocked(ss, q.sequence, q.msg)
-			continue
-		}
-		if q.qos == 0 {
-			ss.conn.out.push(outItem{msg: q.msg, retain: q.retain, subIDs: q.subIDs})
-			s.unpersistEntryLocked(ss, q.sequence, q.msg)
-			continue
-		}
-		ss.sendQueuedLocked(q, false)
-	}
-}
-
-// nextPacketIDLocked returns an identifier not in use toward this client.
-// The window is far smaller than 65535, so the loop ends quickly.
-func (ss *session) nextPacketIDLocked() uint16 {
-	for {
-		ss.nextID++
-		if ss.nextID == 0 {
-			ss.nextID = 1
-		}
-		if _, used := ss.inflight[ss.nextID]; !used {
-			return ss.nextID
-		}
-	}
-}
-
-// acknowledge completes a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery. An
-// unknown identifier is ignored, as in Mosquitto: it may be a duplicate
-// from before a reconnection. It reports outOfStep, a protocol violation
-// on which Mosquitto disconnects, when the identifier is in flight at the
-// other QoS or a PUBCOMP comes before its PUBREC.
-func (ss *session) acknowledge(s *Server, id uint16, qos byte) (outOfStep bool) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	f, ok := ss.inflight[id]
-	switch {
-	case !ok:
-		return false
-	case f.qos != qos:
-		return true
-	case qos == 2 && !f.released:
-		return true
-	}
-	ss.dropInflightLocked(s, id)
-	ss.fillLocked()
-	return false
-}
-
-// received records a PUBREC and reports whether the id is a QoS 2 message
-// in flight; the caller answers with PUBREL either way.
-func (ss *session) received(s *Server, id uint16) (known bool, wrongQoS bool) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	f, ok := ss.inflight[id]
-	if !ok {
-		return false, false
-	}
-	if f.qos != 2 {
-		return true, true
-	}
-	f.released = true
-	ss.inflight[id] = f
-	s.persistEntryLocked(ss, false, entryReleased, f.sequence, id, f.msg, f.qos, f.retain, f.subIDs)
-	return true, false
 }
 
 // attach binds a live connection to the session, queues its CONNACK, and resends what was in
@@ -366,19 +106,6 @@ func (ss *session) attach(c *conn, maxInflight int, connack *packets.Connack) {
 		c.out.push(outItem{msg: f.msg, qos: f.qos, retain: f.retain, subIDs: f.subIDs, id: id, dup: true})
 	}
 	ss.fillLocked()
-}
-
-func (ss *session) inflightOrderLocked() []uint16 {
-	ids := make([]uint16, 0, len(ss.inflight))
-	for id := range ss.inflight {
-		ids = append(ids, id)
-	}
-	for i := 1; i < len(ids); i++ { // insertion sort: the window is small
-		for j := i; j > 0 && ss.inflight[ids[j]].sequence < ss.inflight[ids[j-1]].sequence; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
-	}
-	return ids
 }
 
 // detach unbinds c if it is still the session's connection. It reports
@@ -451,34 +178,155 @@ func (ss *session) stopExpiryLocked() {
 	}
 }
 
-// messageQueue is a FIFO of queued messages on a slice.
-type messageQueue struct {
-	items []queuedMsg
-	head  int
-	bytes int // payload bytes queued
+// attachSession finds or creates the session for the client, takes it over
+// from any connection that holds it, queues ack (with its session-present
+// flag set here) and resends what was in flight. It reports whether the
+// client resumed a session.
+//
+// A session that belongs to a user, online or offline, is taken over only
+// by a connection of the same user (unless Options.SessionTakeoverAnyUser):
+// another user, or a client without one, is refused with CONNACK 0x85 (MQTT
+// 3.1.1: 2) and the session is left as it was. A session made by a client
+// without a user name is taken over by anyone, as in Mosquitto; a named user
+// taking one over gets a fresh session of its own.
+func (s *Server) attachSession(c *conn, p *packets.Connect, ack *packets.Connack) (bool, error) {
+	expiry := sessionExpiry(p)
+	anyUser := s.o().SessionTakeoverAnyUser
+	t := &s.sessions
+	t.mu.Lock()
+	old := t.m[c.clientID]
+	var previous *conn
+	var ss *session
+	present, oldEnded := false, false
+	if old != nil {
+		old.mu.Lock()
+		own := old.ownedBy(p.Username, p.UsernameFlag)
+		if !own && old.hasOwner && !anyUser {
+			owner := old.owner
+			old.mu.Unlock()
+			t.mu.Unlock()
+			c.refuse(p.Version, idRejected(p.Version == packets.V5), "client identifier in use by another user")
+			return false, fmt.Errorf("the session belongs to user '%s', not to this client%s (session_takeover_any_user false)",
+				owner, connectingUser(p))
+		}
+		previous = old.conn
+		old.conn = nil
+		old.online.Store(false)
+		if p.CleanStart || old.expiry == 0 || !own && !anyUser {
+			// A named user does not inherit a session made without a user
+			// name: it would read what was queued for whoever made it.
+			s.endSessionLocked(old)
+			oldEnded = true
+		} else {
+			ss, present = old, true
+			ss.expiry = expiry
+			ss.owner, ss.hasOwner = p.Username, p.UsernameFlag // changes only with SessionTakeoverAnyUser
+			ss.stopExpiryLocked()
+		}
+		old.mu.Unlock()
+	}
+	if ss == nil {
+		ss = newSession(c.clientID, expiry, p.Username, p.UsernameFlag)
+		t.m[c.clientID] = ss
+	}
+	c.session = ss
+	// MQTT 3.1 has no Session Present flag: its CONNACK byte stays 0.
+	ack.SessionPresent = present && p.Version != packets.V31
+	window := s.o().MaxInflight
+	if p.Version == packets.V5 && p.Properties.Has(packets.PropReceiveMaximum) {
+		window = min(window, int(p.Properties.ReceiveMaximum))
+	}
+	ss.attach(c, window, ack)
+	t.mu.Unlock()
+
+	if previous != nil {
+		previous.kick(takeoverReason(oldEnded)) // [MQTT-3.1.4-2]
+	}
+	return present, nil
 }
 
-func (q *messageQueue) len() int { return len(q.items) - q.head }
-
-func (q *messageQueue) push(m queuedMsg) {
-	if q.head > 0 && q.head == len(q.items) {
-		q.items = q.items[:0]
-		q.head = 0
+// sessionExpiry is how long the session of a CONNECT outlives its
+// connection: MQTT 3.1.1's Clean Session 1 ends it, 0 keeps it until a
+// clean start; MQTT 5 says so in seconds (absent means 0).
+func sessionExpiry(p *packets.Connect) uint32 {
+	if p.Version != packets.V5 {
+		if p.CleanStart {
+			return 0
+		}
+		return neverExpires
 	}
-	if q.head > 1024 && q.head*2 > len(q.items) {
-		n := copy(q.items, q.items[q.head:])
-		clear(q.items[n:])
-		q.items = q.items[:n]
-		q.head = 0
+	if p.Properties.Has(packets.PropSessionExpiry) {
+		return p.Properties.SessionExpiry
 	}
-	q.items = append(q.items, m)
-	q.bytes += len(m.msg.Payload)
+	return 0
 }
 
-func (q *messageQueue) pop() queuedMsg {
-	m := q.items[q.head]
-	q.items[q.head] = queuedMsg{}
-	q.head++
-	q.bytes -= len(m.msg.Payload)
-	return m
+// expireSession ends a session whose expiry interval passed while it was
+// offline, unless it was resumed (and its timer replaced) since.
+func (s *Server) expireSession(ss *session, gen uint64) {
+	if s.isClosing() {
+		return // a stopped broker changes nothing, in its store least of all
+	}
+	t := &s.sessions
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.expiryGen != gen || ss.conn != nil || ss.ended {
+		return
+	}
+	ss.expiryTimer = nil
+	s.endSessionLocked(ss)
+	s.counters.sessionsExpired.Add(1)
+}
+
+// endSession removes a session whose connection ended, unless a newer
+// session has replaced it under the same identifier.
+func (s *Server) endSession(ss *session) {
+	t := &s.sessions
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m[ss.id] != ss {
+		return
+	}
+	ss.mu.Lock()
+	s.endSessionLocked(ss)
+	ss.mu.Unlock()
+}
+
+// endSessionLocked removes ss from the table and its subscriptions from the
+// index. The caller holds the table lock and ss.mu.
+func (s *Server) endSessionLocked(ss *session) {
+	if s.sessions.m[ss.id] == ss {
+		delete(s.sessions.m, ss.id)
+	}
+	ss.ended = true
+	ss.stopExpiryLocked()
+	s.unpersistSessionLocked(ss)
+	if pw := ss.takeWillLocked(); pw != nil {
+		// The session ends before its will's delay passed: the will goes
+		// now, from a goroutine of its own, since routing takes session
+		// locks this caller holds.
+		s.goConn(func() { s.publish(pw.msg, new(router), nil, pw.source) })
+	}
+	for filter, sub := range ss.subs {
+		s.unindex(ss, filter, sub)
+	}
+	clear(ss.subs)
+	ss.subCount.Store(0)
+	ss.queue = messageQueue{}
+	clear(ss.inflight)
+	ss.inflightSize = 0
+}
+
+// sessionTable maps client identifiers to sessions.
+type sessionTable struct {
+	mu sync.Mutex
+	m  map[string]*session // guarded by mu
+}
+
+func (t *sessionTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
 }

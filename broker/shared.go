@@ -12,7 +12,7 @@ import (
 // to one member of GROUP, chosen in turn among the members that are
 // connected and may read the topic; offline persistent members are chosen
 // only when no member is online. Retained messages are not sent on a
-// shared subscription [MQTT-3.8.4-?]. A member that disconnects with QoS 1
+// shared subscription, as in Mosquitto. A member that disconnects with QoS 1
 // or 2 messages in flight keeps them in its session and receives them
 // again when it resumes; if its session ends first they are lost. (The
 // spec allows this; handing them to another member is a SHOULD left for

@@ -10,8 +10,8 @@ import "sync"
 //
 // Filters are read as Match reads them and are not validated: call
 // ValidFilter first. Tree gives "$share/..." no special meaning; the broker
-// strips "$share/GROUP/" and keeps shared subscriptions in a Tree of their
-// own.
+// strips "$share/GROUP/" and indexes a shared subscription in the same Tree
+// under the filter that follows, with a key that names the group.
 //
 // A Tree is safe for concurrent use. Use NewTree; the zero value is not
 // usable.

@@ -17,8 +17,6 @@ const (
 		"ignoring it could serve the listener unencrypted"
 	reasonProxy = "the PROXY protocol is not supported yet; the listener would read the PROXY header as MQTT " +
 		"and log the proxy's address for every client"
-	reasonPersistence = "persistence to disk is not implemented yet: midge keeps sessions, queued and retained " +
-		"messages in memory, and loses them when it stops"
 	reasonEngine = "OpenSSL engines (keys in a TPM or HSM) cannot be loaded; give a PEM keyfile instead"
 )
 
