@@ -203,7 +203,7 @@ func (c *conn) kick(reason error) {
 			}
 			c.pollMu.Unlock()
 			if armed { // no goroutine owns it: end it on a new one
-				c.s.goConn(func() { c.end(reason) })
+				c.s.spawn(func() { c.end(reason) })
 			}
 			return // a reading goroutine sees isKicked
 		}

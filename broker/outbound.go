@@ -262,12 +262,10 @@ var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) 
 // startWriter starts a writer goroutine; the outbound queue calls it, under
 // its lock, when a push finds no writer running.
 func (c *conn) startWriter(exit chan struct{}) {
-	c.s.wg.Add(1)
-	go func() {
-		defer c.s.wg.Done()
+	c.s.spawn(func() {
 		defer close(exit)
 		c.writeLoop()
-	}()
+	})
 }
 
 // writeLoop drains the outbound queue, one flush per batch, until the queue

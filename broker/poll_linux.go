@@ -109,7 +109,7 @@ func (p *poller) run(done <-chan struct{}) {
 			c := p.conns[events[i].Fd]
 			p.mu.Unlock()
 			if c != nil && c.onReadable() {
-				p.s.goConn(c.readReady)
+				p.s.spawn(c.readReady)
 			}
 		}
 	}

@@ -70,27 +70,10 @@ func (s *Server) startWatchers() {
 	o := s.o()
 	sys := !s.sysStarted && o.SysInterval > 0
 	mem := !s.memStarted && o.MemoryLimit > 0
-	s.mu.Lock() // no new goroutine once Shutdown waits for them
-	if s.closing {
-		s.mu.Unlock()
-		return
-	}
 	if sys {
-		s.sysStarted = true
-		s.wg.Add(1)
+		s.sysStarted = s.startSys()
 	}
 	if mem {
-		s.memStarted = true
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if sys {
-		s.startSys() // its goroutine calls wg.Done
-	}
-	if mem {
-		go func() {
-			defer s.wg.Done()
-			s.watchMemory(s.done)
-		}()
+		s.memStarted = s.spawnWhileOpen(func() { s.watchMemory(s.done) })
 	}
 }

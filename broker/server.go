@@ -149,20 +149,35 @@ func (s *Server) start() {
 		s.watchMu.Unlock()
 		s.startWatchers()
 		t := s.o().Clock.NewTicker(keepAliveCheckInterval)
-		s.goConn(func() { s.checkKeepAlives(s.done, t) })
+		s.spawn(func() { s.checkKeepAlives(s.done, t) })
 		if s.poller != nil {
-			s.goConn(func() { s.poller.run(s.done) })
+			s.spawn(func() { s.poller.run(s.done) })
 		}
 	})
 }
 
-// goConn runs fn on a new goroutine the server waits for at shutdown.
-func (s *Server) goConn(fn func()) {
+// spawn runs fn on a goroutine of its own, which Shutdown waits for. Every
+// goroutine the broker starts begins here (or in spawnWhileOpen), so that
+// none outlives it: the tests check (goleak).
+func (s *Server) spawn(fn func()) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		fn()
 	}()
+}
+
+// spawnWhileOpen is spawn unless shutdown has begun, when it starts
+// nothing and reports false: work that would begin something new, as
+// serving a connection, must not start once Shutdown waits.
+func (s *Server) spawnWhileOpen(fn func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.spawn(fn)
+	return true
 }
 
 // ListenerOptions are the settings that belong to one listener, as
@@ -281,17 +296,11 @@ func (s *Server) ServeWith(l net.Listener, lo ListenerOptions) error {
 
 // goServe starts a goroutine serving nc unless shutdown has begun.
 func (s *Server) goServe(nc net.Conn, ls *listenerState) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
+	ls.active.Add(1)
+	if !s.spawnWhileOpen(func() { s.serveConn(nc, ls) }) {
+		ls.active.Add(-1)
 		return false
 	}
-	ls.active.Add(1)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.serveConn(nc, ls)
-	}()
 	return true
 }
 
@@ -432,17 +441,7 @@ func (s *Server) refuseBusy(nc net.Conn, listener string, max int) {
 		nc.Close()
 		return
 	}
-	s.mu.Lock() // as in goServe: no new goroutine once shutdown waits for them
-	if s.closing {
-		s.mu.Unlock()
-		s.busyRefusals.Add(-1)
-		nc.Close()
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
+	started := s.spawnWhileOpen(func() {
 		defer s.busyRefusals.Add(-1)
 		defer nc.Close()
 		nc.SetDeadline(time.Now().Add(2 * time.Second))
@@ -463,5 +462,9 @@ func (s *Server) refuseBusy(nc net.Conn, listener string, max int) {
 		if b, err := (&packets.Connack{ReasonCode: code}).Encode(nil, p.Version); err == nil {
 			nc.Write(b)
 		}
-	}()
+	})
+	if !started {
+		s.busyRefusals.Add(-1)
+		nc.Close()
+	}
 }

@@ -307,7 +307,7 @@ func (s *Server) endSessionLocked(ss *session) {
 		// The session ends before its will's delay passed: the will goes
 		// now, from a goroutine of its own, since routing takes session
 		// locks this caller holds.
-		s.goConn(func() { s.publish(pw.msg, new(router), nil, pw.source) })
+		s.spawn(func() { s.publish(pw.msg, new(router), nil, pw.source) })
 	}
 	for filter, sub := range ss.subs {
 		s.unindex(ss, filter, sub)

@@ -78,11 +78,12 @@ type sysTree struct {
 }
 
 // startSys publishes every $SYS topic and starts the goroutine that
-// updates them every Options.SysInterval. The server's start calls it as
+// updates them every Options.SysInterval, reporting whether it started
+// (not once shutdown has begun). The server's start calls it as
 // the first connection arrives, before any client is served, so that the
 // set of $SYS topics, fixed from then on, is in the retained store before
 // any client can look: Stats.Retained leaves them out exactly.
-func (s *Server) startSys() {
+func (s *Server) startSys() bool {
 	t := &sysTree{
 		s:    s,
 		last: make(map[string]string),
@@ -90,10 +91,7 @@ func (s *Server) startSys() {
 	}
 	t.update(s.o().Clock.Now())
 	s.sysRetained.Store(int64(len(t.last)))
-	go func() { // startWatchers has counted it in s.wg
-		defer s.wg.Done()
-		t.run(s.done, s.o().SysInterval)
-	}()
+	return s.spawnWhileOpen(func() { t.run(s.done, s.o().SysInterval) })
 }
 
 // run updates the $SYS topics every interval until done is closed. A
