@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,9 +26,19 @@ type crashBroker struct {
 	t         *testing.T
 	bin, conf string
 	addr      string
+	storeDir  string
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	log       *mosquittotest.SyncBuffer
+}
+
+// writeConf writes the configuration for b.addr and b.storeDir.
+func (b *crashBroker) writeConf() {
+	port := b.addr[strings.LastIndex(b.addr, ":")+1:]
+	os.WriteFile(b.conf, []byte(strings.Join([]string{
+		"listener " + port + " 127.0.0.1", "allow_anonymous true",
+		"persistence true", "persistence_location " + b.storeDir + "/", "max_queued_messages 0", "",
+	}, "\n")), 0o600)
 }
 
 // newCrashBroker starts it with its store in storeDir, or in a temporary
@@ -46,11 +55,8 @@ func newCrashBroker(t *testing.T, storeDir string) *crashBroker {
 	if out, err := exec.Command("go", "build", "-o", b.bin, "../cmd/midge").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	port := b.addr[strings.LastIndex(b.addr, ":")+1:]
-	os.WriteFile(b.conf, []byte(strings.Join([]string{
-		"listener " + port + " 127.0.0.1", "allow_anonymous true",
-		"persistence true", "persistence_location " + storeDir + "/", "max_queued_messages 0", "",
-	}, "\n")), 0o600)
+	b.storeDir = storeDir
+	b.writeConf()
 	t.Cleanup(func() {
 		b.stop(syscall.SIGTERM)
 		if t.Failed() {
@@ -61,22 +67,40 @@ func newCrashBroker(t *testing.T, storeDir string) *crashBroker {
 	return b
 }
 
+// start runs the broker and waits until it says it is running. A port
+// that another test took meanwhile (FreeAddr only found it free) makes the
+// broker exit at once: it then moves to another port, since a test that
+// dialled the port would reach the other test's broker.
 func (b *crashBroker) start() {
 	b.t.Helper()
-	b.cmd = exec.Command(b.bin, "broker", "-c", b.conf)
-	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	if err := b.cmd.Start(); err != nil {
-		b.t.Fatal(err)
-	}
-	b.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(b.cmd, b.exited)
-	mosquittotest.WaitFor(b.t, 10*time.Second, "broker listening", func() bool {
-		c, err := net.DialTimeout("tcp", b.addr, time.Second)
-		if err == nil {
-			c.Close()
+	for attempt := 1; ; attempt++ {
+		mark := len(b.log.String())
+		b.cmd = exec.Command(b.bin, "broker", "-c", b.conf)
+		b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
+		if err := b.cmd.Start(); err != nil {
+			b.t.Fatal(err)
 		}
-		return err == nil
-	})
+		b.exited = make(chan struct{})
+		go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(b.cmd, b.exited)
+		exited := false
+		mosquittotest.WaitFor(b.t, 10*time.Second, "broker running", func() bool {
+			select {
+			case <-b.exited:
+				exited = true
+				return true
+			default:
+			}
+			return strings.Contains(b.log.String()[mark:], " running\n")
+		})
+		if !exited {
+			return
+		}
+		if attempt == 3 || !strings.Contains(b.log.String()[mark:], "address already in use") {
+			b.t.Fatalf("the broker exited at start:\n%s", b.log.String()[mark:])
+		}
+		b.addr = mosquittotest.FreeAddr(b.t)
+		b.writeConf()
+	}
 }
 
 func (b *crashBroker) stop(sig syscall.Signal) {
