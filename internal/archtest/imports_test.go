@@ -26,6 +26,8 @@ var allowed = map[string][]string{
 	"internal/bench":         {"packets", "topic"},
 	"internal/brokertest":    {"broker", "packets", "topic", "internal/store"},
 	"broker":                 {"packets", "topic", "internal/store"},
+	// Bridges run on the client package and the broker's sessions.
+	"internal/bridge": {"broker", "client", "packets", "topic"},
 	// The client tools never depend on the broker, nor the broker command
 	// on them.
 	"internal/cli": {"client", "packets", "topic", "internal/auth", "internal/bench", "internal/listener",
@@ -42,7 +44,7 @@ var allowed = map[string][]string{
 
 // everything is what a command may depend on: every package of the module
 // but the tests' own, and the libraries those bring.
-var everything = append([]string{"broker", "client", "packets", "topic", "internal/auth", "internal/bench",
+var everything = append([]string{"broker", "client", "packets", "topic", "internal/auth", "internal/bench", "internal/bridge",
 	"internal/brokercmd", "internal/cli", "internal/config", "internal/listener", "internal/logging",
 	"internal/store", "github.com/gorilla/websocket", "golang.org/x/net"}, pebble...)
 
