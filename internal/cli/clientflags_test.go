@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"net"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +385,40 @@ func TestBenchSharesClientTLS(t *testing.T) {
 		Stdio{In: strings.NewReader(""), Out: &out, Err: &stderr})
 	if status != 1 || !strings.Contains(stderr.String(), "127.0.0.1 because it doesn't contain any IP SANs") {
 		t.Errorf("bench without --insecure, to a broker whose certificate names broker.invalid: status %d, stderr %q", status, stderr.String())
+	}
+}
+
+// TestHelpListsEveryFlag checks that pub, sub and rr --help name every
+// flag they accept. (From helper-18's branch, which did this item too.)
+func TestHelpListsEveryFlag(t *testing.T) {
+	pf, errPub := parsePub([]string{"-t", "a", "-m", "x"})
+	sf, errSub := parseSub([]string{"-t", "a"})
+	rf, errRR := parseRR([]string{"-t", "a", "-e", "b", "-m", "x"})
+	if err := errors.Join(errPub, errSub, errRR); err != nil {
+		t.Fatal(err)
+	}
+	for name, cf := range map[string]*clientFlags{"pub": pf.clientFlags, "sub": sf.clientFlags, "rr": rf.clientFlags} {
+		help := run(t, tools[name], "", "--help").stdout
+		// A flag's names share its Value (a boolean's, its *bool): one of
+		// them must be described.
+		names := map[flag.Value][]string{}
+		var order []flag.Value
+		cf.fs.VisitAll(func(f *flag.Flag) {
+			spelled := "--" + f.Name
+			if len(f.Name) == 1 {
+				spelled = "-" + f.Name
+			}
+			if names[f.Value] == nil {
+				order = append(order, f.Value)
+			}
+			names[f.Value] = append(names[f.Value], spelled)
+		})
+		for _, v := range order {
+			if !slices.ContainsFunc(names[v], func(n string) bool {
+				return strings.Contains(help, "\n "+n+" ") || strings.Contains(help, "\n "+n+",") || strings.Contains(help, ", "+n+" ")
+			}) {
+				t.Errorf("midge %s --help does not describe %s", name, strings.Join(names[v], " or "))
+			}
+		}
 	}
 }

@@ -275,6 +275,7 @@ Usage: midge rr {[-h host] [-p port] [-u username] [-P password] -t topic} -e re
  -k : keep alive in seconds for this client. Defaults to 60.
  -m : request payload to send.
  -n : send a null (zero length) request.
+ -M : the maximum inflight messages for QoS 1/2. Defaults to 20.
  -N : do not add an end of line character when printing the payload.
  -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
  -P : provide a password

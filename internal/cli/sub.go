@@ -404,6 +404,7 @@ Usage: midge sub {[-h host] [-p port] [-u username] [-P password] -t topic}
  -I : define the client id as id_prefix appended with the process id. Useful for when the
       broker is using the clientid_prefixes option.
  -k : keep alive in seconds for this client. Defaults to 60.
+ -M : the maximum inflight messages for QoS 1/2. Defaults to 20.
  -N : do not add an end of line character when printing the payload.
  -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
  -P : provide a password
