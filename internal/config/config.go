@@ -118,6 +118,9 @@ type Config struct {
 	// PIDFile is pid_file; empty writes none.
 	PIDFile string
 
+	// Bridges are the connection sections, in order (see Bridge).
+	Bridges []Bridge
+
 	// Warnings are the accepted but ignored lines, in the order read.
 	Warnings []Warning
 	// Files are the files read: the main file, then each included one.

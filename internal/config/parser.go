@@ -28,6 +28,12 @@ type parser struct {
 	// or -1 for the default listener. Each file starts at -1, as in
 	// Mosquitto, where the current listener is local to the file's reader.
 	current int
+	// currentBridge is the index of the bridge that bridge options belong
+	// to, or -1; like current, local to a file.
+	currentBridge int
+	// bridges reads connection sections, which the registry still refuses
+	// until midge runs them (issue 14): only tests turn it on.
+	bridges bool
 	def     defaultListener
 	// securityAt is the first security option read, for the rule that
 	// per_listener_settings comes before them.
@@ -45,9 +51,10 @@ type defaultListener struct {
 
 func newParser() *parser {
 	return &parser{
-		cfg:     &Config{},
-		current: -1,
-		def:     defaultListener{listener: newListener(0, "", position{})},
+		cfg:           &Config{},
+		current:       -1,
+		currentBridge: -1,
+		def:           defaultListener{listener: newListener(0, "", position{})},
 	}
 }
 
@@ -61,9 +68,9 @@ func newListener(port int, address string, at position) Listener {
 // named by include_dir.
 func (p *parser) parseFile(r io.Reader, name string, level int) error {
 	p.cfg.Files = append(p.cfg.Files, name)
-	saved := p.current
-	p.current = -1
-	defer func() { p.current = saved }()
+	saved, savedBridge := p.current, p.currentBridge
+	p.current, p.currentBridge = -1, -1
+	defer func() { p.current, p.currentBridge = saved, savedBridge }()
 
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -102,7 +109,7 @@ func (p *parser) parseLine(at position, text string, level int) error {
 	case opt.Status == Warn:
 		p.warn(at, name, opt.Note)
 		return nil
-	case opt.Status == Refuse:
+	case opt.Status == Refuse && !(p.bridges && opt.Scope == ScopeBridge && opt.set != nil):
 		return &Error{at.file, at.line, fmt.Sprintf("%s: refused: %s", name, opt.Note)}
 	case name == "include_dir":
 		return p.includeDir(at, v, level)
