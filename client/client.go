@@ -67,6 +67,11 @@ type Options struct {
 	// Version is the protocol level: packets.V31, packets.V311 (the default
 	// when zero) or packets.V5.
 	Version byte
+	// Bridge announces a bridge, as Mosquitto's try_private does: the
+	// protocol level's high bit, at MQTT 3.1 and 3.1.1, which Mosquitto and
+	// midge answer by not sending the bridge its own messages back. (MQTT 5
+	// has No Local on each subscription instead.)
+	Bridge bool
 	// Properties are the MQTT 5 CONNECT properties; ignored before MQTT 5.
 	// The client holds the server to the Maximum Packet Size and Topic
 	// Alias Maximum given here: a larger packet, or an alias above it, ends
@@ -267,6 +272,7 @@ func buildConnect(opts *Options) (*packets.Connect, error) {
 		PasswordFlag: opts.PasswordSet,
 		Password:     opts.Password,
 		Will:         opts.Will,
+		Bridge:       opts.Bridge && version != packets.V5,
 	}
 	if version == packets.V31 {
 		connect.ProtocolName = "MQIsdp"
