@@ -207,55 +207,15 @@ func bridgeText(field func(*Bridge) *string, accepted string) func(*target, *val
 	}
 }
 
-func bridgeSecret(field func(*Bridge) **string) func(*target, *value) error {
+// bridgeSet is a bridge option read by read and stored through field; the
+// helpers below are its common cases.
+func bridgeSet[T any](field func(*Bridge) *T, read func(*value) (T, error)) func(*target, *value) error {
 	return func(t *target, v *value) error {
 		b, err := t.bridge()
 		if err != nil {
 			return err
 		}
-		s, err := v.word("one word")
-		if err == nil {
-			*field(b) = &s
-		}
-		return err
-	}
-}
-
-func bridgeWord(field func(*Bridge) *string, values ...string) func(*target, *value) error {
-	return func(t *target, v *value) error {
-		b, err := t.bridge()
-		if err != nil {
-			return err
-		}
-		w, err := v.oneOf(values...)
-		if err == nil {
-			*field(b) = w
-		}
-		return err
-	}
-}
-
-func bridgeBool(field func(*Bridge) **bool) func(*target, *value) error {
-	return func(t *target, v *value) error {
-		b, err := t.bridge()
-		if err != nil {
-			return err
-		}
-		x, err := v.boolean()
-		if err == nil {
-			*field(b) = &x
-		}
-		return err
-	}
-}
-
-func bridgePlainBool(field func(*Bridge) *bool) func(*target, *value) error {
-	return func(t *target, v *value) error {
-		b, err := t.bridge()
-		if err != nil {
-			return err
-		}
-		x, err := v.boolean()
+		x, err := read(v)
 		if err == nil {
 			*field(b) = x
 		}
@@ -263,31 +223,38 @@ func bridgePlainBool(field func(*Bridge) *bool) func(*target, *value) error {
 	}
 }
 
-func bridgeInt(field func(*Bridge) **int, lo, hi int64, accepted string) func(*target, *value) error {
-	return func(t *target, v *value) error {
-		b, err := t.bridge()
-		if err != nil {
-			return err
-		}
-		n, err := v.integer(lo, hi, accepted)
-		if err == nil {
-			i := int(n)
-			*field(b) = &i
-		}
-		return err
+// ptrTo makes a reader of values into one of pointers, for options whose
+// absence is nil.
+func ptrTo[T any](read func(*value) (T, error)) func(*value) (*T, error) {
+	return func(v *value) (*T, error) {
+		x, err := read(v)
+		return &x, err
 	}
 }
 
-func bridgeInt64(field func(*Bridge) **int64, lo, hi int64, accepted string) func(*target, *value) error {
-	return func(t *target, v *value) error {
-		b, err := t.bridge()
-		if err != nil {
-			return err
-		}
+func bridgeSecret(field func(*Bridge) **string) func(*target, *value) error {
+	return bridgeSet(field, ptrTo(func(v *value) (string, error) { return v.word("one word") }))
+}
+
+func bridgeWord(field func(*Bridge) *string, values ...string) func(*target, *value) error {
+	return bridgeSet(field, func(v *value) (string, error) { return v.oneOf(values...) })
+}
+
+func bridgeBool(field func(*Bridge) **bool) func(*target, *value) error {
+	return bridgeSet(field, ptrTo((*value).boolean))
+}
+
+func bridgePlainBool(field func(*Bridge) *bool) func(*target, *value) error {
+	return bridgeSet(field, (*value).boolean)
+}
+
+func bridgeInt(field func(*Bridge) **int, lo, hi int64, accepted string) func(*target, *value) error {
+	return bridgeSet(field, ptrTo(func(v *value) (int, error) {
 		n, err := v.integer(lo, hi, accepted)
-		if err == nil {
-			*field(b) = &n
-		}
-		return err
-	}
+		return int(n), err
+	}))
+}
+
+func bridgeInt64(field func(*Bridge) **int64, lo, hi int64, accepted string) func(*target, *value) error {
+	return bridgeSet(field, ptrTo(func(v *value) (int64, error) { return v.integer(lo, hi, accepted) }))
 }
