@@ -69,14 +69,20 @@ func (e *badStart) Error() string { return e.why }
 // sniff names the protocol of a connection's first byte when it is not
 // MQTT's CONNECT.
 func sniff(first byte) error {
-	switch first {
-	case 0x16: // a TLS handshake record: ClientHello
+	switch {
+	case first == 0x16: // a TLS handshake record: ClientHello
 		return &badStart{"looks like TLS: is this a TLS client on a plain port?"}
-	case 'G', 'P', 'H', 'O', 'D': // GET, POST, PUT, HEAD, OPTIONS, DELETE
+	case startsHTTP(first):
 		return &badStart{"looks like HTTP: is this a WebSocket or web client on a plain MQTT port?"}
 	}
 	return &packets.Error{Code: packets.ProtocolError,
 		Msg: fmt.Sprintf("first packet is not CONNECT (byte 0x%02X) [MQTT-3.1.0-1]", first)}
+}
+
+// startsHTTP reports whether b can start an HTTP request: GET, POST, PUT,
+// HEAD, OPTIONS, DELETE.
+func startsHTTP(b byte) bool {
+	return b == 'G' || b == 'P' || b == 'H' || b == 'O' || b == 'D'
 }
 
 // tlsFailure is the reason of a failed TLS handshake, naming a client that
@@ -84,10 +90,10 @@ func sniff(first byte) error {
 func tlsFailure(err error) error {
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) {
-		switch rh.RecordHeader[0] {
-		case firstByte:
+		switch first := rh.RecordHeader[0]; {
+		case first == firstByte:
 			return &badStart{"looks like MQTT without TLS: is this a plain MQTT client on a TLS port?"}
-		case 'G', 'P', 'H', 'O', 'D':
+		case startsHTTP(first):
 			return &badStart{"looks like HTTP without TLS: is this a plain HTTP or WebSocket client on a TLS port?"}
 		}
 	}
