@@ -3,17 +3,13 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -25,7 +21,6 @@ import (
 	"github.com/midge-mqtt/midge/internal/listener"
 	"github.com/midge-mqtt/midge/packets"
 	"github.com/midge-mqtt/midge/topic"
-	"golang.org/x/net/proxy"
 )
 
 // Exit statuses shared by pub and sub, as mosquitto_pub and mosquitto_sub
@@ -303,84 +298,6 @@ func (cf *clientFlags) validate() error {
 		return usagef("-A and --unix cannot be used together.")
 	}
 	return nil
-}
-
-// applyURL takes the host, port, user name, password and topic from -L's
-// URL, mqtt://[username[:password]@]host[:port]/topic (mqtts:// for TLS,
-// port 8883), as mosquitto_pub does.
-func (cf *clientFlags) applyURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "mqtt" && u.Scheme != "mqtts") {
-		return usagef("Unsupported URL scheme or malformed URL %q: use mqtt://[username[:password]@]host[:port]/topic or mqtts://.", raw)
-	}
-	cf.host = optString{value: u.Hostname(), set: true}
-	port := u.Port()
-	if port == "" {
-		port = "1883"
-		if u.Scheme == "mqtts" {
-			port = "8883"
-		}
-	}
-	cf.port = optString{value: port, set: true}
-	if u.User != nil {
-		cf.username = optString{value: u.User.Username(), set: true}
-		if pw, ok := u.User.Password(); ok {
-			cf.password = optString{value: pw, set: true}
-		}
-	}
-	if t := strings.TrimPrefix(u.Path, "/"); t != "" {
-		cf.topics = append(cf.topics, t)
-	}
-	return nil
-}
-
-// parseProxy reads --proxy socks5h://[username[:password]@]host[:port], the
-// only form mosquitto_pub takes; the port defaults to 1080.
-func parseProxy(raw string) (addr string, auth *proxy.Auth, err error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "socks5h" || u.Hostname() == "" {
-		return "", nil, usagef("Invalid proxy URL %q: use socks5h://[username[:password]@]host[:port].", raw)
-	}
-	port := u.Port()
-	if port == "" {
-		port = "1080"
-	}
-	if u.User != nil {
-		auth = &proxy.Auth{User: u.User.Username()}
-		auth.Password, _ = u.User.Password()
-	}
-	return net.JoinHostPort(u.Hostname(), port), auth, nil
-}
-
-// dialer returns how to reach the broker when it is not plain TCP from any
-// local address: a Unix socket (--unix), a local address (-A), a SOCKS5
-// proxy (--proxy). Nil for plain TCP.
-func (cf *clientFlags) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if !cf.unixPath.set && !cf.bindAddress.set && !cf.proxy.set {
-		return nil
-	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		if cf.unixPath.set {
-			return d.DialContext(ctx, "unix", cf.unixPath.value)
-		}
-		if cf.bindAddress.set {
-			ips, err := net.DefaultResolver.LookupIPAddr(ctx, cf.bindAddress.value)
-			if err != nil {
-				return nil, err
-			}
-			d.LocalAddr = &net.TCPAddr{IP: ips[0].IP}
-		}
-		if cf.proxy.set {
-			proxyAddr, auth, _ := parseProxy(cf.proxy.value) // validate checked it
-			socks, err := proxy.SOCKS5("tcp", proxyAddr, auth, &d)
-			if err != nil {
-				return nil, err
-			}
-			return socks.(proxy.ContextDialer).DialContext(ctx, network, addr)
-		}
-		return d.DialContext(ctx, network, addr)
-	}
 }
 
 // validateVersion sets cf.version from -V, -D (which implies MQTT 5 unless
@@ -727,158 +644,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// clientTLS are the TLS settings of midge pub, sub and bench, with
-// mosquitto_pub's meanings. It is the one place where midge's tools set up
-// client TLS.
-type clientTLS struct {
-	caFile, caPath    optString // trust these CA certificates
-	certFile, keyFile optString // present this client certificate
-	version           optString // minimum version: tlsv1.3, tlsv1.2 (default), tlsv1.1
-	// insecure skips checking the server's name against its certificate;
-	// the chain is still verified, as libmosquitto's tls_insecure does.
-	insecure bool
-	// useOSCerts trusts the system's CA certificates too.
-	useOSCerts bool
-	// ciphers is an OpenSSL cipher list for TLS 1.2 and earlier; alpn the
-	// protocol offered by ALPN.
-	ciphers, alpn optString
-}
-
-// enabled reports whether TLS is on: mosquitto_pub turns it on with a CA
-// source (--cafile, --capath or --tls-use-os-certs). --cert, --key and
-// --insecure alone leave it off, as there.
-func (c *clientTLS) enabled() bool {
-	return c.caFile.set || c.caPath.set || c.useOSCerts
-}
-
-// tlsSetupError is a TLS setting that cannot be used: a file that cannot
-// be read or holds nothing usable, or an unknown version.
-type tlsSetupError struct {
-	err error
-}
-
-func (e *tlsSetupError) Error() string { return "TLS setup: " + e.err.Error() }
-func (e *tlsSetupError) Unwrap() error { return e.err }
-
-// mosquittoText words e as mosquitto_pub does, with the file's name and
-// the reason where mosquitto_pub would fail later with less.
-func (e *tlsSetupError) mosquittoText() string {
-	var unsupported *tlsVersionError
-	switch {
-	case errors.As(e.err, &unsupported):
-		return "Problem setting TLS options, check the options are valid."
-	case errors.Is(e.err, fs.ErrNotExist), errors.Is(e.err, fs.ErrPermission):
-		return "Problem setting TLS options: File not found."
-	}
-	return "Problem setting TLS options: " + e.err.Error() + "."
-}
-
-// tlsVersionError is an unknown --tls-version.
-type tlsVersionError struct{ err error }
-
-func (e *tlsVersionError) Error() string { return "--tls-version: " + e.err.Error() }
-
-// tlsHandshakeError is a TLS handshake with the broker that failed.
-type tlsHandshakeError struct{ err error }
-
-func (e *tlsHandshakeError) Error() string { return "TLS handshake: " + e.err.Error() }
-func (e *tlsHandshakeError) Unwrap() error { return e.err }
-
-// config loads the files and returns the configuration for a server that
-// should be named serverName (the host dialled). Its errors are
-// *tlsSetupError, in mosquitto_pub's order: files, then the version.
-func (c *clientTLS) config(serverName string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: serverName}
-	var err error
-	if c.useOSCerts || c.caFile.set || c.caPath.set {
-		roots := x509.NewCertPool()
-		if c.useOSCerts {
-			if roots, err = x509.SystemCertPool(); err != nil {
-				return nil, &tlsSetupError{fmt.Errorf("the system's CA certificates: %w", err)}
-			}
-		}
-		if err := listener.AddCAs(roots, c.caFile.value, c.caPath.value); err != nil {
-			return nil, &tlsSetupError{fmt.Errorf("--%w", err)}
-		}
-		cfg.RootCAs = roots
-	}
-	if c.certFile.set || c.keyFile.set {
-		pair, err := tls.LoadX509KeyPair(c.certFile.value, c.keyFile.value)
-		if err != nil {
-			return nil, &tlsSetupError{fmt.Errorf("--cert %s, --key %s: %w", c.certFile.value, c.keyFile.value, err)}
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	if cfg.MinVersion, err = listener.TLSVersion(c.version.value); err != nil {
-		return nil, &tlsSetupError{&tlsVersionError{err}}
-	}
-	if c.ciphers.set {
-		if cfg.CipherSuites, err = listener.CipherSuites(c.ciphers.value); err != nil {
-			return nil, &tlsSetupError{fmt.Errorf("--ciphers %q: %w", c.ciphers.value, err)}
-		}
-	}
-	if c.alpn.set {
-		cfg.NextProtos = []string{c.alpn.value}
-	}
-	if c.insecure {
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = verifyChainOnly(cfg.RootCAs)
-	}
-	return cfg, nil
-}
-
-// verifyChainOnly checks the server's certificate chain against roots (nil:
-// the system's) without checking its name: what --insecure leaves of
-// verification.
-func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
-	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("the server sent no certificate")
-		}
-		opts := x509.VerifyOptions{
-			Roots:         roots,
-			Intermediates: x509.NewCertPool(),
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		for _, cert := range cs.PeerCertificates[1:] {
-			opts.Intermediates.AddCert(cert)
-		}
-		_, err := cs.PeerCertificates[0].Verify(opts)
-		return err
-	}
-}
-
-// tlsDialer returns a client.Options.Dialer that connects over TCP and
-// completes the TLS handshake before returning, so that a refused
-// certificate is reported as such. A cfg that could not be built (err) is
-// reported when dialling, after every other check, where mosquitto_pub
-// reports it.
-func tlsDialer(base func(ctx context.Context, network, addr string) (net.Conn, error),
-	cfg *tls.Config, err error) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if base == nil {
-		var d net.Dialer
-		base = d.DialContext
-	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if err != nil {
-			return nil, err
-		}
-		nc, err := base(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		conn := tls.Client(nc, cfg)
-		if err := conn.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &tlsHandshakeError{err}
-		}
-		return conn, nil
-	}
 }
 
 // willAndTLSUsage ends the usage text of pub, sub and rr: the will and TLS
