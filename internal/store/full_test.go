@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/internal/mosquittotest"
 )
@@ -85,10 +86,12 @@ func TestDiskFullWhileOpen(t *testing.T) {
 	if err := <-got; !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("the write the disk refused: %v, want ErrDiskFull", err)
 	}
+	// Failed is called after the writes in flight are answered, so it
+	// may come a moment after got.
 	var err error
 	select {
 	case err = <-failed:
-	default:
+	case <-time.After(10 * time.Second):
 		t.Fatal("no failure reported")
 	}
 	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "no space left on device") {
