@@ -395,3 +395,33 @@ func TestSubscribeRefusedByAccess(t *testing.T) {
 	expectNothing(t, v3)
 	expectNothing(t, v5)
 }
+
+// A connection served as Internal (a bridge's local side) is admitted
+// without the Authenticator, and the Authorizer still judges its user name.
+func TestInternalConnection(t *testing.T) {
+	t.Parallel()
+	seen := make(chan string, 1)
+	auth := broker.AuthorizerFunc(func(info broker.ConnectInfo) broker.TopicAccess {
+		seen <- info.Username
+		return nil
+	})
+	b := brokertest.Start(t, broker.Options{Authenticator: broker.AnonymousOnly(false), Authorizer: auth})
+	mine, theirs := net.Pipe()
+	go b.Server.ServeConnWith(theirs, broker.ListenerOptions{Internal: true})
+	c := brokertest.Wrap(t, mine, packets.V311)
+	c.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, ClientID: "local.bridge",
+		Username: "bridge-user", UsernameFlag: true})
+	if ack, ok := c.Expect().(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("internal connection: CONNACK = %+v, want accepted", ack)
+	}
+	if got := <-seen; got != "bridge-user" {
+		t.Fatalf("Authorizer saw user %q, want bridge-user", got)
+	}
+	// The same CONNECT over TCP is refused.
+	tcp := brokertest.Dial(t, b.Addr, packets.V311)
+	tcp.Send(&packets.Connect{ProtocolName: "MQTT", Version: packets.V311, CleanStart: true, ClientID: "x",
+		Username: "bridge-user", UsernameFlag: true})
+	if ack, ok := tcp.ExpectClosed().(*packets.Connack); !ok || ack.ReasonCode == 0 {
+		t.Fatalf("over TCP: CONNACK = %+v, want a refusal", ack)
+	}
+}

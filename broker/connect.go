@@ -256,6 +256,8 @@ func (c *conn) authenticate(p *packets.Connect) error {
 		p.Username, p.UsernameFlag = user, true
 		info.Username, info.HasUsername = user, true
 		info.Password, info.HasPassword = nil, false
+	} else if ls := c.listener; ls != nil && ls.opts.Internal {
+		// The broker's own client: nothing to check.
 	} else if a := c.security().Authenticator; a != nil {
 		err = a.Authenticate(context.Background(), info)
 	}

@@ -63,7 +63,7 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 		return
 	}
 	if !ss.fitsLocked(m, qos, retain, subIDs) {
-		s.counters.publishDropped.Add(1)
+		ss.dropLocked(s)
 		return
 	}
 	if qos == 0 {
@@ -73,7 +73,7 @@ func (ss *session) deliver(s *Server, m *Message, qos byte, retain bool, subIDs 
 			return
 		}
 		if ss.conn == nil || !ss.conn.out.pushQoS0(outItem{msg: m, retain: retain, subIDs: subIDs}, o.MaxQueued, o.MaxQueuedBytes) {
-			s.counters.publishDropped.Add(1)
+			ss.dropLocked(s)
 		}
 		return
 	}
@@ -94,7 +94,7 @@ func (ss *session) deliverRetainedLocked(s *Server, m *Message, qos byte, subIDs
 		return
 	}
 	if !ss.fitsLocked(m, qos, true, subIDs) {
-		s.counters.publishDropped.Add(1)
+		ss.dropLocked(s)
 		return
 	}
 	if qos == 0 {

@@ -152,7 +152,8 @@ func TestQueueQoS0(t *testing.T) {
 	}
 }
 
-// max_queued_bytes bounds an offline session's queue by payload bytes.
+// max_queued_bytes bounds an offline session's queue by payload bytes;
+// SessionQueue counts what it holds and what it dropped.
 func TestMaxQueuedBytes(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{MaxQueuedBytes: 250})
 	c := brokertest.Connect(t, b.Addr, packets.V311, "away", false)
@@ -162,6 +163,12 @@ func TestMaxQueuedBytes(t *testing.T) {
 	pub := brokertest.Connect(t, b.Addr, packets.V311, "pub", true)
 	for i := range 4 {
 		publishQoS1(t, pub, "b", strings.Repeat(string(rune('a'+i)), 100), uint16(i+1))
+	}
+	if q, ok := b.Server.SessionQueue("away"); !ok || q != (broker.SessionQueue{Queued: 2, Dropped: 2}) {
+		t.Fatalf("SessionQueue(away) = %+v, %v; want 2 queued, 2 dropped", q, ok)
+	}
+	if _, ok := b.Server.SessionQueue("nobody"); ok {
+		t.Fatal("SessionQueue reports a session nobody has")
 	}
 	back := brokertest.Connect(t, b.Addr, packets.V311, "away", false)
 	for _, want := range []byte("ab") {

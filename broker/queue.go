@@ -48,7 +48,7 @@ func (ss *session) queueLocked(s *Server, q queuedMsg, bounded bool) {
 	o := s.o()
 	if bounded && (o.MaxQueued > 0 && ss.queue.len() >= o.MaxQueued ||
 		o.MaxQueuedBytes > 0 && ss.queue.bytes+len(q.msg.Payload) > o.MaxQueuedBytes) {
-		s.counters.publishDropped.Add(1)
+		ss.dropLocked(s)
 		return
 	}
 	ss.sequence++
@@ -84,7 +84,7 @@ func (ss *session) fillLocked() {
 			continue
 		}
 		if !ss.fitsLocked(q.msg, q.qos, q.retain, q.subIDs) {
-			s.counters.publishDropped.Add(1)
+			ss.dropLocked(s)
 			s.unpersistEntryLocked(ss, q.sequence, q.msg)
 			continue
 		}

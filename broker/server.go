@@ -220,6 +220,12 @@ type ListenerOptions struct {
 	// the clients see only the part of the topic tree under the prefix.
 	// Access control sees the whole topic.
 	MountPoint string
+
+	// Internal marks the broker's own connections, a bridge's local side:
+	// the client is admitted without asking the Authenticator (it has no
+	// password to give), and the Authorizer still decides what its user
+	// name may do (Mosquitto's local_username).
+	Internal bool
 }
 
 // Security is who may connect and what they may do: the part of the
@@ -310,6 +316,14 @@ func (s *Server) goServe(nc net.Conn, ls *listenerState) bool {
 // Listeners that are not net.Listeners (WebSockets, for one) call it.
 func (s *Server) ServeConn(nc net.Conn) {
 	s.serveConn(nc, nil)
+}
+
+// ServeConnWith serves one connection as ServeConn does, with the options
+// of a listener of its own.
+func (s *Server) ServeConnWith(nc net.Conn, lo ListenerOptions) {
+	ls := &listenerState{opts: lo}
+	ls.active.Add(1)
+	s.serveConn(nc, ls)
 }
 
 // serveConn serves nc, accepted by ls (nil: a connection handed to

@@ -50,6 +50,35 @@ type session struct {
 	mounted      bool                   // guarded by mu: the live connection's listener has a mount point
 	persisted    bool                   // guarded by mu: the session has records in Options.Store
 	offlineSince int64                  // guarded by mu: Unix nanoseconds it went offline; 0 while connected
+	dropped      int64                  // guarded by mu: messages for it dropped, their queue full
+}
+
+// dropLocked counts a message for the session that was dropped.
+func (ss *session) dropLocked(s *Server) {
+	ss.dropped++
+	s.counters.publishDropped.Add(1)
+}
+
+// SessionQueue is what a session holds for its client: messages in
+// flight, messages queued beyond them, and how many were dropped because
+// the queue was full (since the broker started).
+type SessionQueue struct {
+	Inflight, Queued int
+	Dropped          int64
+}
+
+// SessionQueue reports on the session of clientID; false when there is
+// none. A bridge reads its local session's backlog with it.
+func (s *Server) SessionQueue(clientID string) (SessionQueue, bool) {
+	s.sessions.mu.Lock()
+	ss := s.sessions.m[clientID]
+	s.sessions.mu.Unlock()
+	if ss == nil {
+		return SessionQueue{}, false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return SessionQueue{Inflight: len(ss.inflight), Queued: ss.queue.len(), Dropped: ss.dropped}, true
 }
 
 // neverExpires is the session expiry interval of a session that is kept

@@ -53,3 +53,40 @@ func waitLogged(t *testing.T, log *brokertest.Log, prefix, suffix string) {
 	}
 	t.Fatalf("no line %q...%q in the log:\n%s", prefix, suffix, strings.Join(log.Lines(), "\n"))
 }
+
+// With DeferAck, a QoS 1 or 2 message is acknowledged only by Ack, in the
+// caller's order; a QoS 2 message sent again with DUP before its release
+// is not delivered twice; the PUBREL that follows PUBREC is still answered.
+func TestDeferAck(t *testing.T) {
+	got := make(chan uint16, 8)
+	c, s := dialFake(t, client.Options{ClientID: "d", DeferAck: true,
+		OnMessage: func(p *packets.Publish) { got <- p.PacketID }}, &packets.Connack{})
+	s.send(&packets.Publish{Topic: "a", QoS: 1, PacketID: 1, Payload: []byte("1")})
+	s.send(&packets.Publish{Topic: "a", QoS: 2, PacketID: 2, Payload: []byte("2")})
+	s.send(&packets.Publish{Topic: "a", QoS: 2, PacketID: 2, Dup: true, Payload: []byte("2")})
+	s.send(&packets.Publish{Topic: "a", QoS: 0, Payload: []byte("0")})
+	for _, want := range []uint16{1, 2, 0} {
+		select {
+		case id := <-got:
+			if id != want {
+				t.Fatalf("delivered packet %d, want %d", id, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("packet %d not delivered", want)
+		}
+	}
+	s.expectNothing(100 * time.Millisecond)
+	if err := c.Ack(1, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.expectAck(packets.TypePuback, 1)
+	if err := c.Ack(2, 2); err != nil {
+		t.Fatal(err)
+	}
+	s.expectAck(packets.TypePubrec, 2)
+	s.send(&packets.Ack{Kind: packets.TypePubrel, PacketID: 2})
+	s.expectAck(packets.TypePubcomp, 2)
+	if len(got) != 0 {
+		t.Fatalf("delivered packet %d again", <-got)
+	}
+}

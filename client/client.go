@@ -95,6 +95,15 @@ type Options struct {
 	// is the one running OnMessage. Nil discards messages (they are still
 	// acknowledged).
 	OnMessage func(m *packets.Publish)
+	// DeferAck leaves the acknowledgement of each QoS 1 and 2 message to
+	// the caller, who calls Ack once the message is safe (a bridge, once
+	// the other side has it). OnMessage then need not process the message
+	// before it returns, only copy it. Acknowledgements must be given in
+	// the order the messages arrived [MQTT-4.6.0-2]; a message left
+	// unacknowledged holds one of the server's in-flight slots, and is
+	// sent again when the session resumes. A QoS 2 message sent again with
+	// DUP before its PUBREL is not delivered a second time.
+	DeferAck bool
 	// MaxInflight bounds the QoS 1 and 2 publishes awaiting acknowledgement;
 	// Publish waits for a free slot. Zero means DefaultMaxInflight. An MQTT 5
 	// server's Receive Maximum lowers it further.
@@ -125,6 +134,7 @@ type Client struct {
 	connack        packets.Connack
 	keepAlive      time.Duration
 	onMessage      func(*packets.Publish)
+	deferAck       bool // Options.DeferAck
 	log            *slog.Logger // nil when tracing is off
 	auth           AuthMethod   // Options.Auth; nil without enhanced authentication
 	limits         serverLimits // what the server's CONNACK allows; read-only after Dial
@@ -182,6 +192,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		clientID:  connect.ClientID,
 		keepAlive: time.Duration(connect.KeepAlive) * time.Second,
 		onMessage: opts.OnMessage,
+		deferAck:  opts.DeferAck,
 		auth:      opts.Auth,
 		limits:    noLimits,
 		pending:   make(map[uint16]*pending),

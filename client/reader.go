@@ -87,13 +87,35 @@ func (c *Client) receivePublish(p *packets.Publish, in *inbound) error {
 		return nil
 	case 1:
 		c.deliver(p)
+		if c.deferAck {
+			return nil
+		}
 		return c.reply(&packets.Ack{Kind: packets.TypePuback, PacketID: p.PacketID})
 	default:
 		if _, seen := awaitingRelease[p.PacketID]; !seen {
 			awaitingRelease[p.PacketID] = struct{}{}
 			c.deliver(p)
 		}
+		if c.deferAck {
+			// The caller's Ack answers it, the first time and a resend alike.
+			return nil
+		}
 		return c.reply(&packets.Ack{Kind: packets.TypePubrec, PacketID: p.PacketID})
+	}
+}
+
+// Ack acknowledges a QoS 1 or 2 message received with Options.DeferAck:
+// PUBACK for QoS 1, PUBREC for QoS 2 (the client answers the PUBREL that
+// follows). It returns the connection's error once it has ended. QoS 0
+// needs no acknowledgement.
+func (c *Client) Ack(qos byte, packetID uint16) error {
+	switch qos {
+	case 0:
+		return nil
+	case 1:
+		return c.reply(&packets.Ack{Kind: packets.TypePuback, PacketID: packetID})
+	default:
+		return c.reply(&packets.Ack{Kind: packets.TypePubrec, PacketID: packetID})
 	}
 }
 
