@@ -134,7 +134,7 @@ type Client struct {
 	connack        packets.Connack
 	keepAlive      time.Duration
 	onMessage      func(*packets.Publish)
-	deferAck       bool // Options.DeferAck
+	deferAck       bool         // Options.DeferAck
 	log            *slog.Logger // nil when tracing is off
 	auth           AuthMethod   // Options.Auth; nil without enhanced authentication
 	limits         serverLimits // what the server's CONNACK allows; read-only after Dial
