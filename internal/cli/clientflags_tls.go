@@ -6,7 +6,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -78,64 +77,22 @@ func (e *tlsHandshakeError) Unwrap() error { return e.err }
 // should be named serverName (the host dialled). Its errors are
 // *tlsSetupError, in mosquitto_pub's order: files, then the version.
 func (c *clientTLS) config(serverName string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: serverName}
-	var err error
-	if c.useOSCerts || c.caFile.set || c.caPath.set {
-		roots := x509.NewCertPool()
-		if c.useOSCerts {
-			if roots, err = x509.SystemCertPool(); err != nil {
-				return nil, &tlsSetupError{fmt.Errorf("the system's CA certificates: %w", err)}
-			}
-		}
-		if err := listener.AddCAs(roots, c.caFile.value, c.caPath.value); err != nil {
-			return nil, &tlsSetupError{fmt.Errorf("--%w", err)}
-		}
-		cfg.RootCAs = roots
+	cfg, err := listener.ClientTLS{
+		ServerName: serverName, CAFile: c.caFile.value, CAPath: c.caPath.value, UseOSCerts: c.useOSCerts,
+		CertFile: c.certFile.value, KeyFile: c.keyFile.value, Version: c.version.value,
+		Ciphers: c.ciphers.value, ALPN: c.alpn.value, Insecure: c.insecure,
+	}.Config()
+	var setup *listener.ClientSetupError
+	if !errors.As(err, &setup) {
+		return cfg, err
 	}
-	if c.certFile.set || c.keyFile.set {
-		pair, err := tls.LoadX509KeyPair(c.certFile.value, c.keyFile.value)
-		if err != nil {
-			return nil, &tlsSetupError{fmt.Errorf("--cert %s, --key %s: %w", c.certFile.value, c.keyFile.value, err)}
-		}
-		cfg.Certificates = []tls.Certificate{pair}
+	switch setup.Setting {
+	case "version":
+		return nil, &tlsSetupError{&tlsVersionError{setup.Err}}
+	case "cert":
+		return nil, &tlsSetupError{fmt.Errorf("--cert %s, --key %s: %w", c.certFile.value, c.keyFile.value, errors.Unwrap(setup.Err))}
 	}
-	if cfg.MinVersion, err = listener.TLSVersion(c.version.value); err != nil {
-		return nil, &tlsSetupError{&tlsVersionError{err}}
-	}
-	if c.ciphers.set {
-		if cfg.CipherSuites, err = listener.CipherSuites(c.ciphers.value); err != nil {
-			return nil, &tlsSetupError{fmt.Errorf("--ciphers %q: %w", c.ciphers.value, err)}
-		}
-	}
-	if c.alpn.set {
-		cfg.NextProtos = []string{c.alpn.value}
-	}
-	if c.insecure {
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = verifyChainOnly(cfg.RootCAs)
-	}
-	return cfg, nil
-}
-
-// verifyChainOnly checks the server's certificate chain against roots (nil:
-// the system's) without checking its name: what --insecure leaves of
-// verification.
-func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
-	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("the server sent no certificate")
-		}
-		opts := x509.VerifyOptions{
-			Roots:         roots,
-			Intermediates: x509.NewCertPool(),
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		for _, cert := range cs.PeerCertificates[1:] {
-			opts.Intermediates.AddCert(cert)
-		}
-		_, err := cs.PeerCertificates[0].Verify(opts)
-		return err
-	}
+	return nil, &tlsSetupError{fmt.Errorf("--%w", setup.Err)}
 }
 
 // tlsDialer returns a client.Options.Dialer that connects over TCP and
