@@ -212,6 +212,14 @@ type Options struct {
 	// (Mosquitto's sys_interval). Default 10 seconds; negative disables
 	// $SYS altogether (Mosquitto's sys_interval 0).
 	SysInterval time.Duration
+
+	// SysFigures, when not nil, adds figures of the embedding program (a
+	// bridge's state and counters) to $SYS: each update calls it with a
+	// put that publishes payload on $SYS/broker/NAME, retained, when it
+	// changed. A name put in one update and not in the next is deleted
+	// (an empty retained message). It runs on the $SYS goroutine, must not
+	// block, and is not reloadable.
+	SysFigures func(put func(name, payload string))
 }
 
 func (o Options) withDefaults() Options {

@@ -75,22 +75,27 @@ type sysTree struct {
 	heap      []metrics.Sample
 	heapMax   uint64
 	sessions  []*session // reused by heldMessages
+	// figures are the names Options.SysFigures put in the last update,
+	// and putting those of the update under way.
+	figures, putting map[string]bool
 }
 
 // startSys publishes every $SYS topic and starts the goroutine that
 // updates them every Options.SysInterval, reporting whether it started
 // (not once shutdown has begun). The server's start calls it as
 // the first connection arrives, before any client is served, so that the
-// set of $SYS topics, fixed from then on, is in the retained store before
-// any client can look: Stats.Retained leaves them out exactly.
+// $SYS topics are in the retained store before any client can look:
+// Stats.Retained leaves them out, exactly but for Options.SysFigures that
+// come and go between updates.
 func (s *Server) startSys() bool {
 	t := &sysTree{
-		s:    s,
-		last: make(map[string]string),
-		heap: []metrics.Sample{{Name: heapObjectsMetric}},
+		s:       s,
+		last:    make(map[string]string),
+		heap:    []metrics.Sample{{Name: heapObjectsMetric}},
+		figures: make(map[string]bool),
+		putting: make(map[string]bool),
 	}
 	t.update(s.o().Clock.Now())
-	s.sysRetained.Store(int64(len(t.last)))
 	return s.spawnWhileOpen(func() { t.run(s.done, s.o().SysInterval) })
 }
 
@@ -158,6 +163,29 @@ func (t *sysTree) update(now time.Time) {
 	t.putInt("bytes/sent", st.BytesSent)
 	t.putInt("publish/bytes/received", st.PublishBytesReceived)
 	t.putInt("publish/bytes/sent", st.PublishBytesSent)
+
+	t.updateFigures()
+	t.s.sysRetained.Store(int64(len(t.last)))
+}
+
+// updateFigures publishes the figures of Options.SysFigures, and deletes
+// those it no longer gives.
+func (t *sysTree) updateFigures() {
+	if f := t.s.o().SysFigures; f != nil {
+		f(func(name, payload string) {
+			t.putting[name] = true
+			t.put(name, payload)
+		})
+	}
+	for name := range t.figures {
+		if !t.putting[name] {
+			delete(t.last, name)
+			m := &Message{Topic: sysPrefix + name, QoS: 2, Retain: true}
+			t.s.publish(m, &t.route, nil, nil)
+		}
+	}
+	clear(t.figures)
+	t.figures, t.putting = t.putting, t.figures
 }
 
 // updateLoads moves the load averages on to now and publishes them. Each is

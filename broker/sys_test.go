@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,5 +344,46 @@ func TestSysStopsAtShutdown(t *testing.T) {
 	}
 	if n := publishers(); n > before {
 		t.Fatalf("%d $SYS publishers running after Shutdown, %d before the server started", n, before)
+	}
+}
+
+// The figures of Options.SysFigures are published with the broker's own,
+// when they change, and deleted once no longer given; the retained count
+// follows them.
+func TestSysFigures(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	figures := map[string]string{"bridges/up/connected": "1", "bridges/down/connected": "0"}
+	b := brokertest.Start(t, broker.Options{SysInterval: sysInterval, SysFigures: func(put func(name, payload string)) {
+		mu.Lock()
+		defer mu.Unlock()
+		for name, v := range figures {
+			put(name, v)
+		}
+	}})
+	w := watchSys(t, b.Addr, "watcher", "$SYS/broker/bridges/#")
+	w.until("both figures", func() bool {
+		return w.values["bridges/up/connected"] == "1" && w.values["bridges/down/connected"] == "0"
+	})
+	before := b.Server.Stats().Retained
+
+	mu.Lock()
+	figures["bridges/down/connected"] = "1"
+	delete(figures, "bridges/up/connected")
+	mu.Unlock()
+	w.until("changed and deleted", func() bool {
+		_, deleted := w.values["bridges/up/connected"]
+		return w.values["bridges/down/connected"] == "1" && deleted && w.values["bridges/up/connected"] == ""
+	})
+	if w.count["bridges/down/connected"] != 2 {
+		t.Errorf("bridges/down/connected arrived %d times, want 2 (once per value)", w.count["bridges/down/connected"])
+	}
+	if after := b.Server.Stats().Retained; after != before {
+		t.Errorf("Stats.Retained went from %d to %d; $SYS figures should not count", before, after)
+	}
+	late := watchSys(t, b.Addr, "late", "$SYS/broker/bridges/#")
+	late.until("the remaining figure", func() bool { return late.values["bridges/down/connected"] == "1" })
+	if _, ok := late.values["bridges/up/connected"]; ok {
+		t.Errorf("a deleted figure is still retained")
 	}
 }
