@@ -32,8 +32,10 @@ var allowed = map[string][]string{
 	// on them.
 	"internal/cli": {"client", "packets", "topic", "internal/auth", "internal/bench", "internal/listener",
 		"github.com/gorilla/websocket", "golang.org/x/net"},
-	"internal/brokercmd": append([]string{"broker", "packets", "topic", "internal/store", "internal/auth",
-		"internal/config", "internal/listener", "internal/logging", "github.com/gorilla/websocket"}, pebble...),
+	// Bridges' OCSP check (bridge_require_ocsp) uses x/crypto's ocsp.
+	"internal/brokercmd": append([]string{"broker", "client", "packets", "topic", "internal/store", "internal/auth",
+		"internal/bridge", "internal/config", "internal/listener", "internal/logging", "github.com/gorilla/websocket",
+		"golang.org/x/crypto"}, pebble...),
 	// The commands on top may use anything below them.
 	"cmd/midge":     everything,
 	"bench/compare": everything,
@@ -46,7 +48,7 @@ var allowed = map[string][]string{
 // but the tests' own, and the libraries those bring.
 var everything = append([]string{"broker", "client", "packets", "topic", "internal/auth", "internal/bench", "internal/bridge",
 	"internal/brokercmd", "internal/cli", "internal/config", "internal/listener", "internal/logging",
-	"internal/store", "github.com/gorilla/websocket", "golang.org/x/net"}, pebble...)
+	"internal/store", "github.com/gorilla/websocket", "golang.org/x/crypto", "golang.org/x/net"}, pebble...)
 
 // pebble is the store's one job-specific library (docs/persistence.md says
 // why) with what it brings along.

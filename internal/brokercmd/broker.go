@@ -122,6 +122,13 @@ func RunWithReload(ctx context.Context, args []string, stdio Stdio, reload <-cha
 		}
 	}
 	warnIfOpen(plan, sec, log)
+	bridgePlans, err := planBridges(plan.cfg, log)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "Error: %v\n", err)
+		return 3
+	}
+	bridges := newBridgeSet(log)
+	opts.SysFigures = bridges.sysFigures
 	// The store before the pid file: a second broker started on a store in
 	// use must not overwrite, then remove, the running one's pid file.
 	st, err := openStore(cfg, log)
@@ -151,8 +158,9 @@ func RunWithReload(ctx context.Context, args []string, stdio Stdio, reload <-cha
 	if st != nil {
 		log.Info(restoredLine(srv.Restored(), storeDir(cfg)))
 	}
-	r := &reloader{configFile: configFile, log: blog, sec: sec, srv: srv}
-	return serveUntilDone(ctx, srv, plan, sec, reload, r.reload, log)
+	r := &reloader{configFile: configFile, log: blog, sec: sec, srv: srv, bridges: bridges}
+	started := func() { bridges.start(srv, bridgePlans) }
+	return serveUntilDone(ctx, srv, plan, sec, reload, r.reload, started, bridges.stop, log)
 }
 
 // warnIfOpen warns about a listener reachable from the network that admits
@@ -260,10 +268,11 @@ func planListeners(cfg *config.Config, ports []int, log *slog.Logger) (listenPla
 	return plan, nil
 }
 
-// serveUntilDone binds every address, serves until ctx ends, then shuts the
-// broker down cleanly.
+// serveUntilDone binds every address, calls started (the bridges start),
+// serves until ctx ends, then calls stopping (the bridges stop) and shuts
+// the broker down cleanly.
 func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, sec *security,
-	reload <-chan struct{}, onReload func(), log *slog.Logger) int {
+	reload <-chan struct{}, onReload, started, stopping func(), log *slog.Logger) int {
 	type bound struct {
 		l net.Listener
 		a listenAddr
@@ -303,6 +312,7 @@ func serveUntilDone(ctx context.Context, srv *broker.Server, plan listenPlan, se
 		listeners = append(listeners, bound{l, a})
 	}
 	log.Info("midge version " + Version + " running")
+	started()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(listeners))
 	for _, b := range listeners {
@@ -331,6 +341,7 @@ wait:
 			break wait
 		}
 	}
+	stopping()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)

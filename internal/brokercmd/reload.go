@@ -73,12 +73,14 @@ func (bl *brokerLog) Close() error {
 // reloader re-reads the configuration file on SIGHUP and applies what
 // Mosquitto applies then: logging, the limits and client identifier rules
 // that can change, allow_anonymous, and the password, ACL and certificate
-// files. Listeners, and which files are used, stay as they were started.
+// files. Bridges are added, removed and changed (Mosquitto 2.0 cannot).
+// Listeners, and which files are used, stay as they were started.
 type reloader struct {
 	configFile string
 	log        *brokerLog
 	sec        *security
 	srv        *broker.Server
+	bridges    *bridgeSet
 }
 
 func (r *reloader) reload() {
@@ -108,5 +110,10 @@ func (r *reloader) reload() {
 		r.sec.setAllowAnonymous(cfg.AllowAnonymous != nil && *cfg.AllowAnonymous)
 	}
 	r.sec.reload(log)
+	if plans, err := planBridges(cfg, log); err != nil {
+		log.Error(fmt.Sprintf("Error: %v; the running bridges stay as they are.", err))
+	} else {
+		r.bridges.apply(plans)
+	}
 	log.Info("Config reloaded from " + r.configFile + ".")
 }

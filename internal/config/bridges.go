@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ type Bridge struct {
 	CAFile, CAPath, CertFile, KeyFile string
 	Insecure, RequireOCSP, UseOSCerts *bool
 	TLSVersion, ALPN                  string
-	Ciphers, Ciphers13                string
+	Ciphers                           string
 
 	// MQTT 5 and socket settings of Mosquitto 2.1.
 	MaxTopicAlias, ReceiveMaximum *int
@@ -57,6 +58,8 @@ type Bridge struct {
 	TCPKeepalive                  []int // idle, interval, count
 	TCPUserTimeout                *int  // milliseconds
 	ReloadType                    string
+	// DrainRate is bridge_drain_rate, a midge option.
+	DrainRate *int
 
 	lines map[string]position
 }
@@ -75,6 +78,23 @@ func (b *Bridge) At(option string) (file string, line int) {
 		return at.file, at.line
 	}
 	return b.File, b.Line
+}
+
+// Same reports whether b and o configure the same bridge, wherever their
+// lines are: what a reload compares to leave an unchanged bridge running.
+func (b *Bridge) Same(o *Bridge) bool {
+	return reflect.DeepEqual(b.unplaced(), o.unplaced())
+}
+
+// unplaced is b without the files and lines it was read from.
+func (b *Bridge) unplaced() Bridge {
+	c := *b
+	c.File, c.Line, c.lines = "", 0, nil
+	c.Topics = make([]TopicLine, len(b.Topics))
+	for i, t := range b.Topics {
+		c.Topics[i] = TopicLine{Args: t.Args}
+	}
+	return c
 }
 
 // bridge returns the bridge a bridge option at t belongs to: the last

@@ -7,16 +7,10 @@ import (
 	"time"
 )
 
-// parseBridges parses text with connection sections read, as the bridge
-// runtime will.
+// parseBridges parses text as the file bridge.conf.
 func parseBridges(t *testing.T, text string) (*Config, error) {
 	t.Helper()
-	p := newParser()
-	p.bridges = true
-	if err := p.parseFile(strings.NewReader(text), "bridge.conf", 0); err != nil {
-		return nil, err
-	}
-	return p.finish(), nil
+	return Parse(strings.NewReader(text), "bridge.conf")
 }
 
 // Bridge sections are read as Mosquitto reads them: options belong to the
@@ -108,9 +102,5 @@ func TestBridgeErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.text, err, tc.want)
 		}
-	}
-	// Without the bridge runtime, the sections are still refused.
-	if _, err := Parse(strings.NewReader("connection a\naddress h"), "bridge.conf"); err == nil || !strings.Contains(err.Error(), "bridge.conf:1: connection: refused") {
-		t.Errorf("connection accepted before bridges run: %v", err)
 	}
 }

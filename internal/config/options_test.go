@@ -41,20 +41,8 @@ func TestRegistryIsConsistent(t *testing.T) {
 			t.Errorf("%s: default %q note %q: both needed, one line, no |", o.Name, o.Default, o.Note)
 		}
 		hasSet := o.set != nil || o.Name == "include_dir"
-		if o.Scope == ScopeBridge {
-			// Bridge options are read (for the bridge runtime to come)
-			// but refused until it runs them; PSK never is.
-			hasSet = o.Name != "bridge_identity" && o.Name != "bridge_psk"
-			if (o.set != nil) != hasSet {
-				t.Errorf("%s: set function %v", o.Name, o.set != nil)
-			}
-			hasSet = false
-		}
 		if hasSet != (o.Status == Implemented) {
 			t.Errorf("%s: %v with set function %v", o.Name, o.Status, o.set != nil)
-		}
-		if o.Scope == ScopeBridge && o.Status != Refuse {
-			t.Errorf("%s: a bridge option must be refused until bridges exist", o.Name)
 		}
 	}
 }
@@ -115,14 +103,30 @@ var samples = map[string]string{
 	"log_timestamp_format": "%H", "persistence": "true", "retained_persistence": "true", "persistence_file": "f.db",
 	"persistence_location": "/var", "autosave_interval": "5", "persistence_durability": "interval", "include_dir": "(a temporary directory)",
 	"tls_keyform": "pem", // accepted and changes nothing: PEM is the only key form
+
+	// Bridge options, each read in a `connection c` section.
+	"connection": "c", "address": "h:1884", "addresses": "h g", "topic": "a/# both 1", "remote_clientid": "r",
+	"clientid": "r", "remote_username": "u", "username": "u", "remote_password": "p", "password": "p",
+	"local_clientid": "l", "local_username": "u", "local_password": "p", "cleansession": "true",
+	"local_cleansession": "true", "keepalive_interval": "30", "bridge_protocol_version": "mqttv50",
+	"try_private": "false", "bridge_attempt_unsubscribe": "false", "bridge_outgoing_retain": "false",
+	"bridge_max_packet_size": "1000", "bridge_bind_address": "127.0.0.2", "start_type": "lazy", "threshold": "3",
+	"idle_timeout": "5", "restart_timeout": "2 20", "round_robin": "true", "notifications": "false",
+	"notifications_local_only": "true", "notification_topic": "n/state", "bridge_cafile": "/ca", "bridge_capath": "/cas",
+	"bridge_certfile": "/c", "bridge_keyfile": "/k", "bridge_insecure": "true", "bridge_tls_version": "tlsv1.3",
+	"bridge_alpn": "mqtt", "bridge_require_ocsp": "true", "bridge_ciphers": "HIGH", "bridge_max_topic_alias": "3",
+	"bridge_receive_maximum": "5", "bridge_session_expiry_interval": "60", "bridge_tcp_keepalive": "10 5 3",
+	"bridge_tcp_user_timeout": "1000", "bridge_tls_use_os_certs": "true", "bridge_drain_rate": "100",
+	"bridge_reload_type": "immediate",
 }
 
 // Every option takes its status's path: implemented ones set a field,
 // warned ones add a Warning naming file, line and option, refused ones fail
 // with an *Error naming file, line and the reason.
 func TestEveryOptionTakesItsStatusPath(t *testing.T) {
-	const head = "listener 1883\n" // listener options then belong to it
-	base := parse(t, head)
+	const head = "listener 1883\n"   // listener options then belong to it
+	const section = "connection c\n" // and bridge options to this bridge
+	base, bridgeBase := parse(t, head), parse(t, head+section)
 	for _, o := range Options() {
 		name := strings.TrimSuffix(o.Name, "*")
 		if strings.HasSuffix(o.Name, "*") {
@@ -139,12 +143,16 @@ func TestEveryOptionTakesItsStatusPath(t *testing.T) {
 					sample = t.TempDir()
 					writeFile(t, sample+"/x.conf", "retain_available false\n")
 				}
-				cfg := parse(t, head+name+" "+sample+"\n")
+				before, text := base, head+name+" "+sample+"\n"
+				if o.Scope == ScopeBridge && o.Name != "connection" {
+					before, text = bridgeBase, head+section+name+" "+sample+"\n"
+				}
+				cfg := parse(t, text)
 				if len(cfg.Warnings) != 0 {
 					t.Errorf("warnings: %v", cfg.Warnings)
 				}
-				cfg.Files = base.Files
-				if reflect.DeepEqual(cfg, base) != (o.Name == "tls_keyform") {
+				cfg.Files = before.Files
+				if reflect.DeepEqual(cfg, before) != (o.Name == "tls_keyform") {
 					t.Errorf("%s %s left the Config as it was", name, sample)
 				}
 			case Warn:
@@ -179,9 +187,9 @@ func TestUnknownOption(t *testing.T) {
 	}
 }
 
-func TestRefusedBridgeAndPlugin(t *testing.T) {
+func TestRefusedPSKAndPlugin(t *testing.T) {
 	for _, text := range []string{
-		"connection remote\naddress 192.0.2.1:1883\ntopic # both 0\n",
+		"connection remote\naddress 192.0.2.1:1883\nbridge_identity pi\n",
 		"plugin /usr/lib/mosquitto_dynamic_security.so\nplugin_opt_config_file /etc/dynsec.json\n",
 		"listener 8883\npsk_hint hint\n",
 		"listener 8883\ntls_keyform engine\n",

@@ -31,10 +31,7 @@ type parser struct {
 	// currentBridge is the index of the bridge that bridge options belong
 	// to, or -1; like current, local to a file.
 	currentBridge int
-	// bridges reads connection sections, which the registry still refuses
-	// until midge runs them (issue 14): only tests turn it on.
-	bridges bool
-	def     defaultListener
+	def           defaultListener
 	// securityAt is the first security option read, for the rule that
 	// per_listener_settings comes before them.
 	securityAt *position
@@ -109,7 +106,7 @@ func (p *parser) parseLine(at position, text string, level int) error {
 	case opt.Status == Warn:
 		p.warn(at, name, opt.Note)
 		return nil
-	case opt.Status == Refuse && !(p.bridges && opt.Scope == ScopeBridge && opt.set != nil):
+	case opt.Status == Refuse:
 		return &Error{at.file, at.line, fmt.Sprintf("%s: refused: %s", name, opt.Note)}
 	case name == "include_dir":
 		return p.includeDir(at, v, level)
