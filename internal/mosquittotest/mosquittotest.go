@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,48 +34,91 @@ const startTimeout = 10 * time.Second
 // not installed (see NeedBinary).
 func Start(t testing.TB, extraConfig string) string {
 	t.Helper()
-	path := NeedBinary(t, "mosquitto")
-	addr := FreeAddr(t)
+	return Run(t, FreeAddr(t), extraConfig).Addr
+}
+
+// Process is a mosquitto that Run started.
+type Process struct {
+	Addr string
+	Log  *SyncBuffer // its stdout and stderr, across restarts
+
+	t      testing.TB
+	path   string
+	conf   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Run is Start on addr, returning the process so that a test can stop it
+// (a remote going away) and start it again on the same port and config.
+func Run(t testing.TB, addr, extraConfig string) *Process {
+	t.Helper()
+	p := &Process{Addr: addr, Log: &SyncBuffer{}, t: t, path: NeedBinary(t, "mosquitto")}
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatalf("mosquittotest: %v", err)
 	}
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	p.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
 	config := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\n%s\n", port, extraConfig)
-	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(p.conf, []byte(config), 0o600); err != nil {
 		t.Fatalf("mosquittotest: %v", err)
 	}
-	log := &SyncBuffer{}
-	cmd := exec.Command(path, "-c", conf)
-	cmd.Stdout, cmd.Stderr = log, log
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("mosquitto log:\n%s", p.Log)
+		}
+	})
+	p.Restart()
+	return p
+}
+
+// Stop ends the process with SIGTERM (mosquitto then saves its
+// persistence file), or SIGKILL after 10s; it does nothing when the
+// process is not running.
+func (p *Process) Stop() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
+}
+
+// Restart starts the process again (after Stop) and waits until it
+// accepts connections.
+func (p *Process) Restart() {
+	p.t.Helper()
+	p.Stop()
+	cmd := exec.Command(p.path, "-c", p.conf)
+	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("mosquittotest: %v", err)
+		p.t.Fatalf("mosquittotest: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() {
 		cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", log)
-		}
-	})
-	WaitFor(t, startTimeout, "mosquitto to accept on "+addr, func() bool {
+	p.cmd, p.exited = cmd, exited
+	WaitFor(p.t, startTimeout, "mosquitto to accept on "+p.Addr, func() bool {
 		select {
 		case <-exited:
-			t.Fatalf("mosquittotest: mosquitto exited: %s", log)
+			p.cmd = nil
+			p.t.Fatalf("mosquittotest: mosquitto exited: %s", p.Log)
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", p.Addr, time.Second)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
-	return addr
 }
 
 // NeedBinary returns the path of the program name, looked for on PATH and
