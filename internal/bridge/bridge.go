@@ -80,6 +80,11 @@ type Options struct {
 	// locally and, unless NotificationsLocalOnly, on the remote.
 	Notifications, NotificationsLocalOnly bool
 	NotificationTopic                     string
+	// MaxHeldQoS0 bounds the QoS 0 messages waiting in the bridge, each
+	// way, for a connected other side (Mosquitto's max_queued_messages);
+	// newer ones are dropped and counted. Zero for 1000, broker.Unlimited
+	// for no bound.
+	MaxHeldQoS0 int
 	// DrainRate bounds the messages per second sent to the remote while a
 	// backlog drains after a reconnection; zero for no bound.
 	DrainRate int
@@ -109,7 +114,7 @@ type Bridge struct {
 
 // Start runs the bridge on srv until Stop.
 func Start(srv *broker.Server, o Options) *Bridge {
-	b := &Bridge{o: o, srv: srv, log: o.Logger, out: newRelay(), in: newRelay(),
+	b := &Bridge{o: o, srv: srv, log: o.Logger, out: newRelay(o.MaxHeldQoS0), in: newRelay(o.MaxHeldQoS0),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)

@@ -27,11 +27,13 @@ import (
 // session; the remote keeps the remote one, with cleansession false).
 // Held QoS 1 and 2 messages are bounded by the source's in-flight window,
 // since the source sends no more until some are acknowledged. QoS 0
-// messages, which need no acknowledgement, are bounded by maxHeldQoS0 and
-// dropped (counted) beyond it or while the other side is down.
+// messages, which need no acknowledgement, are bounded by
+// Options.MaxHeldQoS0 and dropped (counted) beyond it or while the other
+// side is down.
 
-// maxHeldQoS0 bounds the QoS 0 messages a relay holds.
-const maxHeldQoS0 = 1000
+// defaultMaxHeldQoS0 bounds the QoS 0 messages a relay holds when
+// Options.MaxHeldQoS0 is zero: Mosquitto's max_queued_messages default.
+const defaultMaxHeldQoS0 = 1000
 
 // side is one connection of the bridge as a source of messages: its
 // client, set once Dial has returned (its reader may deliver a message
@@ -71,6 +73,7 @@ type relay struct {
 	mu    sync.Mutex
 	held  []held // guarded by mu
 	qos0  int    // QoS 0 messages in held; guarded by mu
+	max0  int    // the most QoS 0 messages held; 0 for no bound
 	open  bool   // the other side is connected, so QoS 0 is taken; guarded by mu
 	wake  chan struct{}
 	count atomic.Int64 // messages that crossed
@@ -78,14 +81,24 @@ type relay struct {
 	drops atomic.Int64 // QoS 0 messages dropped
 }
 
-func newRelay() *relay { return &relay{wake: make(chan struct{}, 1)} }
+// newRelay returns a relay holding at most max0 QoS 0 messages (0: the
+// default; broker.Unlimited or less: no bound).
+func newRelay(max0 int) *relay {
+	switch {
+	case max0 == 0:
+		max0 = defaultMaxHeldQoS0
+	case max0 < 0:
+		max0 = 0
+	}
+	return &relay{wake: make(chan struct{}, 1), max0: max0}
+}
 
 // receive takes a copy of p, from the side from. It never waits.
 func (r *relay) receive(from *side, p *packets.Publish) {
 	m := &packets.Publish{Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, PacketID: p.PacketID,
 		Payload: append([]byte(nil), p.Payload...), Properties: carried(&p.Properties)}
 	r.mu.Lock()
-	if m.QoS == 0 && (!r.open || r.qos0 >= maxHeldQoS0) {
+	if m.QoS == 0 && (!r.open || (r.max0 > 0 && r.qos0 >= r.max0)) {
 		r.mu.Unlock()
 		r.drops.Add(1)
 		return

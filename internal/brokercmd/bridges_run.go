@@ -35,6 +35,9 @@ func planBridges(cfg *config.Config, log *slog.Logger) ([]plannedBridge, error) 
 				c.File, c.Line, c.Name, o.LocalClientID, other)
 		}
 		ids[o.LocalClientID] = c.Name
+		if n := cfg.MaxQueuedMessages; n != nil {
+			o.MaxHeldQoS0 = unlimitedIfZero(*n)
+		}
 		plans = append(plans, plannedBridge{cfg: *c, opts: o})
 	}
 	return plans, nil

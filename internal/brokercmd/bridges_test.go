@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/bridge"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/packets"
@@ -201,5 +202,22 @@ func TestBridgeErrorsNameFileAndLine(t *testing.T) {
 				t.Errorf("error %q, want it to start %q and hold %q", err, prefix, c.want)
 			}
 		})
+	}
+}
+
+// max_queued_messages bounds the QoS 0 messages a bridge holds for its
+// other side, as it bounds a client's queue; 0 is no bound, as in Mosquitto.
+func TestBridgeHeldQoS0FollowsMaxQueued(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want int
+	}{{"", 0}, {"max_queued_messages 50\n", 50}, {"max_queued_messages 0\n", broker.Unlimited}} {
+		_, plans, err := plansOf(t, c.line+"connection a\naddress 127.0.0.1\ntopic t\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plans[0].opts.MaxHeldQoS0; got != c.want {
+			t.Errorf("%q: MaxHeldQoS0 %d, want %d", c.line, got, c.want)
+		}
 	}
 }
