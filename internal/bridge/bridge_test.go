@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -258,12 +257,9 @@ func TestQueuedWhileRemoteDown(t *testing.T) {
 		t.Fatalf("Stats().Queued = %d, want %d", st.Queued, n)
 	}
 
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote = brokertest.Serve(t, broker.Options{}, l, broker.ListenerOptions{})
-	up := subscribe(t, remote.Addr, "up", packets.V311, "q/#", 1)
+	remote, open := restartGated(t, addr)
+	up := subscribeInProcess(t, remote.Server, "up", "q/#", 1)
+	open()
 	for i := range n {
 		up.expect(t, "q/m", fmt.Sprint(i))
 	}
