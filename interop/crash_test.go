@@ -30,6 +30,7 @@ type crashBroker struct {
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	log       *mosquittotest.SyncBuffer
+	extra     string // more configuration lines
 }
 
 // writeConf writes the configuration for b.addr and b.storeDir.
@@ -37,7 +38,7 @@ func (b *crashBroker) writeConf() {
 	port := b.addr[strings.LastIndex(b.addr, ":")+1:]
 	os.WriteFile(b.conf, []byte(strings.Join([]string{
 		"listener " + port + " 127.0.0.1", "allow_anonymous true",
-		"persistence true", "persistence_location " + b.storeDir + "/", "max_queued_messages 0", "",
+		"persistence true", "persistence_location " + b.storeDir + "/", "max_queued_messages 0", b.extra,
 	}, "\n")), 0o600)
 }
 
@@ -45,13 +46,20 @@ func (b *crashBroker) writeConf() {
 // directory when storeDir is empty.
 func newCrashBroker(t *testing.T, storeDir string) *crashBroker {
 	t.Helper()
+	return newCrashBrokerWith(t, storeDir, "")
+}
+
+// newCrashBrokerWith is newCrashBroker with extra lines in its
+// configuration.
+func newCrashBrokerWith(t *testing.T, storeDir, extra string) *crashBroker {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the midge binary and kills it")
 	}
 	dir := t.TempDir()
 	storeDir = cmp.Or(storeDir, dir)
 	b := &crashBroker{t: t, bin: filepath.Join(dir, "midge"), conf: filepath.Join(dir, "midge.conf"),
-		addr: mosquittotest.FreeAddr(t), log: &mosquittotest.SyncBuffer{}}
+		addr: mosquittotest.FreeAddr(t), log: &mosquittotest.SyncBuffer{}, extra: extra}
 	if out, err := exec.Command("go", "build", "-o", b.bin, "../cmd/midge").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
