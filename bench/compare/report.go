@@ -209,12 +209,38 @@ func (r *report) write(w io.Writer, root string) {
 	fmt.Fprintln(w)
 	r.writeMachine(w)
 	r.writeSummary(w)
+	writeBridges(w, root)
 	r.writeDetails(w)
 	r.writeSettings(w, root)
 	if notes, err := os.ReadFile(filepath.Join(root, "bench", "NOTES.md")); err == nil {
 		fmt.Fprintln(w)
 		w.Write(notes)
 	}
+}
+
+// writeBridges copies the table of docs/benchmarks-bridges.md, which
+// bench/bridge writes, when there is one.
+func writeBridges(w io.Writer, root string) {
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "benchmarks-bridges.md"))
+	if err != nil {
+		return
+	}
+	var table []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "|") {
+			table = append(table, line)
+		}
+	}
+	if len(table) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "## Bridges")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Forwarding over one bridge, midge and Mosquitto each bridging to one of their own, from the last")
+	fmt.Fprintln(w, "`go run ./bench/bridge` ([benchmarks-bridges.md](benchmarks-bridges.md) says how it was measured):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, strings.Join(table, "\n"))
+	fmt.Fprintln(w)
 }
 
 func (r *report) commandLine() string {
