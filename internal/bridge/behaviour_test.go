@@ -147,13 +147,14 @@ func TestLazyStartWaitsForThreshold(t *testing.T) {
 	o.Start, o.Threshold, o.IdleTimeout = bridge.Lazy, 3, time.Minute
 	b := start(t, local, o)
 	up := subscribe(t, remote.Addr, "up", packets.V311, "l/#", 1)
-	// The bridge's local side subscribes as it starts, before it connects.
-	deadline := time.Now().Add(waitTimeout)
-	for local.Server.Stats().Subscriptions < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the lazy bridge's local side never subscribed")
-		}
-		time.Sleep(5 * time.Millisecond)
+	// Ready: the local side has subscribed, before any remote connection.
+	select {
+	case <-b.Ready():
+	case <-time.After(waitTimeout):
+		t.Fatal("the lazy bridge never became ready")
+	}
+	if n := local.Server.Stats().Subscriptions; n < 1 {
+		t.Fatalf("ready with %d subscriptions on the local broker", n)
 	}
 	lp := publisher(t, local.Addr, "lp", packets.V311)
 	publish(t, lp, "l/m", 1, "0")

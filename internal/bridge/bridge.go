@@ -105,6 +105,8 @@ type Bridge struct {
 
 	stop      chan struct{}
 	stopOnce  sync.Once
+	ready     chan struct{} // closed once the local side first subscribed
+	readyOnce sync.Once
 	done      chan struct{}
 	endLocal  atomic.Bool // Stop ends the local session too
 	connected atomic.Bool
@@ -115,7 +117,7 @@ type Bridge struct {
 // Start runs the bridge on srv until Stop.
 func Start(srv *broker.Server, o Options) *Bridge {
 	b := &Bridge{o: o, srv: srv, log: o.Logger, out: newRelay(o.MaxHeldQoS0), in: newRelay(o.MaxHeldQoS0),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), ready: make(chan struct{})}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,6 +130,14 @@ func (b *Bridge) Name() string { return b.o.Name }
 
 // Options are the bridge's settings.
 func (b *Bridge) Options() Options { return b.o }
+
+// Ready is closed once the bridge's local side has first connected and
+// subscribed to what goes out (or the bridge has stopped): from then on a
+// message published locally is the bridge's, even before the remote is
+// connected.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+
+func (b *Bridge) setReady() { b.readyOnce.Do(func() { close(b.ready) }) }
 
 // Stop disconnects the bridge and waits for it to end. The broker keeps
 // the local session (its messages wait for the bridge's return) unless
@@ -219,6 +229,7 @@ func (b *Bridge) logf(format string, args ...any) {
 // type says, until Stop.
 func (b *Bridge) run() {
 	defer close(b.done)
+	defer b.setReady()
 	for !b.stopping() {
 		from := newSide()
 		local, err := b.dialLocal(from)
@@ -228,6 +239,7 @@ func (b *Bridge) run() {
 			b.sleep(b.o.RestartBase, nil)
 			continue
 		}
+		b.setReady()
 		b.in.setOpen(true)
 		if b.serveLocal(local, from) {
 			return

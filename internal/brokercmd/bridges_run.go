@@ -68,13 +68,26 @@ func newBridgeSet(log *slog.Logger) *bridgeSet {
 	return &bridgeSet{log: log, running: map[string]*runningBridge{}}
 }
 
-// start runs the planned bridges on srv.
+// start runs the planned bridges on srv and waits (up to 5s) until each
+// has subscribed locally, so that the first clients the listeners accept
+// find the bridges' subscriptions in place.
 func (s *bridgeSet) start(srv *broker.Server, plans []plannedBridge) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.srv = srv
+	var ready []<-chan struct{}
 	for _, p := range plans {
 		s.startLocked(p)
+		ready = append(ready, s.running[p.cfg.Name].b.Ready())
+	}
+	s.mu.Unlock()
+	timeout := time.After(5 * time.Second)
+	for i, r := range ready {
+		select {
+		case <-r:
+		case <-timeout:
+			s.log.Warn(fmt.Sprintf("Bridge %s: its local side did not subscribe within 5s; clients are served anyway.", plans[i].cfg.Name))
+			return
+		}
 	}
 }
 
