@@ -40,6 +40,8 @@ var allowed = map[string][]string{
 	"cmd/midge":     everything,
 	"bench/compare": everything,
 	"bench/bridge":  everything,
+	// Measures embedded NATS for the clustering design (docs/clustering.md).
+	"bench/clusterprobe": nats,
 	// Tests only, with no package code: nothing to check.
 	"interop":           {},
 	"internal/archtest": {},
@@ -50,6 +52,11 @@ var allowed = map[string][]string{
 var everything = append([]string{"broker", "client", "packets", "topic", "internal/auth", "internal/bench", "internal/bridge",
 	"internal/brokercmd", "internal/cli", "internal/config", "internal/listener", "internal/logging",
 	"internal/store", "github.com/gorilla/websocket", "golang.org/x/crypto", "golang.org/x/net"}, pebble...)
+
+// nats is nats-server, embedded for clustering, and its client, with what
+// they bring along.
+var nats = []string{"github.com/nats-io", "github.com/klauspost/compress", "github.com/minio/highwayhash",
+	"github.com/google/go-tpm", "github.com/antithesishq", "golang.org/x/crypto", "golang.org/x/sys", "golang.org/x/time"}
 
 // pebble is the store's one job-specific library (docs/persistence.md says
 // why) with what it brings along.
