@@ -54,26 +54,12 @@ func restartGated(t *testing.T, addr string) (*brokertest.Broker, func()) {
 // through its listener.
 func subscribeInProcess(t *testing.T, srv *broker.Server, id, filter string, qos byte) inbox {
 	t.Helper()
-	in := make(inbox, 100000)
-	c, err := client.Dial(ctx(t), client.Options{Addr: "pipe", ClientID: id, CleanStart: true, Version: packets.V311,
+	return subscribeWith(t, client.Options{Addr: "pipe", ClientID: id, CleanStart: true, Version: packets.V311,
 		Dialer: func(context.Context, string, string) (net.Conn, error) {
 			mine, theirs := net.Pipe()
 			go srv.ServeConn(theirs)
 			return mine, nil
-		},
-		OnMessage: func(p *packets.Publish) {
-			m := *p
-			m.Payload = append([]byte(nil), p.Payload...)
-			in <- &m
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if codes, err := c.Subscribe(ctx(t), packets.Subscription{Filter: filter, QoS: qos}); err != nil || codes[0].IsError() {
-		t.Fatalf("subscribe %s: %v %v", filter, codes, err)
-	}
-	return in
+		}}, filter, qos)
 }
 
 // With a DrainRate, a backlog queued while the remote was away drains in

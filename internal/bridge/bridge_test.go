@@ -56,13 +56,20 @@ type inbox chan *packets.Publish
 // subscribe connects a client to addr subscribed to filter at qos.
 func subscribe(t *testing.T, addr, id string, version byte, filter string, qos byte) inbox {
 	t.Helper()
+	return subscribeWith(t, client.Options{Addr: addr, ClientID: id, CleanStart: true, Version: version}, filter, qos)
+}
+
+// subscribeWith connects a client with o (OnMessage set here) subscribed
+// to filter at qos.
+func subscribeWith(t *testing.T, o client.Options, filter string, qos byte) inbox {
+	t.Helper()
 	in := make(inbox, 100000)
-	c, err := client.Dial(ctx(t), client.Options{Addr: addr, ClientID: id, CleanStart: true, Version: version,
-		OnMessage: func(p *packets.Publish) {
-			m := *p
-			m.Payload = append([]byte(nil), p.Payload...)
-			in <- &m
-		}})
+	o.OnMessage = func(p *packets.Publish) {
+		m := *p
+		m.Payload = append([]byte(nil), p.Payload...)
+		in <- &m
+	}
+	c, err := client.Dial(ctx(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,29 +68,13 @@ func TestBridgeOptionsDefaults(t *testing.T) {
 		{"topic", o.Topics, []bridge.Topic{{Pattern: "sensors/#", Direction: bridge.Out, QoS: 1}}},
 	}
 	for _, w := range want {
-		if !equal(w.got, w.want) {
+		if !reflect.DeepEqual(w.got, w.want) {
 			t.Errorf("%s: %v, want %v", w.what, w.got, w.want)
 		}
 	}
 	if o.Dialer == nil {
 		t.Error("no dialer")
 	}
-}
-
-func equal(a, b any) bool {
-	if ta, ok := a.([]bridge.Topic); ok {
-		tb := b.([]bridge.Topic)
-		if len(ta) != len(tb) {
-			return false
-		}
-		for i := range ta {
-			if ta[i] != tb[i] {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }
 
 // Every option set in the section reaches the bridge.
@@ -161,7 +146,7 @@ topic t both 0
 		}},
 	}
 	for _, w := range want {
-		if !equal(w.got, w.want) {
+		if !reflect.DeepEqual(w.got, w.want) {
 			t.Errorf("%s: %v, want %v", w.what, w.got, w.want)
 		}
 	}
