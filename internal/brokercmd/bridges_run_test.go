@@ -1,7 +1,6 @@
 package brokercmd
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,17 +79,7 @@ func TestBrokerRunsBridges(t *testing.T) {
 	subscribe(t, far, "sensors/#", "other/#", "again/#", "$SYS/broker/connection/#")
 	cloud := "connection cloud\naddress " + remote.Addr + "\nremote_clientid pi.cloud\ntopic sensors/# out 1\ntopic cmd/# in 1\n"
 	write(cloud)
-	ctx, cancel := context.WithCancel(context.Background())
-	reload := make(chan struct{})
-	done := make(chan int, 1)
-	log := &mosquittotest.SyncBuffer{}
-	go func() { done <- RunWithReload(ctx, []string{"-c", conf}, Stdio{Out: log, Err: log}, reload) }()
-	t.Cleanup(func() {
-		cancel()
-		if status := <-done; status != 0 {
-			t.Errorf("broker exited %d:\n%s", status, log)
-		}
-	})
+	reload := runWithReload(t, conf)
 	connackCode(t, addr)
 
 	// A message published as soon as the broker accepts clients crosses

@@ -28,19 +28,7 @@ func TestBrokerReloadAppliesConfig(t *testing.T) {
 		}
 	}
 	write("message_size_limit 4")
-	ctx, cancel := context.WithCancel(context.Background())
-	reload := make(chan struct{})
-	done := make(chan int, 1)
-	log := &mosquittotest.SyncBuffer{}
-	go func() {
-		done <- RunWithReload(ctx, []string{"-c", conf}, Stdio{Out: log, Err: log}, reload)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if status := <-done; status != 0 {
-			t.Errorf("broker exited %d:\n%s", status, log)
-		}
-	})
+	reload := runWithReload(t, conf)
 	connackCode(t, addr)
 
 	sub := brokertest.Connect(t, addr, packets.V311, "sub", true)
@@ -64,6 +52,24 @@ func TestBrokerReloadAppliesConfig(t *testing.T) {
 	sub.Send(&packets.Subscribe{PacketID: 2, Subscriptions: []packets.Subscription{{Filter: "after/reload"}}})
 	sub.Expect()
 	waitForText(t, logFile, "sub 0 after/reload")
+}
+
+// runWithReload runs the broker command on conf until the test ends; a
+// send on the channel it returns is a SIGHUP.
+func runWithReload(t *testing.T, conf string) chan<- struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	reload := make(chan struct{})
+	done := make(chan int, 1)
+	log := &mosquittotest.SyncBuffer{}
+	go func() { done <- RunWithReload(ctx, []string{"-c", conf}, Stdio{Out: log, Err: log}, reload) }()
+	t.Cleanup(func() {
+		cancel()
+		if status := <-done; status != 0 {
+			t.Errorf("broker exited %d:\n%s", status, log)
+		}
+	})
+	return reload
 }
 
 // waitForText waits until the file holds want.
